@@ -1,0 +1,120 @@
+"""EXIF: the orientation to apply, and a short summary of how the photo was shot."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from critique_app.core.imaging.photo import ExifSummary
+
+ORIENTATION_TAG = 0x0112
+_EXIF_IFD = 0x8769
+_IFD0 = {"make": 0x010F, "model": 0x0110, "datetime": 0x0132}
+_EXIF = {
+    "exposure_time": 0x829A,
+    "f_number": 0x829D,
+    "iso": 0x8827,
+    "datetime_original": 0x9003,
+    "focal_length": 0x920A,
+    "focal_length_35mm": 0xA405,
+    "lens_make": 0xA433,
+    "lens_model": 0xA434,
+}
+
+
+def read_orientation(image: Image.Image) -> int:
+    """EXIF orientation 1-8 (1 when absent or invalid)."""
+    try:
+        value = int(image.getexif().get(ORIENTATION_TAG, 1))
+    except Exception:  # a broken EXIF block must not stop the photo from loading
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Return ``pixels`` (H, W, ...) turned upright for an EXIF orientation value.
+
+    Orientation names where row 0 and column 0 of the stored image belong:
+    2 mirrored, 3 rotated 180°, 4 flipped, 5 transposed, 6 needs 90° clockwise,
+    7 transversed, 8 needs 90° counter-clockwise.
+    """
+    if orientation == 2:
+        return pixels[:, ::-1]
+    if orientation == 3:
+        return pixels[::-1, ::-1]
+    if orientation == 4:
+        return pixels[::-1]
+    if orientation == 5:
+        return pixels.swapaxes(0, 1)
+    if orientation == 6:
+        return np.rot90(pixels, k=-1)
+    if orientation == 7:
+        return pixels[::-1, ::-1].swapaxes(0, 1)
+    if orientation == 8:
+        return np.rot90(pixels, k=1)
+    return pixels
+
+
+def upright_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return number if np.isfinite(number) and number > 0 else None
+
+
+def _text(value) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if value is None:
+        return None
+    text = str(value).replace("\x00", "").strip()
+    return text or None
+
+
+def _iso_datetime(value) -> str | None:
+    text = _text(value)
+    if not text or len(text) < 19 or text.startswith("0000"):
+        return None
+    return f"{text[0:4]}-{text[5:7]}-{text[8:10]}T{text[11:19]}"
+
+
+def summarize_exif(image: Image.Image) -> ExifSummary:
+    """Camera, lens and exposure facts from the file's EXIF, where present."""
+    try:
+        exif = image.getexif()
+        sub = exif.get_ifd(_EXIF_IFD) if exif else {}
+    except Exception:
+        return ExifSummary()
+    if not exif and not sub:
+        return ExifSummary()
+
+    make = _text(exif.get(_IFD0["make"]))
+    model = _text(exif.get(_IFD0["model"]))
+    if make and model and model.lower().startswith(make.split()[0].lower()):
+        camera = model
+    else:
+        camera = " ".join(p for p in (make, model) if p) or None
+
+    iso = sub.get(_EXIF["iso"])
+    if isinstance(iso, tuple | list):
+        iso = iso[0] if iso else None
+    focal_35 = _number(sub.get(_EXIF["focal_length_35mm"]))
+    return ExifSummary(
+        camera=camera,
+        lens=_text(sub.get(_EXIF["lens_model"])),
+        focal_length_mm=_round(_number(sub.get(_EXIF["focal_length"])), 1),
+        focal_length_35mm=_round(focal_35, 0),
+        aperture_f=_round(_number(sub.get(_EXIF["f_number"])), 1),
+        shutter_s=_number(sub.get(_EXIF["exposure_time"])),
+        iso=int(iso) if _number(iso) else None,
+        taken_at=_iso_datetime(sub.get(_EXIF["datetime_original"]) or exif.get(_IFD0["datetime"])),
+    )
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
