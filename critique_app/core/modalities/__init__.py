@@ -1,0 +1,20 @@
+"""Modality maps a photographer can overlay: blur, saliency, depth."""
+
+from critique_app.core.modalities.base import ModalityResult
+from critique_app.core.modalities.blur import compute_blur
+from critique_app.core.modalities.depth import compute_depth, find_depth_model
+from critique_app.core.modalities.overlay import render_overlay, with_legend
+from critique_app.core.modalities.saliency import compute_saliency
+
+NAMES = ("saliency", "depth", "blur")
+
+__all__ = [
+    "NAMES",
+    "ModalityResult",
+    "compute_blur",
+    "compute_depth",
+    "compute_saliency",
+    "find_depth_model",
+    "render_overlay",
+    "with_legend",
+]

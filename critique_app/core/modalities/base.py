@@ -1,0 +1,68 @@
+"""What every modality (blur, saliency, depth) returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+OK = "ok"
+UNAVAILABLE = "unavailable"
+FAILED = "error"
+
+
+@dataclass
+class ModalityResult:
+    """A float32 map in [0, 1] at the analysis resolution, or why there is none.
+
+    ``meaning`` says what 1 stands for ("strongly blurred", "most salient",
+    "nearest"). ``hint`` tells the user how to make an unavailable modality
+    available. A missing map is never replaced by a made-up one.
+    """
+
+    name: str
+    status: str
+    method: str
+    meaning: str
+    map: np.ndarray | None = None
+    stats: dict[str, float | str | None] = field(default_factory=dict)
+    reason: str | None = None
+    hint: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.status == OK and self.map is not None
+
+    def to_dict(self) -> dict:
+        data = {
+            "status": self.status,
+            "method": self.method,
+            "meaning": f"1 = {self.meaning}",
+            "stats": self.stats,
+        }
+        if self.reason:
+            data["reason"] = self.reason
+        if self.hint:
+            data["hint"] = self.hint
+        return data
+
+
+def unavailable(name: str, method: str, meaning: str, reason: str, hint: str) -> ModalityResult:
+    return ModalityResult(name, UNAVAILABLE, method, meaning, reason=reason, hint=hint)
+
+
+def normalize_robust(values: np.ndarray, low_pct: float = 1.0, high_pct: float = 99.0) -> np.ndarray:
+    """Stretch to [0, 1] between two percentiles (robust to a few extreme pixels)."""
+    low, high = np.percentile(values, [low_pct, high_pct])
+    if high - low < 1e-12:
+        return np.zeros_like(values, dtype=np.float32)
+    return np.clip((values - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
+def map_stats(values: np.ndarray) -> dict[str, float]:
+    """Summary statistics every map shares."""
+    return {
+        "mean": round(float(values.mean()), 4),
+        "p90": round(float(np.percentile(values, 90)), 4),
+        "share_above_half_pct": round(float((values > 0.5).mean() * 100.0), 2),
+    }

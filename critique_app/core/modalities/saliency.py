@@ -1,0 +1,96 @@
+"""Saliency: where the eye goes.
+
+Backends are looked up by name, so a learned saliency model from the model
+store can be registered beside the classical one without touching callers.
+The classical backend combines three cheap, well-known cues:
+spectral residual (Hou & Zhang 2007, OpenCV contrib) on each Lab channel,
+frequency-tuned colour distinctness (Achanta et al. 2009), and a mild
+centre prior (people look at the middle of a frame first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from critique_app.core.errors import CritiqueError
+from critique_app.core.modalities.base import OK, ModalityResult, map_stats, normalize_robust
+
+MEANING = "most salient"
+
+
+class SaliencyBackend(Protocol):
+    method: str
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        """float32 RGB (H, W, 3) in [0, 1] -> float32 (H, W) saliency, any range."""
+
+
+class ClassicalSaliency:
+    method = "classical: spectral residual + colour distinctness + centre prior"
+    work_side = 256
+
+    def __init__(self) -> None:
+        self._residual = cv2.saliency.StaticSaliencySpectralResidual_create()
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        height, width = rgb.shape[:2]
+        scale = self.work_side / max(height, width)
+        small = cv2.resize(rgb, (max(8, round(width * scale)), max(8, round(height * scale))),
+                           interpolation=cv2.INTER_AREA)
+        lab = cv2.cvtColor(small, cv2.COLOR_RGB2Lab)  # float input: L in 0-100, a/b about ±100
+
+        residual = np.zeros(small.shape[:2], np.float32)
+        for channel in cv2.split(lab):
+            ok, channel_map = self._residual.computeSaliency(channel.astype(np.float32))
+            if ok:
+                residual += normalize_robust(channel_map.astype(np.float32), 0, 99.5)
+        residual = cv2.GaussianBlur(residual, (0, 0), 3)
+
+        smooth = cv2.GaussianBlur(lab, (0, 0), 2)
+        distinct = np.linalg.norm(smooth - lab.reshape(-1, 3).mean(axis=0), axis=2)
+
+        ys, xs = np.mgrid[0:small.shape[0], 0:small.shape[1]].astype(np.float32)
+        centre = np.exp(-(((xs / small.shape[1] - 0.5) / 0.35) ** 2
+                          + ((ys / small.shape[0] - 0.5) / 0.35) ** 2) / 2)
+
+        combined = 0.5 * normalize_robust(residual, 0, 99.5) + 0.5 * normalize_robust(distinct, 0, 99.5)
+        combined *= 0.6 + 0.4 * centre
+        return cv2.resize(combined, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+BACKENDS: dict[str, Callable[[], SaliencyBackend]] = {"classical": ClassicalSaliency}
+_instances: dict[str, SaliencyBackend] = {}
+
+
+def register_backend(name: str, factory: Callable[[], SaliencyBackend]) -> None:
+    """Make a saliency backend (e.g. a learned model from the store) selectable by name."""
+    BACKENDS[name] = factory
+    _instances.pop(name, None)
+
+
+def get_backend(name: str = "classical") -> SaliencyBackend:
+    if name not in BACKENDS:
+        raise CritiqueError(f"unknown saliency method '{name}' (known: {', '.join(BACKENDS)})")
+    if name not in _instances:
+        _instances[name] = BACKENDS[name]()
+    return _instances[name]
+
+
+def compute_saliency(rgb: np.ndarray, backend: str = "classical") -> ModalityResult:
+    model = get_backend(backend)
+    saliency = normalize_robust(model(rgb).astype(np.float32), 0.0, 99.5)
+    stats = map_stats(saliency)
+    stats.update(spread_stats(saliency))
+    return ModalityResult("saliency", OK, model.method, MEANING, map=saliency, stats=stats)
+
+
+def spread_stats(saliency: np.ndarray) -> dict[str, float]:
+    """How concentrated attention is: share of all saliency in the top 10% of pixels."""
+    flat = np.sort(saliency.ravel())[::-1]
+    total = float(flat.sum())
+    top = float(flat[: max(1, flat.size // 10)].sum())
+    return {"top10_concentration_pct": round(100.0 * top / total, 1) if total > 0 else 0.0}
