@@ -24,13 +24,19 @@ def profile_name(icc: bytes) -> str:
         return "unreadable"
 
 
+def is_srgb(icc: bytes) -> bool:
+    """True for the ordinary sRGB profiles cameras and editors embed (no work to do)."""
+    name = profile_name(icc).lower()
+    return name.startswith("srgb") and "linear" not in name
+
+
 def convert_icc_to_srgb(image: Image.Image, notes: list[str]) -> Image.Image:
     """Convert through the embedded ICC profile, if any, to sRGB (8-bit modes)."""
     icc = image.info.get("icc_profile")
     if not icc:
         return image
     name = profile_name(icc)
-    if "srgb" in name.lower() and image.mode in ("RGB", "RGBA"):
+    if is_srgb(icc) and image.mode in ("RGB", "RGBA"):
         return image  # already what we want; skip a costly no-op transform
     out_mode = _ICC_MODES.get(image.mode)
     if out_mode is None:

@@ -214,7 +214,7 @@ def _is_16bit_rgb(image: Image.Image) -> bool:
 
 def _has_non_srgb_profile(image: Image.Image) -> bool:
     icc = image.info.get("icc_profile")
-    return bool(icc) and "srgb" not in color.profile_name(icc).lower()
+    return bool(icc) and not color.is_srgb(icc)
 
 
 def _decode_16bit_rgb(path: Path, target: tuple[int, int]) -> np.ndarray:

@@ -28,6 +28,7 @@ class ModalityResult:
     stats: dict[str, float | str | None] = field(default_factory=dict)
     reason: str | None = None
     hint: str | None = None
+    aux: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. blur's texture confidence
 
     @property
     def available(self) -> bool:

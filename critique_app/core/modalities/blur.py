@@ -82,13 +82,6 @@ def compute_blur(gray: np.ndarray, scale: float = 1.0) -> ModalityResult:
         stats["edge_width_px"] = None
         stats["edge_width_full_res_px"] = None
     stats["blurred_share_pct"] = stats.pop("share_above_half_pct")
-    return ModalityResult("blur", OK, METHOD, MEANING, map=blur, stats=stats)
-
-
-def weighted_sharpness(blur: np.ndarray, confidence: np.ndarray, weights: np.ndarray) -> float | None:
-    """1 - weighted mean blur over textured pixels; None when nothing is textured."""
-    w = weights * confidence
-    total = float(w.sum())
-    if total < 1e-3 * blur.size * 0.01:
-        return None
-    return float(1.0 - (blur * w).sum() / total)
+    return ModalityResult(
+        "blur", OK, METHOD, MEANING, map=blur, stats=stats, aux={"confidence": confidence}
+    )

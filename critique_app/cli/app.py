@@ -1,0 +1,88 @@
+"""The ``critique`` command line: a thin shell over the core."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from critique_app import __version__
+from critique_app.core.errors import Cancelled, CritiqueError
+
+app = typer.Typer(
+    name="critique",
+    help="Photo critique: saliency, depth and blur maps, measurements, scores and critiques.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"critique {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Critique analyses photos the way a photographer looks at them."""
+
+
+@app.command()
+def analyze(
+    photo: Annotated[Path, typer.Argument(help="The photo file to analyse.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    maps: Annotated[Path | None, typer.Option(
+        "--maps", help="Write <modality>.npy maps and <modality>.png overlays to this folder.")] = None,
+    depth_model: Annotated[Path | None, typer.Option(
+        "--depth-model", help="A transformers depth model folder (else the installed one).")] = None,
+    no_depth: Annotated[bool, typer.Option("--no-depth", help="Skip depth estimation.")] = False,
+) -> None:
+    """Measure a photo: exposure, colour, noise, sharpness, tilt, subject; blur/saliency/depth maps."""
+    from critique_app.cli.maps import write_maps
+    from critique_app.cli.report import print_report
+    from critique_app.core.analysis import analyze as run_analysis
+
+    result = run_analysis(photo, depth=not no_depth, depth_model=depth_model,
+                          cancel=threading.Event())
+    written = write_maps(result, maps) if maps else []
+    if as_json:
+        data = result.to_dict()
+        if maps:
+            data["maps"] = [str(p) for p in written]
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    else:
+        print_report(result, stdout)
+        if written:
+            stdout.print(f"[dim]maps written to {maps}: "
+                         f"{', '.join(p.name for p in written)}[/dim]")
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app()  # click handles --help and usage errors itself (exit code 2)
+    except CritiqueError as error:
+        stderr.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except Cancelled:
+        stderr.print("cancelled")
+        sys.exit(130)
+    except Exception as error:  # a bug: one line unless asked for the traceback
+        if os.environ.get("CRITIQUE_DEBUG"):
+            raise
+        stderr.print(f"[red]internal error:[/red] {type(error).__name__}: {error} "
+                     "(set CRITIQUE_DEBUG=1 for the traceback)", highlight=False, soft_wrap=True)
+        sys.exit(1)

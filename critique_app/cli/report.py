@@ -1,0 +1,68 @@
+"""The short, readable terminal report of an analysis."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from critique_app.core.analysis import Analysis
+from critique_app.core.measurements import SPECS
+
+_SHOWN = [
+    "exposure.ev_vs_middle_grey", "exposure.highlights_clipped_pct",
+    "exposure.highlights_clipped_where", "exposure.shadows_clipped_pct",
+    "exposure.shadows_clipped_where", "contrast.tonal_range", "color.colourfulness",
+    "color.colourfulness_level", "color.cast_direction", "color.cast_strength", "noise.sigma",
+    "sharpness.global", "sharpness.subject", "sharpness.background",
+    "sharpness.subject_background_ratio", "horizon.tilt_deg", "horizon.reference",
+    "subject.centroid_x", "subject.centroid_y", "subject.nearest_thirds_point",
+    "subject.thirds_distance", "subject.frame_fill_pct",
+]  # fmt: skip
+_PLAIN_UNITS = {"word", "frame region"}
+
+
+def _format(key: str, value) -> str:
+    unit = SPECS[key].unit
+    if isinstance(value, float):
+        value = f"{value:+.2f}" if unit in ("EV", "degrees") else f"{value:g}"
+    if unit in _PLAIN_UNITS:
+        return str(value)
+    short = {"% of frame": "%", "degrees": "°", "0-1": "(0-1)"}.get(unit, unit)
+    return f"{value}{short}" if short in ("%", "°") else f"{value} {short}"
+
+
+def print_report(analysis: Analysis, console: Console) -> None:
+    photo = analysis.photo
+    info = photo.describe()
+    console.print(f"[bold]{photo.path.name}[/bold]  {info['format']}, "
+                  f"{info['width']}×{info['height']} ({info['megapixels']} MP), "
+                  f"{photo.bit_depth}-bit, analysed at {photo.size[0]}×{photo.size[1]}")
+    exif = photo.exif
+    if not exif.is_empty():
+        parts = [exif.camera, exif.lens,
+                 f"{exif.focal_length_mm:g} mm" if exif.focal_length_mm else None,
+                 f"f/{exif.aperture_f:g}" if exif.aperture_f else None,
+                 exif.shutter_text, f"ISO {exif.iso}" if exif.iso else None, exif.taken_at]
+        console.print("  " + " · ".join(p for p in parts if p))
+    for note in photo.notes:
+        console.print(f"  [dim]note: {note}[/dim]")
+
+    table = Table(show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="cyan")
+    table.add_column()
+    for key in _SHOWN:
+        value = analysis.measurements.get(key)
+        if value is not None:
+            table.add_row(SPECS[key].label, _format(key, value))
+    if analysis.measurements.get("horizon.tilt_deg") is None:
+        table.add_row(SPECS["horizon.tilt_deg"].label, "no horizon or strong verticals found")
+    console.print(table)
+
+    console.print("[bold]Modalities[/bold]")
+    for name, result in analysis.modalities.items():
+        if result.available:
+            console.print(f"  {name:9} ok — {result.method}")
+        else:
+            console.print(f"  {name:9} [yellow]{result.status}[/yellow] — {result.reason}")
+            if result.hint:
+                console.print(f"            [dim]{result.hint}[/dim]")

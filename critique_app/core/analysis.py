@@ -1,0 +1,117 @@
+"""Photo -> modality maps + measurements, in one cancellable call.
+
+The GUI runs :func:`analyze` on a worker thread and the CLI runs it directly;
+``progress(step, fraction)`` reports where it is, ``cancel`` (an Event) stops it
+between steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from critique_app.core.errors import CritiqueError, check_cancelled
+from critique_app.core.imaging import Photo, load_photo
+from critique_app.core.measurements import with_units
+from critique_app.core.measurements.color import measure_color
+from critique_app.core.measurements.exposure import measure_exposure
+from critique_app.core.measurements.horizon import measure_horizon
+from critique_app.core.measurements.noise import measure_noise
+from critique_app.core.measurements.sharpness import measure_sharpness
+from critique_app.core.measurements.subject import measure_subject
+from critique_app.core.modalities import (
+    ModalityResult,
+    compute_blur,
+    compute_depth,
+    compute_saliency,
+    find_depth_model,
+)
+from critique_app.core.modalities.base import FAILED
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class Analysis:
+    photo: Photo
+    modalities: dict[str, ModalityResult]
+    measurements: dict[str, object]  # flat "group.name" -> value; units in measurements.SPECS
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "photo": self.photo.describe(),
+            "measurements": with_units(self.measurements),
+            "modalities": {name: result.to_dict() for name, result in self.modalities.items()},
+            "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+def analyze(
+    source: str | Path | Photo,
+    *,
+    depth: bool = True,
+    depth_model: str | Path | None = None,
+    saliency_backend: str = "classical",
+    cancel=None,
+    progress: Progress | None = None,
+) -> Analysis:
+    """Analyse a photo (a path or an already loaded :class:`Photo`)."""
+    timings: dict[str, float] = {}
+
+    def step(name: str, fraction: float):
+        check_cancelled(cancel)
+        if progress:
+            progress(name, fraction)
+        return _Timer(timings, name)
+
+    with step("load", 0.0):
+        photo = source if isinstance(source, Photo) else load_photo(source)
+    rgb, luma = photo.pixels, photo.luminance()
+
+    modalities: dict[str, ModalityResult] = {}
+    with step("saliency", 0.15):
+        modalities["saliency"] = compute_saliency(rgb, backend=saliency_backend)
+    with step("blur", 0.3):
+        modalities["blur"] = compute_blur(luma, scale=photo.scale)
+    if depth:
+        with step("depth", 0.45):
+            modalities["depth"] = _depth(rgb, depth_model, cancel)
+
+    values: dict[str, object] = {}
+    with step("measurements", 0.8):
+        saliency = modalities["saliency"].map
+        values.update(measure_exposure(rgb, luma))
+        values.update(measure_color(rgb))
+        values.update(measure_noise(luma))
+        values.update(measure_sharpness(modalities["blur"], saliency))
+        values.update(measure_horizon(luma))
+        values.update(measure_subject(saliency))
+    if progress:
+        progress("done", 1.0)
+    return Analysis(photo, modalities, values, timings)
+
+
+def _depth(rgb, depth_model, cancel) -> ModalityResult:
+    """Depth is optional: a missing or broken model is reported, not fatal."""
+    try:
+        return compute_depth(rgb, find_depth_model(depth_model), cancel=cancel)
+    except CritiqueError as error:
+        return ModalityResult("depth", FAILED, "depth-estimation model", "nearest",
+                              reason=str(error),
+                              hint="check the model folder, or reinstall the depth model")
+
+
+class _Timer:
+    def __init__(self, timings: dict[str, float], name: str) -> None:
+        self.timings, self.name = timings, name
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.timings[self.name] = time.perf_counter() - self.start
+        return False

@@ -1,0 +1,63 @@
+"""Colourfulness, saturation and colour cast."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+_LEVELS = ((15, "not colourful"), (33, "slightly colourful"), (45, "moderately colourful"),
+           (59, "averagely colourful"), (82, "quite colourful"), (109, "highly colourful"))
+NEUTRAL_CHROMA = 12.0  # Lab chroma under which a pixel is taken as "meant to be grey"
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Hasler & Süsstrunk (2003) M on 0-255 sRGB values."""
+    r, g, b = (rgb[..., i] * 255.0 for i in range(3))
+    rg = r - g
+    yb = 0.5 * (r + g) - b
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def colourfulness_level(value: float) -> str:
+    for limit, word in _LEVELS:
+        if value < limit:
+            return word
+    return "extremely colourful"
+
+
+def cast_direction(a: float, b: float, strength: float) -> str:
+    if strength < 3.0:
+        return "neutral"
+    hue = np.degrees(np.arctan2(b, a)) % 360
+    names = ((30, "magenta-red"), (75, "warm (orange)"), (115, "warm (yellow)"),
+             (165, "yellow-green"), (215, "green"), (255, "cyan"), (300, "cool (blue)"),
+             (345, "magenta"), (360, "magenta-red"))
+    return next(name for limit, name in names if hue < limit)
+
+
+def measure_color(rgb: np.ndarray) -> dict:
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)  # float input: S and V in [0, 1]
+    saturation, value = hsv[..., 1], hsv[..., 2]
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)
+    a, b = lab[..., 1], lab[..., 2]
+    lightness = lab[..., 0]
+    chroma = np.hypot(a, b)
+    # Gray-world on the pixels that are nearly neutral and neither black nor white.
+    neutral = (chroma < NEUTRAL_CHROMA) & (lightness > 15) & (lightness < 95)
+    if neutral.mean() < 0.02:
+        neutral = (lightness > 15) & (lightness < 95)
+    if not neutral.any():
+        neutral = np.ones_like(lightness, dtype=bool)
+    cast_a, cast_b = float(a[neutral].mean()), float(b[neutral].mean())
+    strength = float(np.hypot(cast_a, cast_b))
+    m = colourfulness(rgb)
+    return {
+        "color.colourfulness": round(m, 1),
+        "color.colourfulness_level": colourfulness_level(m),
+        "color.mean_saturation": round(float(saturation.mean()), 4),
+        "color.highly_saturated_pct": round(float(((saturation > 0.8) & (value > 0.2)).mean() * 100), 2),
+        "color.cast_a": round(cast_a, 2),
+        "color.cast_b": round(cast_b, 2),
+        "color.cast_strength": round(strength, 2),
+        "color.cast_direction": cast_direction(cast_a, cast_b, strength),
+    }

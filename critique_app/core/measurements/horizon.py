@@ -1,0 +1,97 @@
+"""Tilt of the horizon, or of strong verticals.
+
+Straight segments (probabilistic Hough on Canny edges) say where the long
+lines are; the precise angle comes from the gradient orientation of every edge
+pixel on those lines. A clockwise rotation of the scene turns horizontals and
+verticals alike, so both families are folded into one angle modulo 90° and the
+densest cluster wins: stray diagonals do not move the answer.
+Positive = the scene is rotated clockwise (right side lower, verticals lean right).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+WORK_SIDE = 960
+MAX_TILT = 12.0  # degrees; beyond this a line is a diagonal or a deliberate Dutch angle
+CLUSTER = 1.5  # degrees around the peak that count as agreeing
+MIN_HORIZON_SUPPORT = 0.5  # near-horizontal line length / frame width
+MIN_VERTICAL_SUPPORT = 0.4  # near-vertical line length / frame height
+
+
+def _fold(angle: np.ndarray) -> np.ndarray:
+    """Line angles (degrees) folded into [-45, 45): horizontals and verticals agree."""
+    return (angle + 45.0) % 90.0 - 45.0
+
+
+def measure_horizon(luma: np.ndarray) -> dict:
+    result = {"horizon.tilt_deg": None, "horizon.reference": None, "horizon.support": None}
+    height, width = luma.shape
+    scale = min(1.0, WORK_SIDE / max(height, width))
+    if scale < 1:
+        luma = cv2.resize(luma, (round(width * scale), round(height * scale)),
+                          interpolation=cv2.INTER_AREA)
+    h, w = luma.shape
+    gray = cv2.GaussianBlur((np.clip(luma, 0, 1) * 255).astype(np.uint8), (0, 0), 1.0)
+    median = float(np.median(gray))
+    edges = cv2.Canny(gray, max(10, int(0.66 * median)), max(30, int(1.33 * median)))
+    lines = cv2.HoughLinesP(edges, 1, np.pi / 720, threshold=max(25, w // 15),
+                            minLineLength=max(20, w // 10), maxLineGap=max(3, w // 150))
+    if lines is None:
+        return result
+
+    x1, y1, x2, y2 = lines.reshape(-1, 4).astype(np.float64).T
+    lengths = np.hypot(x2 - x1, y2 - y1)
+    seg_angle = np.degrees(np.arctan2(y2 - y1, x2 - x1))
+    seg_tilt = _fold(seg_angle)
+    small_tilt = np.abs(seg_tilt) <= MAX_TILT
+    horizontal = small_tilt & (np.abs(((seg_angle + 90) % 180) - 90) < 45)
+    vertical = small_tilt & ~horizontal
+
+    # A horizon is trusted first; verticals lean with perspective away from the
+    # frame's centre line, so central ones count more.
+    if lengths[horizontal].sum() / w >= MIN_HORIZON_SUPPORT:
+        family, weights, reference = horizontal, lengths, "horizon"
+        support = lengths[horizontal].sum() / w
+    elif lengths[vertical].sum() / h >= MIN_VERTICAL_SUPPORT:
+        centrality = 1.0 - np.clip(np.abs((x1 + x2) / (2 * w) - 0.5) * 1.5, 0.0, 0.9)
+        family, weights, reference = vertical, lengths * centrality, "verticals"
+        support = lengths[vertical].sum() / h
+    else:
+        return result
+    rough = _weighted_median(seg_tilt[family], weights[family])
+    chosen = family & (np.abs(seg_tilt - rough) <= CLUSTER + 1.0)
+    # The lines must agree with each other, not merely be near-level: eaves, roofs and
+    # branches at assorted small angles are not a horizon.
+    if lengths[chosen].sum() < 0.6 * lengths[family].sum():
+        return result
+    tilt = _refine(luma, edges, lines.reshape(-1, 4)[chosen], rough)
+    result.update({
+        "horizon.tilt_deg": round(tilt, 2) + 0.0,
+        "horizon.reference": reference,
+        "horizon.support": round(float(support), 2),
+    })
+    return result
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def _refine(luma: np.ndarray, edges: np.ndarray, segments: np.ndarray, rough: float) -> float:
+    """Mean gradient orientation of the edge pixels on the chosen segments."""
+    mask = np.zeros(luma.shape, np.uint8)
+    for ax, ay, bx, by in segments:
+        cv2.line(mask, (int(ax), int(ay)), (int(bx), int(by)), 1, thickness=3)
+    on_line = (mask > 0) & (edges > 0)
+    smooth = cv2.GaussianBlur(luma.astype(np.float32), (0, 0), 1.0)
+    gx = cv2.Scharr(smooth, cv2.CV_32F, 1, 0)[on_line]
+    gy = cv2.Scharr(smooth, cv2.CV_32F, 0, 1)[on_line]
+    pixel_tilt = _fold(np.degrees(np.arctan2(-gx, gy)))
+    near = np.abs(pixel_tilt - rough) <= CLUSTER
+    if near.sum() < 20:
+        return rough
+    return float(np.average(pixel_tilt[near], weights=np.hypot(gx, gy)[near]))

@@ -1,0 +1,62 @@
+"""Shared fixtures: real photos that ship inside installed packages, and isolation."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.origin, f"{name} is needed for the test photos"
+    return Path(spec.origin).parent
+
+
+SKIMAGE_DATA = _package_dir("skimage") / "data"
+SKLEARN_IMAGES = _package_dir("sklearn") / "datasets" / "images"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Public-domain / CC0 (scikit-image) and CC BY 2.0 (scikit-learn) photographs.
+PHOTOS = {
+    "chelsea": SKIMAGE_DATA / "chelsea.png",  # cat, CC0
+    "coffee": SKIMAGE_DATA / "coffee.png",  # espresso cup, CC0
+    "astronaut": SKIMAGE_DATA / "astronaut.png",  # NASA, public domain
+    "rocket": SKIMAGE_DATA / "rocket.jpg",  # SpaceX, public domain; Adobe RGB profile
+    "camera": SKIMAGE_DATA / "camera.png",  # cameraman, grey, strong verticals
+    "china": SKLEARN_IMAGES / "china.jpg",  # CC BY 2.0
+}
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch):
+    """No test reads or writes the real user's data folder, or reaches a model hub."""
+    home = tmp_path_factory.mktemp("critique-home")
+    monkeypatch.setenv("CRITIQUE_HOME", str(home))
+    monkeypatch.delenv("CRITIQUE_MODELS_DIR", raising=False)
+    monkeypatch.delenv("CRITIQUE_DEPTH_MODEL", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    return home
+
+
+@pytest.fixture
+def photo_path():
+    def get(name: str) -> Path:
+        return PHOTOS[name]
+
+    return get
+
+
+def load_rgb(name: str) -> np.ndarray:
+    """A test photo as uint8 RGB, straight from Pillow."""
+    with Image.open(PHOTOS[name]) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def save_rgb(array: np.ndarray, path: Path, **params) -> Path:
+    Image.fromarray(array).save(path, **params)
+    return path
