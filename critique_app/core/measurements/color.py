@@ -7,7 +7,6 @@ import numpy as np
 
 _LEVELS = ((15, "not colourful"), (33, "slightly colourful"), (45, "moderately colourful"),
            (59, "averagely colourful"), (82, "quite colourful"), (109, "highly colourful"))
-NEUTRAL_CHROMA = 12.0  # Lab chroma under which a pixel is taken as "meant to be grey"
 
 
 def colourfulness(rgb: np.ndarray) -> float:
@@ -35,20 +34,32 @@ def cast_direction(a: float, b: float, strength: float) -> str:
     return next(name for limit, name in names if hue < limit)
 
 
+def illuminant_lab(rgb: np.ndarray) -> tuple[float, float]:
+    """(a*, b*) of the light's colour by the grey-edge hypothesis (van de Weijer 2007).
+
+    Edges of neutral objects carry the illuminant's colour, and averaging edge
+    strength per channel is far less fooled by one big coloured object (a blue
+    sky, a red wall) than averaging the pixels themselves.
+    """
+    smooth = cv2.GaussianBlur(rgb, (0, 0), 1.0)
+    unclipped = ((rgb > 0.02) & (rgb < 0.98)).all(axis=2)
+    if unclipped.sum() < 100:
+        unclipped = np.ones(rgb.shape[:2], bool)
+    strength = []
+    for channel in cv2.split(smooth):
+        gx = cv2.Sobel(channel, cv2.CV_32F, 1, 0)
+        gy = cv2.Sobel(channel, cv2.CV_32F, 0, 1)
+        magnitude = np.hypot(gx, gy)[unclipped]
+        strength.append(float(np.sqrt(np.mean(magnitude**2))) + 1e-9)
+    light = np.array(strength, np.float32) / max(strength)
+    lab = cv2.cvtColor((0.7 * light)[None, None, :], cv2.COLOR_RGB2Lab)[0, 0]
+    return float(lab[1]), float(lab[2])
+
+
 def measure_color(rgb: np.ndarray) -> dict:
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)  # float input: S and V in [0, 1]
     saturation, value = hsv[..., 1], hsv[..., 2]
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)
-    a, b = lab[..., 1], lab[..., 2]
-    lightness = lab[..., 0]
-    chroma = np.hypot(a, b)
-    # Gray-world on the pixels that are nearly neutral and neither black nor white.
-    neutral = (chroma < NEUTRAL_CHROMA) & (lightness > 15) & (lightness < 95)
-    if neutral.mean() < 0.02:
-        neutral = (lightness > 15) & (lightness < 95)
-    if not neutral.any():
-        neutral = np.ones_like(lightness, dtype=bool)
-    cast_a, cast_b = float(a[neutral].mean()), float(b[neutral].mean())
+    cast_a, cast_b = illuminant_lab(rgb)
     strength = float(np.hypot(cast_a, cast_b))
     m = colourfulness(rgb)
     return {

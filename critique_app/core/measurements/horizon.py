@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 
 WORK_SIDE = 960
-MAX_TILT = 12.0  # degrees; beyond this a line is a diagonal or a deliberate Dutch angle
+MAX_TILT = 8.0  # degrees; beyond this a line is a diagonal or a deliberate Dutch angle
 CLUSTER = 1.5  # degrees around the peak that count as agreeing
 MIN_HORIZON_SUPPORT = 0.5  # near-horizontal line length / frame width
-MIN_VERTICAL_SUPPORT = 0.4  # near-vertical line length / frame height
+MIN_VERTICAL_SUPPORT = 0.3  # near-vertical line length / frame height
 
 
 def _fold(angle: np.ndarray) -> np.ndarray:
