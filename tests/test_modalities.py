@@ -26,7 +26,7 @@ def test_blurred_region_is_marked_blurred(name):
     edited[:, : width // 2] = cv2.GaussianBlur(rgb[:, : width // 2], (0, 0), 3)
     result = compute_blur(_luma(edited))
     assert result.map.dtype == np.float32 and result.map.shape == rgb.shape[:2]
-    assert 0.0 <= result.map.min() and result.map.max() <= 1.0
+    assert result.map.min() >= 0.0 and result.map.max() <= 1.0
     left = result.map[:, 10 : width // 2 - 10].mean()
     right = result.map[:, width // 2 + 10 : -10].mean()
     assert left > right + 0.3, (left, right)
@@ -82,8 +82,12 @@ def test_no_depth_model_is_unavailable_with_a_hint():
 @pytest.fixture(scope="module")
 def tiny_depth_model(tmp_path_factory):
     """A randomly initialised Depth Anything of the real architecture, saved like a download."""
-    from transformers import DepthAnythingConfig, Dinov2Config, DPTImageProcessor
-    from transformers import DepthAnythingForDepthEstimation
+    from transformers import (
+        DepthAnythingConfig,
+        DepthAnythingForDepthEstimation,
+        Dinov2Config,
+        DPTImageProcessor,
+    )
 
     backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
                             intermediate_size=64, image_size=56, patch_size=14,
@@ -104,7 +108,7 @@ def test_depth_model_loads_from_a_local_folder(tiny_depth_model):
     result = compute_depth(rgb, tiny_depth_model)
     assert result.status == "ok"
     assert result.map.shape == rgb.shape[:2] and result.map.dtype == np.float32
-    assert 0.0 <= result.map.min() and result.map.max() <= 1.0
+    assert result.map.min() >= 0.0 and result.map.max() <= 1.0
     assert "depth_anything" in result.method
 
 

@@ -45,12 +45,12 @@ def analyze(
     photo: Annotated[Path, typer.Argument(help="The photo file to analyse.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     maps: Annotated[Path | None, typer.Option(
-        "--maps", help="Write <modality>.npy maps and <modality>.png overlays to this folder.")] = None,
+        "--maps", help="Write <modality>.npy maps and <modality>.png overlays here.")] = None,
     depth_model: Annotated[Path | None, typer.Option(
-        "--depth-model", help="A transformers depth model folder (else the installed one).")] = None,
+        "--depth-model", help="A transformers depth model folder (default: installed).")] = None,
     no_depth: Annotated[bool, typer.Option("--no-depth", help="Skip depth estimation.")] = False,
 ) -> None:
-    """Measure a photo: exposure, colour, noise, sharpness, tilt, subject; blur/saliency/depth maps."""
+    """Measure a photo (exposure, colour, noise, sharpness, tilt, subject) and map it."""
     from critique_app.cli.maps import write_maps
     from critique_app.cli.report import print_report
     from critique_app.core.analysis import analyze as run_analysis

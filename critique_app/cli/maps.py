@@ -16,7 +16,8 @@ def write_maps(analysis: Analysis, directory: Path) -> list[Path]:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise CritiqueError(f"cannot create the maps folder {directory}: {error.strerror}") from None
+        message = f"cannot create the maps folder {directory}: {error.strerror}"
+        raise CritiqueError(message) from None
     photo_rgb = analysis.photo.to_uint8()
     written = []
     for name, result in analysis.modalities.items():

@@ -25,7 +25,7 @@ class ModelError(CritiqueError):
     """A model is missing, incomplete or failed to run."""
 
 
-class Cancelled(Exception):  # noqa: N818 - reads better at the call site
+class Cancelled(Exception):
     """Raised inside slow work when its cancel event is set."""
 
 

@@ -59,6 +59,7 @@ def illuminant_lab(rgb: np.ndarray) -> tuple[float, float]:
 def measure_color(rgb: np.ndarray) -> dict:
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)  # float input: S and V in [0, 1]
     saturation, value = hsv[..., 1], hsv[..., 2]
+    vivid = (saturation > 0.8) & (value > 0.2)
     cast_a, cast_b = illuminant_lab(rgb)
     strength = float(np.hypot(cast_a, cast_b))
     m = colourfulness(rgb)
@@ -66,7 +67,7 @@ def measure_color(rgb: np.ndarray) -> dict:
         "color.colourfulness": round(m, 1),
         "color.colourfulness_level": colourfulness_level(m),
         "color.mean_saturation": round(float(saturation.mean()), 4),
-        "color.highly_saturated_pct": round(float(((saturation > 0.8) & (value > 0.2)).mean() * 100), 2),
+        "color.highly_saturated_pct": round(float(vivid.mean() * 100), 2),
         "color.cast_a": round(cast_a, 2),
         "color.cast_b": round(cast_b, 2),
         "color.cast_strength": round(strength, 2),

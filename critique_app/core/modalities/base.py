@@ -52,7 +52,7 @@ def unavailable(name: str, method: str, meaning: str, reason: str, hint: str) ->
     return ModalityResult(name, UNAVAILABLE, method, meaning, reason=reason, hint=hint)
 
 
-def normalize_robust(values: np.ndarray, low_pct: float = 1.0, high_pct: float = 99.0) -> np.ndarray:
+def normalize_robust(values: np.ndarray, low_pct: float = 1.0, high_pct: float = 99.0):
     """Stretch to [0, 1] between two percentiles (robust to a few extreme pixels)."""
     low, high = np.percentile(values, [low_pct, high_pct])
     if high - low < 1e-12:

@@ -57,7 +57,8 @@ class ClassicalSaliency:
         centre = np.exp(-(((xs / small.shape[1] - 0.5) / 0.35) ** 2
                           + ((ys / small.shape[0] - 0.5) / 0.35) ** 2) / 2)
 
-        combined = 0.5 * normalize_robust(residual, 0, 99.5) + 0.5 * normalize_robust(distinct, 0, 99.5)
+        combined = 0.5 * normalize_robust(residual, 0, 99.5)
+        combined += 0.5 * normalize_robust(distinct, 0, 99.5)
         combined *= 0.6 + 0.4 * centre
         return cv2.resize(combined, (width, height), interpolation=cv2.INTER_LINEAR)
 
