@@ -41,6 +41,11 @@ def illuminant_lab(rgb: np.ndarray) -> tuple[float, float]:
     strength per channel is far less fooled by one big coloured object (a blue
     sky, a red wall) than averaging the pixels themselves.
     """
+    height, width = rgb.shape[:2]
+    if max(height, width) > 640:  # edge statistics need no more than this
+        factor = 640 / max(height, width)
+        rgb = cv2.resize(rgb, (round(width * factor), round(height * factor)),
+                         interpolation=cv2.INTER_AREA)
     smooth = cv2.GaussianBlur(rgb, (0, 0), 1.0)
     unclipped = ((rgb > 0.02) & (rgb < 0.98)).all(axis=2)
     if unclipped.sum() < 100:
@@ -57,7 +62,8 @@ def illuminant_lab(rgb: np.ndarray) -> tuple[float, float]:
 
 
 def measure_color(rgb: np.ndarray) -> dict:
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)  # float input: S and V in [0, 1]
+    rgb = rgb[::2, ::2]  # every 4th pixel is plenty for frame-wide colour statistics
+    hsv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2HSV)  # float: S, V in [0, 1]
     saturation, value = hsv[..., 1], hsv[..., 2]
     vivid = (saturation > 0.8) & (value > 0.2)
     cast_a, cast_b = illuminant_lab(rgb)

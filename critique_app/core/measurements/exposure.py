@@ -1,42 +1,61 @@
-"""Exposure and contrast from the luminance histogram and clipping."""
+"""Exposure and contrast from the luminance histogram and clipping.
+
+Clipping is counted on every pixel (its share must be exact); the luminance
+percentiles come from a fine histogram, which is exact to 1/1024.
+"""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from critique_app.core.measurements.regions import grid_region
 
-HIGHLIGHT_LEVEL = 250 / 255
-CHANNEL_CLIP_LEVEL = 254 / 255
-SHADOW_LEVEL = 5 / 255
+HIGHLIGHT_LEVEL = 250  # of 255
+CHANNEL_CLIP_LEVEL = 254
+SHADOW_LEVEL = 5
 HISTOGRAM_BINS = 32
+_FINE_BINS = 1024
 
 
 def srgb_to_linear(values: np.ndarray) -> np.ndarray:
     return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
 
 
+def _percentiles(fine_histogram: np.ndarray, fractions: list[float]) -> list[float]:
+    cumulative = np.cumsum(fine_histogram) / fine_histogram.sum()
+    return [float(np.searchsorted(cumulative, f) + 0.5) / _FINE_BINS for f in fractions]
+
+
 def measure_exposure(rgb: np.ndarray, luma: np.ndarray) -> dict:
-    blown = (rgb >= HIGHLIGHT_LEVEL).all(axis=2)
-    crushed = (rgb <= SHADOW_LEVEL).all(axis=2)
-    any_clipped = (rgb >= CHANNEL_CLIP_LEVEL).any(axis=2)
-    linear_y = float(srgb_to_linear(luma).mean())
-    histogram, _ = np.histogram(luma, bins=HISTOGRAM_BINS, range=(0.0, 1.0))
-    p2, p50, p98 = np.percentile(luma, [2, 50, 98])
+    rgb8 = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+    red, green, blue = cv2.split(rgb8)
+    brightest = cv2.max(cv2.max(red, green), blue)
+    darkest = cv2.min(cv2.min(red, green), blue)
+    blown = darkest >= HIGHLIGHT_LEVEL
+    crushed = brightest <= SHADOW_LEVEL
+    any_clipped = brightest >= CHANNEL_CLIP_LEVEL
+
+    bins = np.minimum((luma * _FINE_BINS).astype(np.int32), _FINE_BINS - 1)
+    fine = np.bincount(bins.ravel(), minlength=_FINE_BINS).astype(np.float64)
+    histogram = fine.reshape(HISTOGRAM_BINS, -1).sum(axis=1) / luma.size
+    centres = (np.arange(_FINE_BINS) + 0.5) / _FINE_BINS
+    linear_y = float((fine * srgb_to_linear(centres)).sum() / fine.sum())
+    p2, p50, p98 = _percentiles(fine, [0.02, 0.5, 0.98])
     return {
         "exposure.mean_luminance": round(float(luma.mean()), 4),
-        "exposure.median_luminance": round(float(p50), 4),
+        "exposure.median_luminance": round(p50, 4),
         "exposure.ev_vs_middle_grey": round(float(np.log2(max(linear_y, 1e-6) / 0.18)), 2),
         "exposure.highlights_clipped_pct": _pct(blown),
         "exposure.any_channel_clipped_pct": _pct(any_clipped),
         "exposure.shadows_clipped_pct": _pct(crushed),
         "exposure.highlights_clipped_where": grid_region(blown) if blown.mean() >= 0.001 else None,
         "exposure.shadows_clipped_where": grid_region(crushed) if crushed.mean() >= 0.001 else None,
-        "exposure.histogram": [round(float(v), 5) for v in histogram / luma.size],
+        "exposure.histogram": [round(float(v), 5) for v in histogram],
         "contrast.rms": round(float(luma.std()), 4),
-        "contrast.tonal_range": round(float(p98 - p2), 4),
+        "contrast.tonal_range": round(p98 - p2, 4),
     }
 
 
 def _pct(mask: np.ndarray) -> float:
-    return round(float(mask.mean() * 100.0), 3)
+    return round(float(np.count_nonzero(mask)) * 100.0 / mask.size, 3)

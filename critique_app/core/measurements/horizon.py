@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-WORK_SIDE = 960
+WORK_SIDE = 640
 MAX_TILT = 8.0  # degrees; beyond this a line is a diagonal or a deliberate Dutch angle
 CLUSTER = 1.5  # degrees around the peak that count as agreeing
 MIN_HORIZON_SUPPORT = 0.5  # near-horizontal line length / frame width

@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from critique_app.core.modalities.base import sample
+
 _KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
 
@@ -22,6 +24,6 @@ def measure_noise(luma: np.ndarray) -> dict:
     usable = (gray[1:-1, 1:-1] > 8) & (gray[1:-1, 1:-1] < 247)
     if usable.sum() < 100:
         usable = np.ones_like(usable)
-    flat = usable & (gradient <= np.percentile(gradient[usable], 50))
+    flat = usable & (gradient <= np.median(sample(gradient[usable])))
     sigma = np.sqrt(np.pi / 2.0) * float(response[flat].mean()) / 6.0
     return {"noise.sigma": round(sigma, 2)}

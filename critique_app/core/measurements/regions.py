@@ -11,7 +11,7 @@ _COLS = ("left", "centre", "right")
 def grid_region(mask: np.ndarray) -> str | None:
     """The cell of a 3x3 grid holding most of ``mask`` (bool or weights)."""
     weights = mask.astype(np.float32)
-    total = float(weights.sum())
+    total = float(np.count_nonzero(weights))
     if total <= 0:
         return None
     height, width = weights.shape

@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from critique_app.core.modalities.base import OK, ModalityResult, map_stats
+from critique_app.core.modalities.base import OK, ModalityResult, map_stats, sample
 
 METHOD = "re-blur gradient ratio (classical)"
 MEANING = "strongly blurred"
@@ -75,7 +75,7 @@ def compute_blur(gray: np.ndarray, scale: float = 1.0) -> ModalityResult:
     stats = map_stats(blur)
     stats["textured_share_pct"] = round(float(textured.mean() * 100.0), 2)
     if textured.any():
-        median_width = float(np.median(width_px[textured]))
+        median_width = float(np.median(sample(width_px[textured])))
         stats["edge_width_px"] = round(median_width, 2)
         stats["edge_width_full_res_px"] = round(median_width / max(scale, 1e-6), 2)
     else:

@@ -18,7 +18,13 @@ import cv2
 import numpy as np
 
 from critique_app.core.errors import ModelError, check_cancelled
-from critique_app.core.modalities.base import OK, ModalityResult, map_stats, unavailable
+from critique_app.core.modalities.base import (
+    OK,
+    ModalityResult,
+    map_stats,
+    sample,
+    unavailable,
+)
 from critique_app.core.paths import models_dir
 
 MEANING = "nearest"
@@ -89,7 +95,7 @@ class DepthModel:
         depth = cv2.resize(depth, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_CUBIC)
         if not self.near_is_large:
             depth = -depth
-        low, high = np.percentile(depth, [1, 99])
+        low, high = np.percentile(sample(depth), [1, 99])
         if high - low < 1e-9:
             return np.zeros(depth.shape, np.float32)
         return np.clip((depth - low) / (high - low), 0, 1).astype(np.float32)
@@ -117,5 +123,5 @@ def compute_depth(rgb: np.ndarray, model_dir: Path | None, cancel=None) -> Modal
     depth = model.predict(rgb, cancel=cancel)
     stats = map_stats(depth)
     stats["near_share_pct"] = stats.pop("share_above_half_pct")
-    stats["range_p5_p95"] = round(float(np.subtract(*np.percentile(depth, [95, 5]))), 4)
+    stats["range_p5_p95"] = round(float(np.subtract(*np.percentile(sample(depth), [95, 5]))), 4)
     return ModalityResult("depth", OK, f"{method}: {model.name}", MEANING, map=depth, stats=stats)

@@ -17,7 +17,13 @@ import cv2
 import numpy as np
 
 from critique_app.core.errors import CritiqueError
-from critique_app.core.modalities.base import OK, ModalityResult, map_stats, normalize_robust
+from critique_app.core.modalities.base import (
+    OK,
+    ModalityResult,
+    map_stats,
+    normalize_robust,
+    sample,
+)
 
 MEANING = "most salient"
 
@@ -91,7 +97,7 @@ def compute_saliency(rgb: np.ndarray, backend: str = "classical") -> ModalityRes
 
 def spread_stats(saliency: np.ndarray) -> dict[str, float]:
     """How concentrated attention is: share of all saliency in the top 10% of pixels."""
-    flat = np.sort(saliency.ravel())[::-1]
+    flat = np.sort(sample(saliency))[::-1]
     total = float(flat.sum())
     top = float(flat[: max(1, flat.size // 10)].sum())
     return {"top10_concentration_pct": round(100.0 * top / total, 1) if total > 0 else 0.0}
