@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,26 +73,45 @@ def analyze(
     rgb, luma = photo.pixels, photo.luminance()
 
     modalities: dict[str, ModalityResult] = {}
-    with step("saliency", 0.15):
-        modalities["saliency"] = compute_saliency(rgb, backend=saliency_backend)
-    with step("blur", 0.3):
-        modalities["blur"] = compute_blur(luma, scale=photo.scale)
-    if depth:
-        with step("depth", 0.45):
-            modalities["depth"] = _depth(rgb, depth_model, cancel)
-
     values: dict[str, object] = {}
-    with step("measurements", 0.8):
+    # The classical steps are independent and spend their time in OpenCV/numpy,
+    # which release the GIL: running them side by side uses a second core.
+    with step("maps and measurements", 0.1), ThreadPoolExecutor(max_workers=2) as pool:
+        saliency_job = pool.submit(_timed, timings, "saliency", compute_saliency, rgb,
+                                   saliency_backend)
+        blur_job = pool.submit(_timed, timings, "blur", compute_blur, luma, photo.scale)
+        frame_job = pool.submit(_timed, timings, "frame measurements", _frame_measurements,
+                                rgb, luma)
+        modalities["saliency"] = saliency_job.result()
+        modalities["blur"] = blur_job.result()
+        values.update(frame_job.result())
         saliency = modalities["saliency"].map
-        values.update(measure_exposure(rgb, luma))
-        values.update(measure_color(rgb))
-        values.update(measure_noise(luma))
         values.update(measure_sharpness(modalities["blur"], saliency))
-        values.update(measure_horizon(luma))
         values.update(measure_subject(saliency))
+    if depth:
+        with step("depth", 0.6):
+            modalities["depth"] = _depth(rgb, depth_model, cancel)
     if progress:
         progress("done", 1.0)
     return Analysis(photo, modalities, values, timings)
+
+
+def _frame_measurements(rgb, luma) -> dict[str, object]:
+    """The measurements that need only the pixels (no maps)."""
+    values: dict[str, object] = {}
+    values.update(measure_exposure(rgb, luma))
+    values.update(measure_color(rgb))
+    values.update(measure_noise(luma))
+    values.update(measure_horizon(luma))
+    return values
+
+
+def _timed(timings: dict[str, float], name: str, function, *args):
+    start = time.perf_counter()
+    try:
+        return function(*args)
+    finally:
+        timings[name] = time.perf_counter() - start
 
 
 def _depth(rgb, depth_model, cancel) -> ModalityResult:

@@ -11,7 +11,19 @@ SUBJECT_LEVEL = 0.5  # saliency (0-1) above which a pixel belongs to the subject
 
 
 def subject_mask(saliency: np.ndarray) -> np.ndarray:
-    """The connected salient region holding the most saliency (bool mask)."""
+    """The connected salient region holding the most saliency (bool mask).
+
+    Found at a quarter of the size: saliency maps are smooth, and the box only
+    needs to be right to a few pixels.
+    """
+    height, width = saliency.shape
+    small = cv2.resize(saliency, (max(1, width // 4), max(1, height // 4)),
+                       interpolation=cv2.INTER_AREA)
+    mask = _largest_salient_region(small).astype(np.uint8)
+    return cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def _largest_salient_region(saliency: np.ndarray) -> np.ndarray:
     above = (saliency >= SUBJECT_LEVEL).astype(np.uint8)
     count, labels = cv2.connectedComponents(above, connectivity=8)
     if count <= 1:
