@@ -38,7 +38,9 @@ def render_overlay(
     colour = colorize(values, modality).astype(np.float32)
     alpha = np.full(values.shape, opacity, np.float32)
     if style.weight_by_value:
-        alpha *= np.clip(values, 0, 1) ** 0.75
+        # Low values leave the photo clean (no all-over haze); tint grows from 0.15 to 0.6.
+        ramp = np.clip((values - 0.15) / 0.45, 0, 1)
+        alpha *= ramp * ramp * (3 - 2 * ramp)
     blended = photo * (1 - alpha[..., None]) + colour * alpha[..., None]
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
