@@ -80,11 +80,14 @@ def analyze(
         saliency_job = pool.submit(_timed, timings, "saliency", compute_saliency, rgb,
                                    saliency_backend)
         blur_job = pool.submit(_timed, timings, "blur", compute_blur, luma, photo.scale)
-        frame_job = pool.submit(_timed, timings, "frame measurements", _frame_measurements,
-                                rgb, luma)
+        tone_job = pool.submit(_timed, timings, "exposure and colour", _tone_measurements,
+                               rgb, luma)
+        structure_job = pool.submit(_timed, timings, "noise and tilt", _structure_measurements,
+                                    luma)
         modalities["saliency"] = saliency_job.result()
         modalities["blur"] = blur_job.result()
-        values.update(frame_job.result())
+        values.update(tone_job.result())
+        values.update(structure_job.result())
         saliency = modalities["saliency"].map
         values.update(measure_sharpness(modalities["blur"], saliency))
         values.update(measure_subject(saliency))
@@ -96,14 +99,12 @@ def analyze(
     return Analysis(photo, modalities, values, timings)
 
 
-def _frame_measurements(rgb, luma) -> dict[str, object]:
-    """The measurements that need only the pixels (no maps)."""
-    values: dict[str, object] = {}
-    values.update(measure_exposure(rgb, luma))
-    values.update(measure_color(rgb))
-    values.update(measure_noise(luma))
-    values.update(measure_horizon(luma))
-    return values
+def _tone_measurements(rgb, luma) -> dict[str, object]:
+    return {**measure_exposure(rgb, luma), **measure_color(rgb)}
+
+
+def _structure_measurements(luma) -> dict[str, object]:
+    return {**measure_noise(luma), **measure_horizon(luma)}
 
 
 def _timed(timings: dict[str, float], name: str, function, *args):
