@@ -1,0 +1,75 @@
+"""Camera RAW through LibRaw, on DNG files built in the test from a real photo's mosaic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from critique_app.core.imaging import load_photo
+from tests.conftest import load_rgb
+
+WHITE = 4000
+
+
+def _rational(values):
+    return [part for value in values for part in (int(value * 10000), 10000)]
+
+
+def write_dng(path, rgb8: np.ndarray, preview: np.ndarray | None = None):
+    """A minimal DNG: an RGGB Bayer mosaic sampled from ``rgb8``, optionally with a preview."""
+    rgb = rgb8.astype(np.float32) / 255
+    height, width = (rgb.shape[0] // 2) * 2, (rgb.shape[1] // 2) * 2
+    rgb = rgb[:height, :width]
+    mosaic = np.zeros((height, width), np.uint16)
+    mosaic[0::2, 0::2] = rgb[0::2, 0::2, 0] * WHITE
+    mosaic[0::2, 1::2] = rgb[0::2, 1::2, 1] * WHITE
+    mosaic[1::2, 0::2] = rgb[1::2, 0::2, 1] * WHITE
+    mosaic[1::2, 1::2] = rgb[1::2, 1::2, 2] * WHITE
+    dng_tags = [(50706, "B", 4, (1, 4, 0, 0), True),  # DNGVersion
+                (50708, "s", 0, "Critique Test Camera", True)]  # UniqueCameraModel
+    raw_tags = [(33421, "H", 2, (2, 2), True),  # CFARepeatPatternDim
+                (33422, "B", 4, (0, 1, 1, 2), True),  # CFAPattern: RGGB
+                (50721, "2i", 9, _rational([1, 0, 0, 0, 1, 0, 0, 0, 1]), True),  # ColorMatrix1
+                (50717, "I", 1, (WHITE,), True),  # WhiteLevel
+                (50778, "H", 1, (21,), True)]  # CalibrationIlluminant1: D65
+    with tifffile.TiffWriter(path) as writer:
+        if preview is None:
+            writer.write(mosaic, photometric=32803, subfiletype=0, extratags=dng_tags + raw_tags)
+        else:
+            writer.write(preview, photometric="rgb", subfiletype=1, subifds=1, extratags=dng_tags)
+            writer.write(mosaic, photometric=32803, subfiletype=0, extratags=raw_tags)
+    return path
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+@pytest.fixture(scope="module")
+def cat():
+    return load_rgb("chelsea")[:300, :450]
+
+
+def test_raw_without_preview_is_demosaiced_at_half_size(tmp_path, cat):
+    photo = load_photo(write_dng(tmp_path / "cat.dng", cat))
+    assert photo.source == "raw-demosaic" and photo.bit_depth == 16
+    assert photo.original_size == (450, 300)
+    assert photo.format == "RAW (DNG)"
+    assert photo.size == (225, 150) and photo.decode_scale == 0.5
+    half = np.asarray(Image.fromarray(cat).resize((225, 150), Image.Resampling.BOX)) / 255
+    assert _correlation(photo.luminance(), half.mean(axis=2)) > 0.9
+
+
+def test_large_embedded_preview_is_used(tmp_path, cat):
+    photo = load_photo(write_dng(tmp_path / "cat.dng", cat, preview=cat), max_side=450)
+    assert photo.source == "raw-preview"
+    assert photo.original_size == (450, 300)
+    assert np.abs(photo.pixels - cat / 255.0).mean() < 0.01
+
+
+def test_small_preview_falls_back_to_the_sensor_data(tmp_path, cat):
+    thumb = np.asarray(Image.fromarray(cat).resize((90, 60)))
+    photo = load_photo(write_dng(tmp_path / "cat.dng", cat, preview=thumb), max_side=450)
+    assert photo.source == "raw-demosaic"
