@@ -120,9 +120,11 @@ def _depth(rgb, depth_model, cancel) -> ModalityResult:
     try:
         return compute_depth(rgb, find_depth_model(depth_model), cancel=cancel)
     except CritiqueError as error:
-        return ModalityResult("depth", FAILED, "depth-estimation model", "nearest",
-                              reason=str(error),
-                              hint="check the model folder, or reinstall the depth model")
+        reason = str(error)
+    except Exception as error:  # a model that loads but fails to run
+        reason = f"the depth model failed: {type(error).__name__}: {error}".splitlines()[0]
+    return ModalityResult("depth", FAILED, "depth-estimation model", "nearest", reason=reason,
+                          hint="check the model folder, or reinstall the depth model")
 
 
 class _Timer:
