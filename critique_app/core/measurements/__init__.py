@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from critique_app.core.measurements.spec import SPECS, Spec, unit_of
 
-__all__ = ["SPECS", "Spec", "group", "unit_of", "with_units"]
+__all__ = ["SPECS", "Spec", "unit_of", "with_units"]
 
 
 def with_units(values: dict) -> dict:
@@ -15,10 +15,3 @@ def with_units(values: dict) -> dict:
         grouped.setdefault(section, {})[name] = {"value": value, "unit": unit_of(key)}
     return grouped
 
-
-def group(values: dict) -> dict[str, dict]:
-    grouped: dict[str, dict] = {}
-    for key, value in values.items():
-        section, name = key.split(".", 1)
-        grouped.setdefault(section, {})[name] = value
-    return grouped
