@@ -108,11 +108,8 @@ def _structure_measurements(luma) -> dict[str, object]:
 
 
 def _timed(timings: dict[str, float], name: str, function, *args):
-    start = time.perf_counter()
-    try:
+    with _Timer(timings, name):
         return function(*args)
-    finally:
-        timings[name] = time.perf_counter() - start
 
 
 def _depth(rgb, depth_model, cancel) -> ModalityResult:

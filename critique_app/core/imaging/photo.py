@@ -8,6 +8,11 @@ from pathlib import Path
 import numpy as np
 
 
+def to_uint8(values: np.ndarray) -> np.ndarray:
+    """Float values in [0, 1] (clipped) to rounded uint8 0-255."""
+    return (np.clip(values, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
 @dataclass(frozen=True)
 class ExifSummary:
     """The shooting facts a photographer looks for; ``None`` where absent."""
@@ -73,7 +78,7 @@ class Photo:
         return self.original_size[0] * self.original_size[1] / 1e6
 
     def to_uint8(self) -> np.ndarray:
-        return (np.clip(self.pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        return to_uint8(self.pixels)
 
     def luminance(self) -> np.ndarray:
         """Rec. 709 luma of the gamma-encoded sRGB values, float32 in [0, 1]."""

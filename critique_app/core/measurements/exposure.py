@@ -9,6 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from critique_app.core.imaging.photo import to_uint8
 from critique_app.core.measurements.regions import grid_region
 
 HIGHLIGHT_LEVEL = 250  # of 255
@@ -28,8 +29,7 @@ def _percentiles(fine_histogram: np.ndarray, fractions: list[float]) -> list[flo
 
 
 def measure_exposure(rgb: np.ndarray, luma: np.ndarray) -> dict:
-    rgb8 = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
-    red, green, blue = cv2.split(rgb8)
+    red, green, blue = cv2.split(to_uint8(rgb))
     brightest = cv2.max(cv2.max(red, green), blue)
     darkest = cv2.min(cv2.min(red, green), blue)
     blown = darkest >= HIGHLIGHT_LEVEL

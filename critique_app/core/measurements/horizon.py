@@ -1,10 +1,12 @@
 """Tilt of the horizon, or of strong verticals.
 
 Straight segments (probabilistic Hough on Canny edges) say where the long
-lines are; the precise angle comes from the gradient orientation of every edge
-pixel on those lines. A clockwise rotation of the scene turns horizontals and
-verticals alike, so both families are folded into one angle modulo 90° and the
-densest cluster wins: stray diagonals do not move the answer.
+lines are. A long near-horizontal family is trusted first, else near-verticals
+(central ones weighted more, as perspective tilts those at the sides). The
+family's length-weighted median angle is kept only if most of its lines agree
+with it; the precise angle then comes from the gradient orientation of every
+edge pixel on the agreeing lines. Angles are folded modulo 90°, since a
+rotation of the scene turns horizontals and verticals alike.
 Positive = the scene is rotated clockwise (right side lower, verticals lean right).
 """
 

@@ -6,10 +6,7 @@ from critique_app.core.modalities.depth import compute_depth, find_depth_model
 from critique_app.core.modalities.overlay import render_overlay, with_legend
 from critique_app.core.modalities.saliency import compute_saliency
 
-NAMES = ("saliency", "depth", "blur")
-
 __all__ = [
-    "NAMES",
     "ModalityResult",
     "compute_blur",
     "compute_depth",

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from critique_app.core.errors import ModelError, check_cancelled
+from critique_app.core.imaging.photo import to_uint8
 from critique_app.core.modalities.base import (
     OK,
     ModalityResult,
@@ -84,8 +85,7 @@ class DepthModel:
         """float32 RGB (H, W, 3) in [0, 1] -> relative depth (H, W) in [0, 1], 1 = nearest."""
         import torch
 
-        rgb8 = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
-        inputs = self.processor(images=rgb8, return_tensors="pt").to(self.device)
+        inputs = self.processor(images=to_uint8(rgb), return_tensors="pt").to(self.device)
         check_cancelled(cancel)
         with self._lock, torch.inference_mode():
             predicted = self.model(**inputs).predicted_depth

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from critique_app.core.imaging.photo import to_uint8
+
 
 @dataclass(frozen=True)
 class OverlayStyle:
@@ -25,7 +27,7 @@ STYLES = {
 
 def colorize(values: np.ndarray, modality: str) -> np.ndarray:
     """Map values in [0, 1] to RGB uint8 with the modality's colour map."""
-    index = (np.clip(values, 0, 1) * 255 + 0.5).astype(np.uint8)
+    index = to_uint8(values)
     return cv2.cvtColor(cv2.applyColorMap(index, STYLES[modality].colormap), cv2.COLOR_BGR2RGB)
 
 
