@@ -120,3 +120,14 @@ def test_broken_depth_model_is_reported_not_crashing(tmp_path):
     result = analyze(photo, depth_model=tmp_path).modalities["depth"]
     assert result.status == "error" and "could not be loaded" in result.reason
     assert result.map is None
+
+
+def test_a_named_folder_without_a_model_is_an_error_not_a_fallback(tmp_path, tiny_depth_model,
+                                                                   monkeypatch):
+    from critique_app.core.errors import ModelError
+    from critique_app.core.modalities import find_depth_model
+
+    monkeypatch.setenv("CRITIQUE_DEPTH_MODEL", str(tiny_depth_model))
+    assert find_depth_model() == tiny_depth_model
+    with pytest.raises(ModelError, match="no depth model found"):
+        find_depth_model(tmp_path / "empty")

@@ -40,12 +40,18 @@ def default_model_dir() -> Path:
 
 
 def find_depth_model(explicit: str | Path | None = None) -> Path | None:
-    """The depth model folder to use: explicit, $CRITIQUE_DEPTH_MODEL, or the default."""
-    for candidate in (explicit, os.environ.get("CRITIQUE_DEPTH_MODEL"), default_model_dir()):
+    """The depth model folder to use: explicit, $CRITIQUE_DEPTH_MODEL, or the default.
+
+    A folder the user named and that holds no model is an error, never a silent
+    fall-back to another model.
+    """
+    if explicit:
+        if not (Path(explicit) / "config.json").is_file():
+            raise ModelError(f"no depth model found at {explicit} (expected a config.json there)")
+        return Path(explicit)
+    for candidate in (os.environ.get("CRITIQUE_DEPTH_MODEL"), default_model_dir()):
         if candidate and (Path(candidate) / "config.json").is_file():
             return Path(candidate)
-    if explicit:
-        raise ModelError(f"no depth model found at {explicit} (expected a config.json there)")
     return None
 
 
