@@ -75,28 +75,33 @@ def analyze(
     modalities: dict[str, ModalityResult] = {}
     values: dict[str, object] = {}
     # The classical steps are independent and spend their time in OpenCV/numpy,
-    # which release the GIL: running them side by side uses a second core.
-    with step("maps and measurements", 0.1), ThreadPoolExecutor(max_workers=2) as pool:
-        saliency_job = pool.submit(_timed, timings, "saliency", compute_saliency, rgb,
-                                   saliency_backend)
+    # which release the GIL; three workers keep two cores busier than two do, since
+    # each job also holds the GIL for short Python stretches.
+    with step("maps and measurements", 0.1), ThreadPoolExecutor(max_workers=3) as pool:
         blur_job = pool.submit(_timed, timings, "blur", compute_blur, luma, photo.scale)
+        saliency_job = pool.submit(_timed, timings, "saliency and subject", _saliency_and_subject,
+                                   rgb, saliency_backend)
         tone_job = pool.submit(_timed, timings, "exposure and colour", _tone_measurements,
                                rgb, luma)
         structure_job = pool.submit(_timed, timings, "noise and tilt", _structure_measurements,
                                     luma)
-        modalities["saliency"] = saliency_job.result()
+        modalities["saliency"], subject = saliency_job.result()
         modalities["blur"] = blur_job.result()
         values.update(tone_job.result())
         values.update(structure_job.result())
-        saliency = modalities["saliency"].map
-        values.update(measure_sharpness(modalities["blur"], saliency))
-        values.update(measure_subject(saliency))
+        values.update(subject)
+        values.update(measure_sharpness(modalities["blur"], modalities["saliency"].map))
     if depth:
         with step("depth", 0.6):
             modalities["depth"] = _depth(rgb, depth_model, cancel)
     if progress:
         progress("done", 1.0)
     return Analysis(photo, modalities, values, timings)
+
+
+def _saliency_and_subject(rgb, backend: str) -> tuple[ModalityResult, dict[str, object]]:
+    saliency = compute_saliency(rgb, backend)
+    return saliency, measure_subject(saliency.map)
 
 
 def _tone_measurements(rgb, luma) -> dict[str, object]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
+
+_REC709_LUMA = np.array([[0.2126, 0.7152, 0.0722]], np.float32)
 
 
 def to_uint8(values: np.ndarray) -> np.ndarray:
@@ -82,8 +85,7 @@ class Photo:
 
     def luminance(self) -> np.ndarray:
         """Rec. 709 luma of the gamma-encoded sRGB values, float32 in [0, 1]."""
-        p = self.pixels
-        return (0.2126 * p[..., 0] + 0.7152 * p[..., 1] + 0.0722 * p[..., 2]).astype(np.float32)
+        return cv2.transform(self.pixels, _REC709_LUMA).reshape(self.pixels.shape[:2])
 
     def describe(self) -> dict:
         return {

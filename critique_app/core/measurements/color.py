@@ -34,6 +34,21 @@ def cast_direction(a: float, b: float, strength: float) -> str:
     return next(name for limit, name in names if hue < limit)
 
 
+_SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805],
+                         [0.2126, 0.7152, 0.0722],
+                         [0.0193, 0.1192, 0.9505]])
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
+
+
+def srgb_to_lab(colour: np.ndarray) -> tuple[float, float, float]:
+    """One sRGB colour (0-1) to CIE L*a*b* (D65), without OpenCV's per-call table set-up."""
+    colour = np.asarray(colour, np.float64)
+    linear = np.where(colour <= 0.04045, colour / 12.92, ((colour + 0.055) / 1.055) ** 2.4)
+    t = _SRGB_TO_XYZ @ linear / _D65_WHITE
+    f = np.where(t > (6 / 29) ** 3, np.cbrt(t), t / (3 * (6 / 29) ** 2) + 4 / 29)
+    return float(116 * f[1] - 16), float(500 * (f[0] - f[1])), float(200 * (f[1] - f[2]))
+
+
 def illuminant_lab(rgb: np.ndarray) -> tuple[float, float]:
     """(a*, b*) of the light's colour by the grey-edge hypothesis (van de Weijer 2007).
 
@@ -47,23 +62,21 @@ def illuminant_lab(rgb: np.ndarray) -> tuple[float, float]:
         rgb = cv2.resize(rgb, (round(width * factor), round(height * factor)),
                          interpolation=cv2.INTER_AREA)
     smooth = cv2.GaussianBlur(rgb, (0, 0), 1.0)
-    unclipped = ((rgb > 0.02) & (rgb < 0.98)).all(axis=2)
-    if unclipped.sum() < 100:
-        unclipped = np.ones(rgb.shape[:2], bool)
-    strength = []
-    for channel in cv2.split(smooth):
-        gx = cv2.Sobel(channel, cv2.CV_32F, 1, 0)
-        gy = cv2.Sobel(channel, cv2.CV_32F, 0, 1)
-        magnitude = np.hypot(gx, gy)[unclipped]
-        strength.append(float(np.sqrt(np.mean(magnitude**2))) + 1e-9)
+    unclipped = cv2.inRange(rgb, (0.02, 0.02, 0.02), (0.98, 0.98, 0.98))  # 255 where usable
+    if cv2.countNonZero(unclipped) < 100:
+        unclipped[:] = 255
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0)  # all three channels at once
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1)
+    energy = cv2.mean(gx * gx + gy * gy, mask=unclipped)[:3]
+    strength = [float(np.sqrt(value)) + 1e-9 for value in energy]
     light = np.array(strength, np.float32) / max(strength)
-    lab = cv2.cvtColor((0.7 * light)[None, None, :], cv2.COLOR_RGB2Lab)[0, 0]
-    return float(lab[1]), float(lab[2])
+    _, a, b = srgb_to_lab(0.7 * light)
+    return a, b
 
 
 def measure_color(rgb: np.ndarray) -> dict:
-    rgb = rgb[::2, ::2]  # every 4th pixel is plenty for frame-wide colour statistics
-    hsv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2HSV)  # float: S, V in [0, 1]
+    rgb = np.ascontiguousarray(rgb[::2, ::2])  # every 4th pixel is plenty frame-wide
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)  # float: S, V in [0, 1]
     saturation, value = hsv[..., 1], hsv[..., 2]
     vivid = (saturation > 0.8) & (value > 0.2)
     cast_a, cast_b = illuminant_lab(rgb)

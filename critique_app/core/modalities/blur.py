@@ -31,13 +31,25 @@ def _gradient_energy(gray: np.ndarray) -> np.ndarray:
     return gx * gx + gy * gy
 
 
-def edge_width_map(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(edge blur sigma in pixels, texture confidence in [0, 1]) per pixel."""
+def _shrink(values: np.ndarray, factor: int) -> np.ndarray:
+    height, width = values.shape
+    return cv2.resize(values, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
+
+
+def edge_width_map(gray: np.ndarray, factor: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(edge blur sigma in pixels, texture confidence in [0, 1]) per window.
+
+    Gradients are taken at full analysis size; their local energies are smooth,
+    so everything after that runs ``factor`` times smaller in each direction.
+    """
     height, width = gray.shape
     window = max(7, (min(height, width) // 64) | 1)
-    energy = cv2.boxFilter(_gradient_energy(gray), -1, (window, window))
+    small_window = max(3, round(window / factor) | 1)
+    energy = _shrink(_gradient_energy(gray), factor)
     reblurred = cv2.GaussianBlur(gray, (0, 0), SIGMA0)
-    energy_reblurred = cv2.boxFilter(_gradient_energy(reblurred), -1, (window, window))
+    energy_reblurred = _shrink(_gradient_energy(reblurred), factor)
+    energy = cv2.boxFilter(energy, -1, (small_window, small_window))
+    energy_reblurred = cv2.boxFilter(energy_reblurred, -1, (small_window, small_window))
 
     ratio_sq = np.maximum(energy, 0.0) / np.maximum(energy_reblurred, 1e-12)
     width_px = SIGMA0 / np.sqrt(np.maximum(ratio_sq - 1.0, 1e-4))
@@ -47,25 +59,34 @@ def edge_width_map(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _spread(values: np.ndarray, weights: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised convolution at 1/4 size: weighted local mean and local weight."""
+    """Normalised convolution: weighted local mean and local weight.
+
+    A blur this wide loses nothing when run at a quarter of the size.
+    """
     height, width = values.shape
-    small = (max(1, width // 4), max(1, height // 4))
+    factor = 4 if sigma >= 8 and min(height, width) >= 32 else 1
+    small = (width // factor, height // factor)
     num = cv2.resize(values * weights, small, interpolation=cv2.INTER_AREA)
     den = cv2.resize(weights, small, interpolation=cv2.INTER_AREA)
-    num = cv2.GaussianBlur(num, (0, 0), sigma / 4)
-    den = cv2.GaussianBlur(den, (0, 0), sigma / 4)
-    mean = num / np.maximum(den, 1e-6)
-    mean = cv2.resize(mean, (width, height), interpolation=cv2.INTER_LINEAR)
-    den = cv2.resize(den, (width, height), interpolation=cv2.INTER_LINEAR)
-    return mean, den
+    num = cv2.GaussianBlur(num, (0, 0), sigma / factor)
+    den = cv2.GaussianBlur(den, (0, 0), sigma / factor)
+    mean = cv2.resize(num / np.maximum(den, 1e-6), (width, height), interpolation=cv2.INTER_LINEAR)
+    return mean, cv2.resize(den, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _work_factor(shape: tuple[int, int]) -> int:
+    """How much smaller the windowed steps run: 4 for analysis-size photos."""
+    return int(np.clip(min(shape) // 128, 1, 4))
 
 
 def compute_blur(gray: np.ndarray, scale: float = 1.0) -> ModalityResult:
     """Blur map for a luminance image; ``scale`` = analysis px per original px."""
-    width_px, confidence = edge_width_map(gray)
+    height, width = gray.shape
+    factor = _work_factor(gray.shape)
+    width_px, confidence = edge_width_map(gray, factor)
     raw = np.clip((width_px - SHARP_WIDTH) / (BLURRED_WIDTH - SHARP_WIDTH), 0.0, 1.0)
 
-    sigma = max(gray.shape) / 20.0
+    sigma = max(height, width) / 20.0 / factor
     nearby, evidence = _spread(raw, confidence, sigma)
     coverage = np.clip(evidence / 0.15, 0.0, 1.0)  # fade to "not blurred" far from texture
     blur = confidence * raw + (1.0 - confidence) * nearby * coverage
@@ -82,6 +103,11 @@ def compute_blur(gray: np.ndarray, scale: float = 1.0) -> ModalityResult:
         stats["edge_width_px"] = None
         stats["edge_width_full_res_px"] = None
     stats["blurred_share_pct"] = stats.pop("share_above_half_pct")
+
+    full_size = (width, height)
+    blur = cv2.resize(blur, full_size, interpolation=cv2.INTER_LINEAR)
+    confidence = cv2.resize(confidence, full_size, interpolation=cv2.INTER_LINEAR)
     return ModalityResult(
-        "blur", OK, METHOD, MEANING, map=blur, stats=stats, aux={"confidence": confidence}
+        "blur", OK, METHOD, MEANING, map=np.clip(blur, 0.0, 1.0), stats=stats,
+        aux={"confidence": confidence}
     )
