@@ -7,6 +7,7 @@ between steps.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -77,18 +78,21 @@ def analyze(
     # The classical steps are independent and spend their time in OpenCV/numpy,
     # which release the GIL; three workers keep two cores busier than two do, since
     # each job also holds the GIL for short Python stretches.
-    with step("maps and measurements", 0.1), ThreadPoolExecutor(max_workers=3) as pool:
+    with step("maps and measurements", 0.1):
+        pool = _workers()
         blur_job = pool.submit(_timed, timings, "blur", compute_blur, luma, photo.scale)
         saliency_job = pool.submit(_timed, timings, "saliency and subject", _saliency_and_subject,
                                    rgb, saliency_backend)
-        tone_job = pool.submit(_timed, timings, "exposure and colour", _tone_measurements,
-                               rgb, luma)
-        structure_job = pool.submit(_timed, timings, "noise and tilt", _structure_measurements,
-                                    luma)
+        measurement_jobs = [
+            pool.submit(_timed, timings, "exposure", measure_exposure, rgb, luma),
+            pool.submit(_timed, timings, "colour", measure_color, rgb),
+            pool.submit(_timed, timings, "noise", measure_noise, luma),
+            pool.submit(_timed, timings, "tilt", measure_horizon, luma),
+        ]
         modalities["saliency"], subject = saliency_job.result()
         modalities["blur"] = blur_job.result()
-        values.update(tone_job.result())
-        values.update(structure_job.result())
+        for job in measurement_jobs:
+            values.update(job.result())
         values.update(subject)
         values.update(measure_sharpness(modalities["blur"], modalities["saliency"].map))
     if depth:
@@ -99,17 +103,17 @@ def analyze(
     return Analysis(photo, modalities, values, timings)
 
 
+@functools.cache
+def _workers() -> ThreadPoolExecutor:
+    """One pool for the life of the process: starting threads per photo costs more
+    than some of the steps. Jobs never wait on each other, so sharing it between
+    concurrent analyses cannot deadlock."""
+    return ThreadPoolExecutor(max_workers=3, thread_name_prefix="critique-analysis")
+
+
 def _saliency_and_subject(rgb, backend: str) -> tuple[ModalityResult, dict[str, object]]:
     saliency = compute_saliency(rgb, backend)
     return saliency, measure_subject(saliency.map)
-
-
-def _tone_measurements(rgb, luma) -> dict[str, object]:
-    return {**measure_exposure(rgb, luma), **measure_color(rgb)}
-
-
-def _structure_measurements(luma) -> dict[str, object]:
-    return {**measure_noise(luma), **measure_horizon(luma)}
 
 
 def _timed(timings: dict[str, float], name: str, function, *args):
