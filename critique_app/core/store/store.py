@@ -1,0 +1,241 @@
+"""The per-user model store: what is installed, pulling, importing, verifying.
+
+Layout: ``<models>/<name>/`` holds a model's files plus ``critique_install.json``
+(where it came from, when, and the SHA-256 of every file as installed), so
+``verify`` can tell a damaged or edited model from a good one. Installs are
+staged in a hidden sibling folder and moved into place in one rename, so an
+interrupted pull never leaves a half-installed model behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from critique_app.core.errors import ModelError
+from critique_app.core.paths import models_dir
+from critique_app.core.store import sources
+from critique_app.core.store.hashing import sha256_file
+from critique_app.core.store.manifest import ModelEntry, entry_from_dict, load_manifest
+
+RECORD = "critique_install.json"
+LOCAL_METADATA = "critique_model.json"  # written by train/ beside the weights
+
+
+@dataclass
+class ModelStatus:
+    entry: ModelEntry
+    installed: bool
+    path: Path | None
+    size_bytes: int = 0
+    source_used: str | None = None
+
+
+@dataclass
+class Verification:
+    name: str
+    ok: bool
+    problems: list[str]
+
+
+class ModelStore:
+    def __init__(self, root: Path | None = None, manifest: dict[str, ModelEntry] | None = None):
+        self.root = Path(root) if root else models_dir()
+        self.manifest = load_manifest() if manifest is None else manifest
+
+    # -- what is there -------------------------------------------------------
+    def folder(self, name: str) -> Path:
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise ModelError(f"'{name}' is not a valid model name")
+        return self.root / name
+
+    def record(self, name: str) -> dict | None:
+        path = self.folder(name) / RECORD
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def entry(self, name: str) -> ModelEntry:
+        """The manifest entry, or the entry an imported model was installed with."""
+        if name in self.manifest:
+            return self.manifest[name]
+        record = self.record(name)
+        if record and "entry" in record:
+            return entry_from_dict(record["entry"], where=str(self.folder(name)))
+        known = ", ".join(sorted(self.manifest)) or "none"
+        raise ModelError(f"no model named '{name}' (known: {known})")
+
+    def path(self, name: str) -> Path | None:
+        """The installed folder of ``name``, or None when it is not installed."""
+        return self.folder(name) if self.record(name) is not None else None
+
+    def require(self, name: str) -> Path:
+        path = self.path(name)
+        if path is None:
+            self.entry(name)  # an unknown name says so first
+            raise ModelError(f"the model '{name}' is not installed; run: critique models pull "
+                             f"{name}")
+        return path
+
+    def installed_names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and not p.name.startswith(".") and (p / RECORD).is_file())
+
+    def installed_for_task(self, task: str) -> list[str]:
+        return [n for n in self.installed_names() if self._task_of(n) == task]
+
+    def _task_of(self, name: str) -> str | None:
+        try:
+            return self.entry(name).task
+        except ModelError:
+            return None
+
+    def statuses(self) -> list[ModelStatus]:
+        names = list(self.manifest) + [n for n in self.installed_names() if n not in self.manifest]
+        result = []
+        for name in names:
+            try:
+                entry = self.entry(name)
+            except ModelError:
+                continue
+            record = self.record(name)
+            size = sum(f["size"] for f in record["files"].values()) if record else 0
+            result.append(ModelStatus(entry, record is not None,
+                                      self.folder(name) if record else None, size,
+                                      record.get("source") if record else None))
+        return result
+
+    # -- changing it -----------------------------------------------------------
+    def pull(self, name: str, report: Callable[[str], None] = print, *,
+             show_progress: bool = True) -> Path:
+        entry = self.entry(name)
+        staging = self._staging(name)
+        try:
+            sources.fetch(entry, staging, report, show_progress=show_progress)
+            return self._install(entry, staging, entry.source.describe())
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def import_dir(self, folder: Path, name: str | None = None,
+                   report: Callable[[str], None] = print) -> Path:
+        """Copy a model folder (e.g. one train/ wrote) into the store."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ModelError(f"{folder} is not a folder")
+        metadata_path = folder / LOCAL_METADATA
+        if not metadata_path.is_file():
+            raise ModelError(f"{folder} has no {LOCAL_METADATA}: it does not look like a model "
+                             "folder written by Critique's trainer")
+        try:
+            metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ModelError(f"{metadata_path} could not be read: {error}") from None
+        raw = dict(metadata)
+        raw["name"] = name or raw.get("name")
+        raw["source"] = {"kind": "local", "path": str(folder.resolve())}
+        raw["files"] = [{"path": str(p.relative_to(folder))} for p in _files_in(folder)]
+        entry = entry_from_dict(raw, where=str(metadata_path))
+        if entry.name in self.manifest:
+            raise ModelError(f"'{entry.name}' is a name from the manifest; import under another "
+                             "name with --name")
+        staging = self._staging(entry.name)
+        try:
+            shutil.copytree(folder, staging, dirs_exist_ok=True)
+            (staging / RECORD).unlink(missing_ok=True)
+            report(f"importing {entry.name} ({entry.task}) from {folder}")
+            return self._install(entry, staging, entry.source.describe(), keep_entry=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def remove(self, name: str) -> Path:
+        path = self.path(name)
+        if path is None:
+            self.entry(name)
+            raise ModelError(f"the model '{name}' is not installed")
+        trash = self.root / f".removing-{name}"
+        shutil.rmtree(trash, ignore_errors=True)
+        os.replace(path, trash)  # one rename: the model is gone at once, even if rmtree stops
+        shutil.rmtree(trash, ignore_errors=True)
+        return path
+
+    def verify(self, name: str | None = None) -> list[Verification]:
+        names = [name] if name else self.installed_names()
+        results = []
+        for model in names:
+            record = self.record(model)
+            if record is None:
+                self.entry(model)
+                results.append(Verification(model, False, ["not installed"]))
+                continue
+            folder = self.folder(model)
+            problems = []
+            expected = {f.path: f.sha256 for f in self.entry(model).files if f.sha256}
+            for rel, facts in record["files"].items():
+                path = folder / rel
+                if not path.is_file():
+                    problems.append(f"{rel} is missing")
+                    continue
+                digest = sha256_file(path)
+                if digest != facts["sha256"]:
+                    problems.append(f"{rel} has changed since it was installed")
+                elif rel in expected and digest != expected[rel]:
+                    problems.append(f"{rel} does not match the manifest's hash")
+            results.append(Verification(model, not problems, problems))
+        return results
+
+    # -- internals ---------------------------------------------------------------
+    def _staging(self, name: str) -> Path:
+        staging = self.root / f".partial-{self.folder(name).name}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        return staging
+
+    def _install(self, entry: ModelEntry, staging: Path, source: str, *,
+                 keep_entry: bool = False) -> Path:
+        files = {}
+        for file in entry.files:
+            path = staging / file.path
+            if not path.is_file():
+                raise ModelError(f"'{entry.name}' is incomplete: {file.path} was not fetched")
+            digest = sha256_file(path)
+            if file.sha256 and digest != file.sha256:
+                raise ModelError(f"{file.path} of '{entry.name}' does not match the manifest's "
+                                 "hash; it was not installed")
+            files[file.path] = {"sha256": digest, "size": path.stat().st_size}
+        record = {
+            "name": entry.name,
+            "source": source,
+            "installed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "files": files,
+        }
+        if keep_entry:
+            record["entry"] = _entry_to_raw(entry)
+        (staging / RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        target = self.folder(entry.name)
+        old = self.root / f".replacing-{entry.name}"
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+        return target
+
+
+def _files_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != RECORD)
+
+
+def _entry_to_raw(entry: ModelEntry) -> dict:
+    raw = asdict(entry)
+    raw["source"]["patterns"] = list(entry.source.patterns)
+    return raw
