@@ -90,8 +90,10 @@ def main() -> None:
 
 def _register_subcommands() -> None:
     from critique_app.cli.models import models_app
+    from critique_app.cli.score import score
 
     app.add_typer(models_app, name="models")
+    app.command()(score)
 
 
 _register_subcommands()

@@ -161,6 +161,31 @@ class ResultsCache:
                 " VALUES (?, ?, ?, ?)", (name, stat.st_size, stat.st_mtime_ns, key))
         return key
 
+    def known_key(self, path: str | os.PathLike[str]) -> str | None:
+        """The stored content key when size and mtime are unchanged; None if it must be
+        hashed (then hash elsewhere, e.g. on a worker thread, and :meth:`remember_keys`)."""
+        name = str(Path(path).resolve())
+        try:
+            stat = os.stat(name)
+        except OSError:
+            return None
+        with self._errors():
+            row = self._connection.execute(
+                "SELECT size, mtime_ns, content_key FROM files WHERE path = ?", (name,)
+            ).fetchone()
+        if row is not None and row[0] == stat.st_size and row[1] == stat.st_mtime_ns:
+            return str(row[2])
+        return None
+
+    def remember_keys(self, entries: Sequence[tuple[str, int, int, str]]) -> None:
+        """Store (resolved path, size, mtime_ns, content key) rows in one transaction."""
+        if not entries:
+            return
+        with self._errors(), self._transaction():
+            self._connection.executemany(
+                "INSERT OR REPLACE INTO files (path, size, mtime_ns, content_key)"
+                " VALUES (?, ?, ?, ?)", entries)
+
     # -- results ----------------------------------------------------------------------
 
     def get(self, content_key: str, model_version: str) -> dict[str, Any] | None:

@@ -1,0 +1,46 @@
+"""Writing a folder's results as CSV or JSON, atomically (a crash never leaves half a file)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from critique_app.core.batch.columns import COLUMNS
+from critique_app.core.errors import CritiqueError
+
+
+def write_results(rows: list[dict], target: Path) -> Path:
+    target = Path(target)
+    suffix = target.suffix.lower()
+    if suffix == ".csv":
+        text = _csv(rows)
+    elif suffix == ".json":
+        text = json.dumps([{c: row.get(c) for c in COLUMNS} for row in rows], indent=1,
+                          ensure_ascii=False) + "\n"
+    else:
+        raise CritiqueError(f"{target}: results can be written as .csv or .json")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: "" if row.get(c) is None else row.get(c) for c in COLUMNS})
+    return buffer.getvalue()
