@@ -13,7 +13,7 @@ from critique_app.core.errors import ModelError
 
 models_app = typer.Typer(help="The model store: list, pull, verify, import and remove models.",
                          no_args_is_help=True)
-out = Console()
+out = Console(soft_wrap=True)
 
 
 def _store():

@@ -19,8 +19,8 @@ from rich.progress import (
 
 from critique_app.core.errors import Cancelled
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def score(
