@@ -1,0 +1,139 @@
+"""Batch scoring: a naive pipeline vs. Critique's ``score_photos``, same model, same run.
+
+Makes a folder of 24 MP JPEGs (upscaled real photos with film grain), builds a
+score model on the real EfficientNet-Lite0 architecture (ImageNet weights if
+the backbone is installed, else random: speed does not depend on the values),
+and prints photos/second for
+  (a) naive: full Pillow decode, resize to 224, one torch forward per photo;
+  (b) Critique: draft decode on ``--jobs`` threads, measurements, batched
+      ONNX Runtime forward, results cache (empty at the start);
+and their ratio. Target: (b) >= 4x (a) on 2 CPU cores. ``--memory N`` also
+scores N photos (copies of the same files) and prints peak RSS every 500 to
+show memory stays flat.
+
+    python benchmarks/bench_score.py [--photos 16] [--jobs 2] [--memory 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_analyze import make_big_jpegs  # noqa: E402
+
+from critique_app.core.batch.cache import ResultsCache  # noqa: E402
+from critique_app.core.batch.runner import score_photos  # noqa: E402
+from critique_app.core.errors import ModelError  # noqa: E402
+from critique_app.core.scoring.backbone import (  # noqa: E402
+    LITE0,
+    LITE0_INPUT,
+    create_backbone,
+    pretrained_lite0,
+)
+from critique_app.core.scoring.model import ScoreNet  # noqa: E402
+from critique_app.core.scoring.package import Training, save_score_model  # noqa: E402
+from critique_app.core.scoring.preprocess import to_network_input  # noqa: E402
+from critique_app.core.scoring.scorer import Scorer, ScorerSet  # noqa: E402
+
+
+def build_model(folder: Path) -> Path:
+    try:
+        backbone = pretrained_lite0()
+    except ModelError:
+        backbone = create_backbone(LITE0)
+    training = Training("benchmark only (head not trained for quality)", 1, 0.0,
+                        dt.datetime.now(dt.UTC).isoformat(), {})
+    return save_score_model(ScoreNet(backbone).eval(), folder, name="bench-score",
+                            backbone=LITE0, modality="photo", input_spec=LITE0_INPUT,
+                            training=training)
+
+
+def naive(paths: list[Path], net: ScoreNet) -> float:
+    start = time.perf_counter()
+    for path in paths:
+        with Image.open(path) as image:
+            small = image.convert("RGB").resize((224, 224), Image.Resampling.BILINEAR)
+        pixels = np.asarray(small, np.float32) / 255.0
+        batch = torch.from_numpy(to_network_input(pixels, LITE0_INPUT)[None])
+        with torch.inference_mode():
+            net(batch)
+    return len(paths) / (time.perf_counter() - start)
+
+
+def critique(paths: list[Path], scorer: Scorer, jobs: int, cache_path: Path) -> float:
+    cache_path.unlink(missing_ok=True)
+    start = time.perf_counter()
+    with ResultsCache(cache_path) as cache:
+        result = score_photos(paths, cache=cache, scorers=ScorerSet({"photo": scorer}),
+                              jobs=jobs)
+    assert result.computed == len(paths), result
+    return len(paths) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=16)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--memory", type=int, default=0, help="photos for the memory check")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        sources = make_big_jpegs(tmp, 6000, 6.0)
+        paths = []
+        for i in range(args.photos):
+            target = tmp / "shoot" / f"IMG_{i:04d}.jpg"
+            target.parent.mkdir(exist_ok=True)
+            shutil.copyfile(sources[i % len(sources)], target)
+            paths.append(target)
+        folder = build_model(tmp / "model")
+        scorer = Scorer(folder, runtime="onnx", device="auto")
+        net = scorer.net
+        naive(paths[:2], net)  # warm-up both paths
+        critique(paths[:2], scorer, args.jobs, tmp / "warm.sqlite")
+        a = naive(paths, net)
+        b = critique(paths, scorer, args.jobs, tmp / "cache.sqlite")
+        print(f"{len(paths)} photos of 24 MP, {torch.get_num_threads()} torch threads, "
+              f"ONNX provider {scorer.provider}")
+        print(f"(a) naive (full decode, resize, forward one by one): {a:6.2f} photos/s")
+        print(f"(b) critique score (draft decode x{args.jobs}, batched): {b:6.2f} photos/s")
+        verdict = "meets" if b / a >= 4 else "MISSES"
+        print(f"ratio (b)/(a) = {b / a:.2f} -> {verdict} the >= 4x target")
+        if args.memory:
+            memory_check(paths, scorer, args, tmp)
+
+
+def memory_check(paths: list[Path], scorer: Scorer, args, tmp: Path) -> None:
+    many = [paths[i % len(paths)] for i in range(args.memory)]
+    peaks = []
+    with ResultsCache(tmp / "memory.sqlite") as cache:
+        for start in range(0, len(many), 500):
+            # distinct paths with the same bytes hit the cache: use fresh copies per chunk
+            chunk = []
+            for j, path in enumerate(many[start:start + 500]):
+                copy = tmp / "many" / f"{start + j:05d}.jpg"
+                copy.parent.mkdir(exist_ok=True)
+                data = bytearray(path.read_bytes())
+                data[-3] = (start + j) % 251  # distinct bytes -> distinct content keys
+                copy.write_bytes(bytes(data))
+                chunk.append(copy)
+            score_photos(chunk, cache=cache, scorers=ScorerSet({"photo": scorer}),
+                         jobs=args.jobs)
+            for copy in chunk:
+                copy.unlink()
+            peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            print(f"after {start + len(chunk):5d} photos: peak RSS {peaks[-1]:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
