@@ -30,21 +30,21 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_analyze import make_big_jpegs  # noqa: E402
+from bench_analyze import make_big_jpegs
 
-from critique_app.core.batch.cache import ResultsCache  # noqa: E402
-from critique_app.core.batch.runner import score_photos  # noqa: E402
-from critique_app.core.errors import ModelError  # noqa: E402
-from critique_app.core.scoring.backbone import (  # noqa: E402
+from critique_app.core.batch.cache import ResultsCache
+from critique_app.core.batch.runner import score_photos
+from critique_app.core.errors import ModelError
+from critique_app.core.scoring.backbone import (
     LITE0,
     LITE0_INPUT,
     create_backbone,
     pretrained_lite0,
 )
-from critique_app.core.scoring.model import ScoreNet  # noqa: E402
-from critique_app.core.scoring.package import Training, save_score_model  # noqa: E402
-from critique_app.core.scoring.preprocess import to_network_input  # noqa: E402
-from critique_app.core.scoring.scorer import Scorer, ScorerSet  # noqa: E402
+from critique_app.core.scoring.model import ScoreNet
+from critique_app.core.scoring.package import Training, save_score_model
+from critique_app.core.scoring.preprocess import to_network_input
+from critique_app.core.scoring.scorer import Scorer, ScorerSet
 
 
 def build_model(folder: Path) -> Path:

@@ -2,7 +2,7 @@
 
 Keying
     A result is stored under ``(content_key, model_version)``. The content key names the
-    file's *bytes* (blake2b, 20-byte digest, of the whole file plus its size), not its path:
+    file's *bytes* (SHA-256, first 20 bytes, of the whole file, plus its size), not its path:
     a renamed or moved photo still hits the cache, an edited one misses, and a new model
     version misses without forgetting the old version's results.
 
@@ -66,14 +66,15 @@ Row = tuple[str, str, dict[str, Any]]
 
 
 def content_key(path: str | os.PathLike[str]) -> str:
-    """``"<blake2b-160 hex>-<size>"`` of the file's bytes, read 1 MiB at a time."""
-    digest = hashlib.blake2b(digest_size=20)
+    """``"<first 160 bits of SHA-256, hex>-<size>"`` of the file's bytes, read 1 MiB at a
+    time. SHA-256 rather than BLAKE2: CPUs with SHA extensions hash it 2-3x faster."""
+    digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as file:
         while chunk := file.read(CHUNK_SIZE):
             digest.update(chunk)
             size += len(chunk)
-    return f"{digest.hexdigest()}-{size}"
+    return f"{digest.hexdigest()[:40]}-{size}"
 
 
 class ResultsCache:
