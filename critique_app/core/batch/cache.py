@@ -146,20 +146,14 @@ class ResultsCache:
             stat = os.stat(name)
         except OSError as exc:
             raise PhotoError(f"cannot read the file ({exc.strerror})", path=path) from exc
-        with self._errors():
-            row = self._connection.execute(
-                "SELECT size, mtime_ns, content_key FROM files WHERE path = ?", (name,)
-            ).fetchone()
-        if row is not None and row[0] == stat.st_size and row[1] == stat.st_mtime_ns:
-            return str(row[2])
+        stored = self._stored_key(name, stat)
+        if stored is not None:
+            return stored
         try:
             key = content_key(name)
         except OSError as exc:
             raise PhotoError(f"cannot read the file ({exc.strerror})", path=path) from exc
-        with self._errors(), self._transaction():
-            self._connection.execute(
-                "INSERT OR REPLACE INTO files (path, size, mtime_ns, content_key)"
-                " VALUES (?, ?, ?, ?)", (name, stat.st_size, stat.st_mtime_ns, key))
+        self.remember_keys([(name, stat.st_size, stat.st_mtime_ns, key)])
         return key
 
     def known_key(self, path: str | os.PathLike[str]) -> str | None:
@@ -170,6 +164,9 @@ class ResultsCache:
             stat = os.stat(name)
         except OSError:
             return None
+        return self._stored_key(name, stat)
+
+    def _stored_key(self, name: str, stat: os.stat_result) -> str | None:
         with self._errors():
             row = self._connection.execute(
                 "SELECT size, mtime_ns, content_key FROM files WHERE path = ?", (name,)

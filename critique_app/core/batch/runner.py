@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +49,8 @@ def find_photos(folder: Path, *, recursive: bool = False) -> list[Path]:
 class _Prepared:
     index: int
     key: str
-    stat: tuple[str, int, int]  # resolved path, size, mtime_ns (for the cache's files table)
+    # (resolved path, size, mtime_ns) when the key was hashed here, for the cache's files table
+    stat: tuple[str, int, int] | None
     values: dict
     inputs: dict[str, np.ndarray]
 
@@ -70,7 +71,6 @@ class BatchResult:
     failed: int = 0  # could not be read as photos (in this run or an earlier one)
     cancelled: bool = False
     model_version: str = ""
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, jobs: int = 2,
@@ -142,9 +142,12 @@ def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: 
              max_side: int) -> _Prepared | _Failed:
     """Worker thread: hash, decode, analyse, make the network inputs. Never raises."""
     try:
-        resolved = str(path.resolve())
-        stat = os.stat(resolved)
-        key = key or content_key(resolved)
+        hashed = None
+        if key is None:
+            resolved = str(path.resolve())
+            stat = os.stat(resolved)
+            key = content_key(resolved)
+            hashed = (resolved, stat.st_size, stat.st_mtime_ns)
         photo = load_photo(path, max_side=max_side)
         analysis = analyze(photo, depth=needs_depth)
         values = {column: analysis.measurements.get(measure)
@@ -154,7 +157,7 @@ def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: 
         sources.update({name: m.map for name, m in analysis.modalities.items() if m.available})
         inputs = {modality: to_network_input(sources[modality], spec)
                   for modality, spec in specs.items() if modality in sources}
-        return _Prepared(index, key, (resolved, stat.st_size, stat.st_mtime_ns), values, inputs)
+        return _Prepared(index, key, hashed, values, inputs)
     except CritiqueError as error:
         return _Failed(index, key, str(error).removeprefix(f"{path}: "), cacheable=key is not None)
     except OSError as error:
@@ -184,7 +187,7 @@ def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
         result.rows[failure.index] = _row(paths[failure.index], record)
         result.failed += 1
     cache.put_many(stored)
-    cache.remember_keys([(*item.stat, item.key) for item in ready])
+    cache.remember_keys([(*item.stat, item.key) for item in ready if item.stat])
 
 
 def _score_batch(items: list[_Prepared], scorers: ScorerSet) -> list[dict]:

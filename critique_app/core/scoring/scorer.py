@@ -17,7 +17,7 @@ import numpy as np
 from critique_app.core.errors import ModelError
 from critique_app.core.paths import data_dir
 from critique_app.core.scoring.distribution import ScoreDistribution
-from critique_app.core.scoring.package import ScoreModelInfo, load_score_model
+from critique_app.core.scoring.package import load_score_model, read_score_model_info
 from critique_app.core.scoring.preprocess import PREPROCESS_VERSION
 from critique_app.core.store.hashing import sha256_file
 
@@ -105,7 +105,7 @@ def find_scorers(store=None, *, name: str | None = None, runtime: str = "auto",
         if model == name:
             continue
         try:
-            info: ScoreModelInfo = _info(store.folder(model))
+            info = read_score_model_info(store.folder(model))
         except ModelError as error:
             log.warning("%s", error)
             continue
@@ -115,8 +115,3 @@ def find_scorers(store=None, *, name: str | None = None, runtime: str = "auto",
         return ScorerSet(chosen, NO_SCORER_HINT)
     return ScorerSet(chosen)
 
-
-def _info(folder: Path) -> ScoreModelInfo:
-    from critique_app.core.scoring.package import read_score_model_info
-
-    return read_score_model_info(folder)
