@@ -89,11 +89,15 @@ def main() -> None:
 
 
 def _register_subcommands() -> None:
+    from critique_app.cli.critique import critique
     from critique_app.cli.models import models_app
+    from critique_app.cli.personas import personas_app
     from critique_app.cli.score import score
 
     app.add_typer(models_app, name="models")
+    app.add_typer(personas_app, name="personas")
     app.command()(score)
+    app.command()(critique)
 
 
 _register_subcommands()

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from critique_app.core.errors import ModelError
 
-TASKS = ("backbone", "score", "depth", "saliency", "critic", "text-lm", "text-embedding")
+TASKS = ("backbone", "score", "depth", "saliency", "critic", "critic-adapter", "text-lm",
+         "text-embedding")
 SOURCE_KINDS = ("pypi", "huggingface", "local")
 
 

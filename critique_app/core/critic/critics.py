@@ -1,0 +1,159 @@
+"""The critic backends, behind one interface.
+
+``Critic.stream(photo, analysis, request, cancel)`` yields :class:`CritiqueEvent`s.
+- :class:`RuleCritic` needs no model: the measured evaluation and ranked suggestions.
+- :class:`LanguageCritic` writes every section with a language model (a VLM that
+  sees the photo, or a text-only model given the classifier's labels), keeping
+  the rule engine's evidence beside what it writes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+from critique_app.core.analysis import Analysis
+from critique_app.core.critic import emotion as emotions
+from critique_app.core.critic.chat import model_inputs, render_prompt
+from critique_app.core.critic.events import CritiqueEvent
+from critique_app.core.critic.facts import Fact, facts_text, measured_facts
+from critique_app.core.critic.generation import stream_generate
+from critique_app.core.critic.loading import VLM, LanguageModel
+from critique_app.core.critic.prompts import PromptContext, section_messages
+from critique_app.core.critic.request import CritiqueRequest
+from critique_app.core.critic.sections import SECTIONS
+from critique_app.core.critic.suggestions import Suggestion, suggest
+
+TOPIC_TITLES = {"light": "Light", "colour": "Colour", "composition": "Composition",
+                "focus": "Focus", "noise": "Noise", "depth": "Depth"}
+
+
+class Critic:
+    name = "critic"
+
+    def stream(self, analysis: Analysis, request: CritiqueRequest,
+               cancel: threading.Event | None = None) -> Iterator[CritiqueEvent]:
+        cancel = cancel or threading.Event()
+        for section in request.sections:
+            if cancel.is_set():
+                yield CritiqueEvent("cancelled")
+                return
+            if not self.writes(section):
+                continue
+            yield CritiqueEvent("start", section, SECTIONS[section].title)
+            yield from self.section(section, analysis, request, cancel)
+            yield CritiqueEvent("end", section)
+            if cancel.is_set():
+                yield CritiqueEvent("cancelled")
+                return
+        yield CritiqueEvent("done")
+
+    def writes(self, section: str) -> bool:
+        raise NotImplementedError
+
+    def section(self, section: str, analysis: Analysis, request: CritiqueRequest,
+                cancel: threading.Event) -> Iterator[CritiqueEvent]:
+        raise NotImplementedError
+
+
+def facts_of(analysis: Analysis) -> list[Fact]:
+    stats = {name: result.stats for name, result in analysis.modalities.items()
+             if result.available}
+    return measured_facts(analysis.measurements, stats)
+
+
+def evidence_events(facts: list[Fact]) -> Iterator[CritiqueEvent]:
+    """The measured facts, grouped by topic, as evaluation text."""
+    by_topic: dict[str, list[str]] = {}
+    for fact in facts:
+        by_topic.setdefault(fact.topic, []).append(fact.sentence)
+    for topic, sentences in by_topic.items():
+        title = TOPIC_TITLES.get(topic, topic.capitalize())
+        yield CritiqueEvent("text", "evaluation", f"{title}: {' '.join(sentences)}\n")
+
+
+def suggestion_events(suggestions: list[Suggestion]) -> Iterator[CritiqueEvent]:
+    for rank, item in enumerate(suggestions, 1):
+        yield CritiqueEvent("suggestion", "suggestions", data={"rank": rank, **item.to_dict()})
+        yield CritiqueEvent("text", "suggestions",
+                            f"{rank}. {item.action} ({item.evidence})\n")
+    if not suggestions:
+        yield CritiqueEvent("text", "suggestions",
+                            "Nothing measured calls for a fix: exposure, colour, focus, noise "
+                            "and level are all within normal ranges.\n")
+
+
+class RuleCritic(Critic):
+    """Always available: what the measurements say, and what to do about it."""
+
+    name = "rules"
+
+    def writes(self, section: str) -> bool:
+        return not SECTIONS[section].needs_model
+
+    def section(self, section, analysis, request, cancel):
+        if section == "evaluation":
+            yield from evidence_events(facts_of(analysis))
+        elif section == "suggestions":
+            yield from suggestion_events(suggest(analysis.measurements))
+
+
+class LanguageCritic(Critic):
+    """Every section, written by a language model and grounded in the measurements."""
+
+    def __init__(self, lm: LanguageModel, *, labels: str = "", scores: str = "") -> None:
+        self.lm = lm
+        self.name = lm.name
+        self.labels, self.scores = labels, scores
+
+    def writes(self, section: str) -> bool:
+        return True
+
+    def stream(self, analysis, request, cancel=None):
+        facts = facts_of(analysis)
+        self._context = PromptContext(request.persona, facts_text(facts), self.scores,
+                                      "" if self.lm.kind == VLM else self.labels,
+                                      sees_photo=self.lm.kind == VLM)
+        self._facts = facts
+        yield from super().stream(analysis, request, cancel)
+
+    def section(self, section, analysis, request, cancel):
+        pixels = analysis.photo.pixels
+        if section == "emotion":
+            yield from self._emotion(pixels, request, cancel)
+            return
+        extra = ""
+        if section == "suggestions":
+            suggestions = suggest(analysis.measurements)
+            yield from suggestion_events(suggestions)
+            if self.lm.kind != VLM:
+                return  # a model that cannot see the photo has nothing true to add here
+            extra = "Measured problems and fixes:\n" + "\n".join(
+                f"- {s.action} ({s.evidence})" for s in suggestions) if suggestions else ""
+            yield CritiqueEvent("text", section, "\nAlso: ")
+        messages = section_messages(self._context, section, extra=extra)
+        prompt = render_prompt(self.lm, messages)
+        inputs = model_inputs(self.lm, prompt, pixels)
+        for chunk in stream_generate(self.lm.model, self.lm.tokenizer, inputs,
+                                     request.generation, cancel=cancel):
+            yield CritiqueEvent("text", section, chunk)
+        if section == "evaluation" and not cancel.is_set():
+            yield CritiqueEvent("text", section, "\n\nMeasured:\n")
+            yield from evidence_events(self._facts)
+
+    def _emotion(self, pixels, request, cancel):
+        messages = section_messages(self._context, "emotion")
+        prefix = emotions.ANSWER_PREFIX
+        prompt = render_prompt(self.lm, messages, answer_prefix=prefix)
+        reading = emotions.read_emotion(self.lm, model_inputs(self.lm, prompt, pixels))
+        yield CritiqueEvent("emotion", "emotion", data=reading.to_dict())
+        yield CritiqueEvent("text", "emotion", f"{reading.category.capitalize()}. ")
+        if cancel.is_set():
+            return
+        explain = render_prompt(self.lm, messages,
+                                answer_prefix=emotions.explanation_prefix(reading.category))
+        inputs = model_inputs(self.lm, explain, pixels)
+        yield CritiqueEvent("text", "emotion", "It evokes this because")
+        for chunk in stream_generate(self.lm.model, self.lm.tokenizer, inputs,
+                                     request.generation, cancel=cancel):
+            yield CritiqueEvent("text", "emotion", chunk)

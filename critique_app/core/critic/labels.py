@@ -1,0 +1,46 @@
+"""What the ImageNet backbone recognises: words a text-only model can write from."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+LABEL_MODEL = "efficientnet-lite0-imagenet"
+
+
+def imagenet_labels(pixels: np.ndarray, store, *, top: int = 3) -> list[tuple[str, float]]:
+    """Top ImageNet classes and probabilities, or [] when the backbone is not installed."""
+    if store.path(LABEL_MODEL) is None:
+        return []
+    import torch
+
+    from critique_app.core.scoring.backbone import LITE0_INPUT
+    from critique_app.core.scoring.preprocess import to_network_input
+
+    model = _classifier(str(store.path(LABEL_MODEL)), store)
+    batch = torch.from_numpy(to_network_input(pixels, LITE0_INPUT)[None])
+    with torch.inference_mode():
+        probabilities = model(batch)[0].softmax(-1)
+    values, indices = probabilities.topk(top)
+    names = _class_names()
+    return [(names[int(i)], float(v)) for v, i in zip(values, indices, strict=True)]
+
+
+def labels_text(labels: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{name} ({probability:.0%})" for name, probability in labels)
+
+
+@functools.lru_cache(maxsize=1)
+def _classifier(path: str, store):
+    from critique_app.core.scoring.backbone import pretrained_lite0
+
+    return pretrained_lite0(store, num_classes=1000).eval()
+
+
+@functools.lru_cache(maxsize=1)
+def _class_names() -> list[str]:
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    return [info.index_to_description(i).split(",")[0] for i in range(1000)]

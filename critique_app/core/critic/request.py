@@ -1,0 +1,22 @@
+"""What the user asks of a critique."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from critique_app.core.critic.generation import GenerationSettings
+from critique_app.core.critic.personas import BUILTIN_PERSONAS, DEFAULT_PERSONA, Persona
+from critique_app.core.critic.sections import SECTION_NAMES
+
+
+@dataclass(frozen=True)
+class CritiqueRequest:
+    sections: tuple[str, ...] = SECTION_NAMES
+    persona: Persona = BUILTIN_PERSONAS[DEFAULT_PERSONA]
+    model: str | None = None  # a store name or a model folder; None: the best installed
+    use_model: bool = True  # False: the rule engine only
+    adapter: Path | None = None  # a LoRA adapter folder; None: the persona's, if installed
+    device: str = "auto"
+    vlm_score: bool = True  # also rate the photo with a VLM, when the model is one
+    generation: GenerationSettings = field(default_factory=GenerationSettings)

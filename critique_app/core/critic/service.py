@@ -1,0 +1,93 @@
+"""One call for a whole critique: pick the backend, ground it, stream it.
+
+``stream_critique(analysis, request, cancel)`` never fails for want of a model:
+with no language model (or one that will not load) it falls back to the rule
+engine and says why in a ``notice`` event.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+from critique_app.core.analysis import Analysis
+from critique_app.core.critic.critics import Critic, LanguageCritic, RuleCritic
+from critique_app.core.critic.events import CritiqueEvent
+from critique_app.core.critic.labels import imagenet_labels, labels_text
+from critique_app.core.critic.loading import (
+    NO_MODEL_HINT,
+    VLM,
+    find_adapter,
+    find_language_model,
+    load_language_model,
+)
+from critique_app.core.critic.request import CritiqueRequest
+from critique_app.core.critic.sections import SECTIONS
+from critique_app.core.errors import CritiqueError
+from critique_app.core.scoring.distribution import ScoreDistribution
+
+
+def stream_critique(analysis: Analysis, request: CritiqueRequest | None = None,
+                    cancel: threading.Event | None = None, *, store=None,
+                    scores: dict[str, ScoreDistribution] | None = None
+                    ) -> Iterator[CritiqueEvent]:
+    from critique_app.core.store.store import ModelStore
+
+    request = request or CritiqueRequest()
+    cancel = cancel or threading.Event()
+    store = store or ModelStore()
+    critic, notices = choose_critic(analysis, request, store, scores or {})
+    for notice in notices:
+        yield CritiqueEvent("notice", text=notice)
+    if isinstance(critic, LanguageCritic) and critic.lm.kind == VLM and request.vlm_score:
+        from critique_app.core.critic.vlm_score import vlm_score
+
+        yield CritiqueEvent("score", data=vlm_score(critic.lm, analysis.photo.pixels).to_dict())
+    yield from critic.stream(analysis, request, cancel)
+
+
+def choose_critic(analysis: Analysis, request: CritiqueRequest, store,
+                  scores: dict[str, ScoreDistribution]) -> tuple[Critic, list[str]]:
+    """The critic to use and what the user should know about that choice."""
+    found = find_language_model(store, request.model) if request.use_model else None
+    if found is None:
+        return RuleCritic(), _rules_only_notices(request, NO_MODEL_HINT if request.use_model
+                                                 else "rule-based critique only (no model)")
+    name, folder = found
+    adapter, notices = request.adapter, []
+    if adapter is None:
+        persona_adapter = find_adapter(store, name, request.persona.name)
+        if persona_adapter:
+            adapter = persona_adapter[1]
+            notices.append(f"persona adapter '{persona_adapter[0]}' applied for "
+                           f"{request.persona.name}")
+    try:
+        lm = load_language_model(folder, name=name, device=request.device, adapter=adapter)
+    except CritiqueError as error:
+        return RuleCritic(), _rules_only_notices(request, f"{error}; using the rule engine")
+    labels = ""
+    if lm.kind != VLM:
+        labels = labels_text(imagenet_labels(analysis.photo.pixels, store))
+        notices.append(f"it cannot see the photo; it was told the classifier's labels "
+                       f"({labels}) and the measurements" if labels else
+                       "it cannot see the photo and no classifier is installed to name what "
+                       "it shows: 'critique models pull efficientnet-lite0-imagenet'")
+    critic = LanguageCritic(lm, labels=labels, scores=scores_text(scores))
+    return critic, [f"written by {lm.describe()}", *notices]
+
+
+def scores_text(scores: dict[str, ScoreDistribution]) -> str:
+    lines = []
+    for modality, distribution in scores.items():
+        what = "the photo" if modality == "photo" else f"its {modality} map alone"
+        lines.append(f"- {what}: {distribution.mean:.1f} ± {distribution.std:.1f}")
+    return "\n".join(lines)
+
+
+def _rules_only_notices(request: CritiqueRequest, reason: str) -> list[str]:
+    skipped = [s for s in request.sections if SECTIONS[s].needs_model]
+    notices = [reason]
+    if skipped:
+        notices.append(f"{', '.join(skipped)} need a language model; showing the measured "
+                       "evaluation and suggestions")
+    return notices
