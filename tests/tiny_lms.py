@@ -45,7 +45,7 @@ VLM_PATCH_SIZE = 8
 VLM_IMAGE_TOKENS = (VLM_IMAGE_SIZE // VLM_PATCH_SIZE) ** 2
 
 TEXT_SIZES = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                  num_key_value_heads=2, intermediate_size=64, max_position_embeddings=512)
+                  num_key_value_heads=2, intermediate_size=64, max_position_embeddings=4096)
 
 CORPUS = (
     "The light falls softly across the frame and warms the colour of the sky.",
@@ -141,10 +141,10 @@ def train_tokenizer(folder: Path | None = None, *,
     return tokenizer
 
 
-def _text_config(tokenizer: PreTrainedTokenizerFast) -> LlamaConfig:
+def _text_config(tokenizer: PreTrainedTokenizerFast, **sizes) -> LlamaConfig:
     return LlamaConfig(vocab_size=len(tokenizer), eos_token_id=tokenizer.eos_token_id,
                        pad_token_id=tokenizer.pad_token_id, bos_token_id=None,
-                       tie_word_embeddings=False, **TEXT_SIZES)
+                       tie_word_embeddings=False, **{**TEXT_SIZES, **sizes})
 
 
 def _generation_config(tokenizer: PreTrainedTokenizerFast) -> GenerationConfig:
@@ -153,13 +153,20 @@ def _generation_config(tokenizer: PreTrainedTokenizerFast) -> GenerationConfig:
                             do_sample=False)
 
 
-def save_tiny_causal_lm(folder: Path, *, seed: int = 0) -> Path:
-    """A tiny Llama chat model and its tokenizer, loadable with AutoModelForCausalLM."""
+def save_tiny_causal_lm(folder: Path, *, seed: int = 0, never_stop: bool = False,
+                        **sizes) -> Path:
+    """A tiny Llama chat model and its tokenizer, loadable with AutoModelForCausalLM.
+
+    ``never_stop`` suppresses its end tokens, so it writes until a limit or a cancel;
+    ``sizes`` override the LlamaConfig sizes (a bigger model is a slower one).
+    """
     folder = Path(folder)
     tokenizer = train_tokenizer()
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(_text_config(tokenizer)).eval()
+    model = LlamaForCausalLM(_text_config(tokenizer, **sizes)).eval()
     model.generation_config = _generation_config(tokenizer)
+    if never_stop:
+        model.generation_config.suppress_tokens = list(model.generation_config.eos_token_id)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
