@@ -76,7 +76,7 @@ def suggestion_events(suggestions: list[Suggestion]) -> Iterator[CritiqueEvent]:
     for rank, item in enumerate(suggestions, 1):
         yield CritiqueEvent("suggestion", "suggestions", data={"rank": rank, **item.to_dict()})
         yield CritiqueEvent("text", "suggestions",
-                            f"{rank}. {item.action} ({item.evidence})\n")
+                            f"{rank}. {item.action}\n   Measured: {item.evidence}\n")
     if not suggestions:
         yield CritiqueEvent("text", "suggestions",
                             "Nothing measured calls for a fix: exposure, colour, focus, noise "

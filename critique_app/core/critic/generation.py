@@ -27,6 +27,7 @@ DEFAULT_TOKEN_TIMEOUT_S = 120.0  # a CPU prefill of a long prompt can take a whi
 @dataclass(frozen=True)
 class GenerationSettings:
     max_new_tokens: int = 150  # hard cap per section
+    min_new_tokens: int = 0  # > 0 ignores end tokens until then (benchmarks)
     sentence_end_after: int | None = 70  # past this many tokens, stop at the end of a sentence
     temperature: float = 0.0  # 0: greedy (deterministic)
     top_p: float = 0.9
@@ -38,6 +39,8 @@ class GenerationSettings:
         kwargs: dict = {"max_new_tokens": self.max_new_tokens,
                         "repetition_penalty": self.repetition_penalty,
                         "no_repeat_ngram_size": self.no_repeat_ngram_size}
+        if self.min_new_tokens:
+            kwargs["min_new_tokens"] = self.min_new_tokens
         if self.temperature > 0:
             kwargs.update(do_sample=True, temperature=self.temperature, top_p=self.top_p)
         else:
