@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,9 @@ def _package_dir(name: str) -> Path:
     assert spec is not None and spec.origin, f"{name} is needed for the test photos"
     return Path(spec.origin).parent
 
+
+# Qt tests run without a display; set before pytest-qt creates the QApplication.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 SKIMAGE_DATA = _package_dir("skimage") / "data"
 SKLEARN_IMAGES = _package_dir("sklearn") / "datasets" / "images"

@@ -1,0 +1,1 @@
+"""The PySide6 desktop app: a shell over the Qt-free core."""
