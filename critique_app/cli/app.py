@@ -18,7 +18,7 @@ from critique_app.core.errors import Cancelled, CritiqueError
 app = typer.Typer(
     name="critique",
     help="Photo critique: saliency, depth and blur maps, measurements, scores and critiques.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -34,10 +34,29 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    context: typer.Context,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
 ) -> None:
-    """Critique analyses photos the way a photographer looks at them."""
+    """Critique analyses photos the way a photographer looks at them.
+
+    With no command, the desktop app opens.
+    """
+    if context.invoked_subcommand is None:
+        gui(None)
+
+
+@app.command()
+def gui(
+    path: Annotated[Path | None, typer.Argument(help="A photo or a folder to open.")] = None,
+) -> None:
+    """Open the desktop app (optionally on a photo or a folder)."""
+    try:
+        from critique_app.gui.app import run
+    except ImportError as error:
+        raise CritiqueError(f"the desktop app needs PySide6 ({error}); "
+                            "reinstall Critique with its dependencies") from None
+    raise typer.Exit(run(path))
 
 
 @app.command()

@@ -121,6 +121,11 @@ def _timed(timings: dict[str, float], name: str, function, *args):
         return function(*args)
 
 
+def estimate_depth(rgb, depth_model: str | Path | None = None, cancel=None) -> ModalityResult:
+    """Depth on its own, for callers that show the fast maps first (the GUI)."""
+    return _depth(rgb, depth_model, cancel)
+
+
 def _depth(rgb, depth_model, cancel) -> ModalityResult:
     """Depth is optional: a missing or broken model is reported, not fatal."""
     try:

@@ -1,0 +1,226 @@
+"""The main window: menus, toolbar, drag and drop, the photo and folder pages."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+)
+
+from critique_app import __version__
+from critique_app.core.batch.runner import find_photos
+from critique_app.core.errors import CritiqueError
+from critique_app.gui.batch_view import BatchView
+from critique_app.gui.bridge import Bridge
+from critique_app.gui.photo_page import PhotoPage
+from critique_app.gui.services import Services
+from critique_app.gui.settings import Settings, apply_models_dir, save_settings
+
+log = logging.getLogger("critique.gui")
+PHOTO_FILTER = ("Photos (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp *.gif *.heic *.heif *.avif "
+                "*.dng *.cr2 *.cr3 *.nef *.arw *.orf *.rw2 *.raf *.pef *.srw);;All files (*)")
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings, *, settings_path: Path | None = None) -> None:
+        super().__init__()
+        self.settings, self.settings_path = settings, settings_path
+        apply_models_dir(settings)
+        self.services = Services(settings)
+        self.bridge = Bridge(threads=3, parent=self)
+        self.thumbnail_bridge = Bridge(threads=1, parent=self)
+        self.folder: Path | None = None
+
+        self.setWindowTitle("Critique")
+        self.setAcceptDrops(True)
+        self.resize(1320, 860)
+        if settings.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
+
+        self.photo_page = PhotoPage(self.bridge, self.thumbnail_bridge, self.services)
+        self.batch = BatchView(self.bridge)
+        self.pages = QTabWidget()
+        self.pages.addTab(self.photo_page, "Photo")
+        self.pages.addTab(self.batch, "Folder")
+        self.setCentralWidget(self.pages)
+
+        self.photo_page.status.connect(self.show_status)
+        self.photo_page.photoOpened.connect(self._remember)
+        self.batch.openPhoto.connect(self._open_from_batch)
+        if hasattr(self.batch, "scoresReady"):
+            self.batch.scoresReady.connect(self._folder_scored)
+        self._build_menus()
+        self.show_status("Open a photo or a folder to begin")
+
+    # --- actions ---------------------------------------------------------------------
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        open_photo = self._action(file_menu, "&Open Photo…", self.choose_photo,
+                                  QKeySequence.StandardKey.Open)
+        open_folder = self._action(file_menu, "Open &Folder…", self.choose_folder, "Ctrl+Shift+O")
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self._fill_recent()
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        view = bar.addMenu("&View")
+        fit = self._action(view, "&Fit to Window", self.photo_page.viewer.fit, "Ctrl+0")
+        actual = self._action(view, "&Actual Size (100%)", self.photo_page.viewer.actual_size,
+                              "Ctrl+1")
+        self._action(view, "Zoom &In", lambda: self.photo_page.viewer.zoom_by(1.25),
+                     QKeySequence.StandardKey.ZoomIn)
+        self._action(view, "Zoom &Out", lambda: self.photo_page.viewer.zoom_by(0.8),
+                     QKeySequence.StandardKey.ZoomOut)
+
+        tools = bar.addMenu("&Tools")
+        score = self._action(tools, "&Score Folder", self.score_folder, "Ctrl+B",
+                             "Score every photo in the open folder")
+        models = self._action(tools, "&Models…", self.show_models)
+        self._action(tools, "S&ettings…", self.show_settings, QKeySequence.StandardKey.Preferences)
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About Critique", self.show_about)
+
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setMovable(False)
+        for action in (open_photo, open_folder, None, fit, actual, None, score, models):
+            if action is None:
+                toolbar.addSeparator()
+            else:
+                toolbar.addAction(action)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for item in self.settings.recent:
+            action = self.recent_menu.addAction(item)
+            action.triggered.connect(lambda _=False, p=item: self.open_path(Path(p)))
+        self.recent_menu.setEnabled(bool(self.settings.recent))
+
+    # --- opening ---------------------------------------------------------------------
+    def choose_photo(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a photo", str(self.folder or ""),
+                                              PHOTO_FILTER)
+        if path:
+            self.open_path(Path(path))
+
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a folder", str(self.folder or ""))
+        if path:
+            self.open_path(Path(path))
+
+    def open_path(self, path: Path) -> None:
+        """A photo opens on the photo page; a folder fills the filmstrip and the batch view."""
+        path = Path(path)
+        if path.is_dir():
+            try:
+                photos = find_photos(path)
+            except CritiqueError as error:
+                self.show_status(str(error))
+                return
+            self.folder = path
+            self.services.folder_scores = {}
+            self.batch.set_folder(path)
+            self._remember(path)
+            if not photos:
+                self.show_status(f"no photos in {path}")
+            self.photo_page.show_folder(photos)
+            self.pages.setCurrentWidget(self.photo_page)
+        elif path.exists():
+            self.pages.setCurrentWidget(self.photo_page)
+            self.photo_page.open_photo(path)
+        else:
+            self.show_status(f"{path} does not exist")
+
+    def _open_from_batch(self, path: Path) -> None:
+        self.pages.setCurrentWidget(self.photo_page)
+        self.photo_page.filmstrip.select(path)
+        self.photo_page.open_photo(path)
+
+    def _folder_scored(self, percentiles: dict) -> None:
+        self.services.folder_scores = dict(percentiles)
+
+    def _remember(self, path: Path) -> None:
+        self.settings.add_recent(str(path))
+        self._fill_recent()
+
+    def score_folder(self) -> None:
+        if self.folder is None:
+            self.show_status("open a folder first (File ▸ Open Folder…)")
+            return
+        self.pages.setCurrentWidget(self.batch)
+        self.batch.start()
+
+    # --- dialogs ---------------------------------------------------------------------
+    def show_models(self) -> None:
+        from critique_app.gui.models_dialog import ModelsDialog
+
+        dialog = ModelsDialog(self.bridge, parent=self)
+        dialog.modelsChanged.connect(self.services.models_changed)
+        dialog.exec()
+
+    def show_settings(self) -> None:
+        from critique_app.gui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self.services.store(), parent=self)
+        if dialog.exec():
+            new = dialog.result_settings()
+            self.settings.__dict__.update(new.__dict__)
+            apply_models_dir(self.settings)
+            self.services.models_changed()
+            self._save_settings()
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About Critique",
+                          f"<b>Critique {__version__}</b><br>Photo critique on your own "
+                          "computer: overlays, measurements, scores and a written critique."
+                          "<br>Apache-2.0.")
+
+    def show_status(self, message: str) -> None:
+        self.statusBar().showMessage(message)
+
+    # --- drag and drop ---------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.open_path(Path(urls[0].toLocalFile()))
+            event.acceptProposedAction()
+
+    # --- quitting --------------------------------------------------------------------
+    def _save_settings(self) -> None:
+        try:
+            save_settings(self.settings, self.settings_path)
+        except OSError as error:
+            log.warning("settings could not be saved: %s", error)
+
+    def closeEvent(self, event) -> None:
+        """Stop all work and wait for it, so no thread outlives the window."""
+        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
+        self._save_settings()
+        for bridge in (self.bridge, self.thumbnail_bridge):
+            if not bridge.shutdown(timeout_ms=30_000):
+                log.warning("background work did not stop in time")
+        event.accept()
+
+

@@ -1,0 +1,189 @@
+"""The photo page: viewer with overlays, filmstrip, and the score / critique / measurement
+panels; it runs one photo's work through the bridge and drops stale work on switching."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from critique_app.core.critic.events import CritiqueEvent
+from critique_app.core.imaging.photo import to_uint8
+from critique_app.core.modalities.overlay import overlay_rgba
+from critique_app.gui.bridge import Bridge, Task
+from critique_app.gui.critique_panel import CritiquePanel
+from critique_app.gui.filmstrip import Filmstrip
+from critique_app.gui.measurements_panel import MeasurementsPanel
+from critique_app.gui.overlay_controls import OverlayControls
+from critique_app.gui.score_panel import ScorePanel
+from critique_app.gui.viewer import PhotoViewer
+
+PLACEHOLDER = "Open a photo or a folder: File ▸ Open, or drop it here"
+
+
+class PhotoPage(QWidget):
+    status = Signal(str)  # one line for the status bar
+    photoOpened = Signal(Path)
+    milestone = Signal(str, float)  # ("first pixels" | "overlays" | ..., seconds since open)
+
+    def __init__(self, bridge: Bridge, thumbnail_bridge: Bridge, services,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge, self.services = bridge, services
+        self.path: Path | None = None
+        self.analysis = None
+        self.scores: dict = {}
+        self._photo_task: Task | None = None
+        self._critique_task: Task | None = None
+        self._opened_at = 0.0
+
+        self.viewer = PhotoViewer()
+        self.viewer.clear(PLACEHOLDER)
+        self.overlays = OverlayControls()
+        self.filmstrip = Filmstrip(thumbnail_bridge)
+        self.filmstrip.hide()
+        self.score_panel = ScorePanel()
+        self.measurements = MeasurementsPanel()
+        self.critique = CritiquePanel()
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.overlays)
+        left_layout.addWidget(self.viewer, 1)
+        left_layout.addWidget(self.filmstrip)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.critique, "Critique")
+        self.tabs.addTab(self.measurements, "Measurements")
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.score_panel)
+        right.addWidget(self.tabs)
+        right.setStretchFactor(1, 1)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([760, 480])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+
+        self.overlays.overlayChanged.connect(self._show_overlay)
+        self.overlays.opacityChanged.connect(self.viewer.set_overlay_opacity)
+        self.filmstrip.photoSelected.connect(self.open_photo)
+        self.critique.stopRequested.connect(self.stop_critique)
+        self.critique.regenerateRequested.connect(self.start_critique)
+        self.critique.suggestionSelected.connect(self.viewer.highlight)
+
+    # --- folder and photo ----------------------------------------------------------
+    def show_folder(self, photos: list[Path]) -> None:
+        self.filmstrip.set_photos(photos)
+        self.filmstrip.setVisible(bool(photos))
+        if photos:
+            self.filmstrip.select(photos[0])  # emits photoSelected -> open_photo
+
+    def open_photo(self, path: Path) -> None:
+        path = Path(path)
+        if path == self.path and self._photo_task and self._photo_task.running:
+            return
+        self._cancel_photo_work()
+        self.path, self.analysis, self.scores = path, None, {}
+        self._opened_at = time.perf_counter()
+        self.viewer.highlight(None)
+        self.overlays.set_modalities(None)
+        self.measurements.clear()
+        self.score_panel.set_busy("Scoring…")
+        self.critique.begin()
+        self.status.emit(f"opening {path.name}…")
+        self.photoOpened.emit(path)
+        self._photo_task = self.bridge.stream(
+            f"open {path.name}",
+            lambda task: self.services.open_photo_steps(path, task.cancel_event),
+            on_item=self._photo_step, on_error=self._photo_failed)
+
+    def _photo_step(self, step: tuple[str, object]) -> None:
+        kind, value = step
+        elapsed = time.perf_counter() - self._opened_at
+        if kind == "photo":
+            self.viewer.show_photo(to_uint8(value.pixels), value.original_size)
+            self.milestone.emit("first pixels", elapsed)
+        elif kind == "analysis":
+            self.analysis = value
+            self.overlays.set_modalities(value.modalities)
+            self._show_overlay(self.overlays.current())
+            self.measurements.show_analysis(value.measurements, value.photo.describe())
+            self.milestone.emit("overlays", elapsed)
+            self.status.emit(f"{self.path.name}: analysed in {elapsed:.2f} s")
+        elif kind == "scores":
+            self.scores = value
+            if value:
+                self.score_panel.show_scores(value, self.services.percentile_of(self.path))
+            else:
+                self.score_panel.show_missing(self.services.scorer_missing())
+            if self.services.settings.auto_critique:  # after the scores: the prompt cites them
+                self.start_critique()
+        elif kind == "depth":
+            self.analysis.modalities["depth"] = value
+            self.overlays.set_modalities(self.analysis.modalities)
+            self._show_overlay(self.overlays.current())
+            self.milestone.emit("depth", elapsed)
+        elif kind == "full":
+            self.viewer.upgrade_pixels(value)
+            self.milestone.emit("full quality", elapsed)
+
+    def _photo_failed(self, message: str) -> None:
+        self.viewer.clear(message)
+        self.score_panel.clear()
+        self.critique.show_error(message)
+        self.status.emit(message)
+
+    def _show_overlay(self, name: str) -> None:
+        result = self.analysis.modalities.get(name) if self.analysis else None
+        if result is None or not result.available:
+            self.viewer.set_overlay(None)
+            return
+        self.viewer.set_overlay(overlay_rgba(result.map, name))
+
+    # --- critique ------------------------------------------------------------------
+    def start_critique(self) -> None:
+        if self.analysis is None:
+            return
+        self.stop_critique(silent=True)
+        self.critique.begin()
+        self.critique.set_running(True)
+        analysis, scores = self.analysis, dict(self.scores)
+        request = self.services.critique_request(self.critique.persona())
+        self._critique_task = self.bridge.stream(
+            "critique",
+            lambda task: self.services.stream_critique(analysis, request, task.cancel_event,
+                                                       scores=scores),
+            on_item=self._critique_event, on_error=self._critique_failed,
+            on_done=lambda _: self.critique.set_running(False))
+
+    def _critique_event(self, event: CritiqueEvent) -> None:
+        self.critique.handle_event(event)
+        if event.kind == "score":
+            self.score_panel.show_vlm_rating(event.data)
+
+    def _critique_failed(self, message: str) -> None:
+        self.critique.show_error(message)
+        self.critique.set_running(False)
+
+    def stop_critique(self, silent: bool = False) -> None:
+        task = self._critique_task
+        if task is not None and task.running:
+            task.cancel()
+            if not silent:
+                self.critique.handle_event(CritiqueEvent("cancelled"))
+        self.critique.set_running(False)
+
+    def _cancel_photo_work(self) -> None:
+        for task in (self._photo_task, self._critique_task):
+            if task is not None:
+                task.cancel()
+        self.critique.set_running(False)
