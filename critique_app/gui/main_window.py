@@ -54,8 +54,7 @@ class MainWindow(QMainWindow):
         self.photo_page.status.connect(self.show_status)
         self.photo_page.photoOpened.connect(self._remember)
         self.batch.openPhoto.connect(self._open_from_batch)
-        if hasattr(self.batch, "scoresReady"):
-            self.batch.scoresReady.connect(self._folder_scored)
+        self.batch.scoringFinished.connect(self._folder_scored)
         self._build_menus()
         self.show_status("Open a photo or a folder to begin")
 
@@ -154,8 +153,11 @@ class MainWindow(QMainWindow):
         self.photo_page.filmstrip.select(path)
         self.photo_page.open_photo(path)
 
-    def _folder_scored(self, percentiles: dict) -> None:
-        self.services.folder_scores = dict(percentiles)
+    def _folder_scored(self, result) -> None:
+        """Percentiles within the folder, for the photo page's score panel."""
+        self.services.folder_scores = {
+            Path(row["path"]).resolve(): row["percentile"] for row in result.rows
+            if row is not None and row.get("percentile") is not None}
 
     def _remember(self, path: Path) -> None:
         self.settings.add_recent(str(path))
@@ -166,7 +168,7 @@ class MainWindow(QMainWindow):
             self.show_status("open a folder first (File ▸ Open Folder…)")
             return
         self.pages.setCurrentWidget(self.batch)
-        self.batch.start()
+        self.batch.score()
 
     # --- dialogs ---------------------------------------------------------------------
     def show_models(self) -> None:

@@ -63,4 +63,4 @@ class Services:
         return stream_critique(analysis, request, cancel, store=self.store(), scores=scores)
 
     def percentile_of(self, path: Path) -> float | None:
-        return self.folder_scores.get(Path(path))
+        return self.folder_scores.get(Path(path).resolve())
