@@ -78,6 +78,7 @@ class PhotoPage(QWidget):
         self.filmstrip.photoSelected.connect(self.open_photo)
         self.critique.stopRequested.connect(self.stop_critique)
         self.critique.regenerateRequested.connect(self.start_critique)
+        self.critique.personaChanged.connect(lambda _: self.start_critique())
         self.critique.suggestionSelected.connect(self.viewer.highlight)
 
     # --- folder and photo ----------------------------------------------------------
@@ -97,6 +98,7 @@ class PhotoPage(QWidget):
         self.viewer.highlight(None)
         self.overlays.set_modalities(None)
         self.measurements.clear()
+        self.score_panel.clear()
         self.score_panel.set_busy("Scoring…")
         self.critique.begin()
         self.status.emit(f"opening {path.name}…")
