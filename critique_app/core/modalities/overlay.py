@@ -65,3 +65,17 @@ def with_legend(image: np.ndarray, modality: str) -> np.ndarray:
         cv2.putText(strip, text, (max(0, x), (height + text_h) // 2), cv2.FONT_HERSHEY_SIMPLEX,
                     font_scale, (235, 235, 235), 1, cv2.LINE_AA)
     return np.concatenate([image, strip], axis=0)
+
+
+def overlay_rgba(values: np.ndarray, modality: str) -> np.ndarray:
+    """The coloured map with its blend weight as alpha (H x W x 4 uint8), at opacity 1.
+
+    Same alpha rule as :func:`render_overlay`, so a GUI can scale the whole layer's
+    opacity itself without re-rendering.
+    """
+    style = STYLES[modality]
+    alpha = np.ones(values.shape, np.float32)
+    if style.weight_by_value:
+        ramp = np.clip((values - 0.15) / 0.45, 0, 1)
+        alpha = ramp * ramp * (3 - 2 * ramp)
+    return np.dstack([colorize(values, modality), to_uint8(alpha)])
