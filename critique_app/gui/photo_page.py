@@ -86,10 +86,12 @@ class PhotoPage(QWidget):
         self.filmstrip.set_photos(photos)
         self.filmstrip.setVisible(bool(photos))
         if photos:
-            self.filmstrip.select(photos[0])  # emits photoSelected -> open_photo
+            self.filmstrip.select(photos[0])  # select() does not emit photoSelected
+            self.open_photo(photos[0])
 
     def open_photo(self, path: Path) -> None:
         path = Path(path)
+        self.filmstrip.select(path)
         if path == self.path and self._photo_task and self._photo_task.running:
             return
         self._cancel_photo_work()

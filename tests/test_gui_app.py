@@ -1,0 +1,147 @@
+"""The main window driven like a user would, offscreen, with tiny models."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import PHOTOS, REPO_ROOT
+from PySide6.QtCore import QTimer
+from score_models import save_tiny_scorer
+from tiny_lms import save_tiny_causal_lm
+
+from critique_app.core.store.store import ModelStore
+from critique_app.gui.main_window import MainWindow
+from critique_app.gui.settings import Settings
+
+SAMPLE = REPO_ROOT / "resources" / "samples" / "chelsea.jpg"
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    def make(**settings) -> MainWindow:
+        made = MainWindow(Settings(**settings), settings_path=tmp_path / "settings.json")
+        qtbot.addWidget(made)
+        made.resize(1280, 820)
+        made.show()
+        return made
+
+    return make
+
+
+def wait_for_critique(qtbot, page, timeout=20_000) -> None:
+    qtbot.waitUntil(lambda: "Suggestions" in page.critique.plain_text()
+                    and not page.critique.is_running(), timeout=timeout)
+
+
+def test_open_a_photo_overlays_measurements_and_rule_critique(qtbot, window):
+    main = window()
+    page = main.photo_page
+    main.open_path(SAMPLE)
+    qtbot.waitUntil(lambda: page.analysis is not None, timeout=10_000)
+    assert page.viewer.has_photo
+    assert page.overlays.is_available("saliency") and page.overlays.is_available("blur")
+    assert not page.overlays.is_available("depth")
+    page.overlays.set_current("saliency")
+    assert page.overlays.current() == "saliency"
+    assert "Exposure" in page.measurements.plain_text()
+    qtbot.waitUntil(lambda: "No score model" in page.score_panel.status.text(),
+                    timeout=10_000)
+    wait_for_critique(qtbot, page)
+    text = page.critique.plain_text()
+    assert "Aesthetic evaluation" in text and "Composition:" in text
+    assert str(SAMPLE) in main.settings.recent
+
+
+def test_the_histogram_shows_the_installed_score_model(qtbot, window, tmp_path):
+    ModelStore().import_dir(save_tiny_scorer(tmp_path / "tiny-score", steps=30),
+                            report=lambda _: None)
+    main = window(auto_critique=False)
+    page = main.photo_page
+    main.open_path(SAMPLE)
+    qtbot.waitUntil(lambda: bool(page.scores), timeout=20_000)
+    distribution = page.scores["photo"]
+    assert page.score_panel.bar_heights() == pytest.approx(
+        list(distribution.probabilities), abs=1e-6)
+    assert f"{distribution.mean:.1f}" in page.score_panel.headline_text()
+
+
+def test_a_language_model_critique_streams_and_stops(qtbot, window, tmp_path):
+    model = save_tiny_causal_lm(tmp_path / "talker", never_stop=True, hidden_size=128,
+                                intermediate_size=256, num_hidden_layers=4)
+    main = window(critic_model=str(model))
+    page = main.photo_page
+    main.open_path(SAMPLE)
+    qtbot.waitUntil(lambda: "Description" in page.critique.plain_text(), timeout=20_000)
+    qtbot.waitUntil(lambda: len(page.critique.plain_text()) > 80, timeout=20_000)
+    assert page.critique.is_running()
+    page.critique.stopRequested.emit()
+    qtbot.waitUntil(lambda: not page.critique.is_running(), timeout=5_000)
+    assert "(stopped)" in page.critique.plain_text()
+    qtbot.waitUntil(lambda: not page._critique_task.running, timeout=5_000)
+    assert not [t for t in threading.enumerate() if t.name == "critique-generate"]
+
+
+def test_the_ui_never_stalls_while_a_photo_is_analysed_and_a_critique_streams(
+        qtbot, window, tmp_path):
+    model = save_tiny_causal_lm(tmp_path / "talker", never_stop=True, hidden_size=128,
+                                intermediate_size=256, num_hidden_layers=4)
+    main = window(critic_model=str(model))
+    page = main.photo_page
+    qtbot.wait(200)  # let the window settle before measuring
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(10)
+    main.open_path(SAMPLE)
+    qtbot.waitUntil(lambda: len(page.critique.plain_text()) > 200, timeout=30_000)
+    timer.stop()
+    page.stop_critique()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert max(gaps) < 0.1, f"the UI thread stalled for {max(gaps) * 1000:.0f} ms"
+
+
+def test_a_bad_file_shows_a_message_not_a_crash(qtbot, window, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"this is not a jpeg")
+    main = window()
+    main.open_path(bad)
+    qtbot.waitUntil(lambda: "JPG" in main.statusBar().currentMessage()
+                    or "image" in main.statusBar().currentMessage(), timeout=5_000)
+    assert not main.photo_page.viewer.has_photo
+    assert main.photo_page.viewer.message
+
+
+def test_a_folder_fills_the_filmstrip_and_arrow_keys_move(qtbot, window, tmp_path):
+    for name in ("chelsea", "coffee", "astronaut"):
+        shutil.copy(PHOTOS[name], tmp_path / f"{name}.png")
+    main = window(auto_critique=False)
+    page = main.photo_page
+    main.open_path(tmp_path)
+    assert page.filmstrip.isVisible()
+    assert len(page.filmstrip.paths()) == 3
+    qtbot.waitUntil(lambda: page.path is not None, timeout=5_000)
+    first = page.path
+    page.filmstrip.step(1)
+    qtbot.waitUntil(lambda: page.path != first, timeout=5_000)
+    main.score_folder()
+    qtbot.waitUntil(lambda: not main.batch.is_running and len(main.batch.rows()) == 3,
+                    timeout=30_000)
+
+
+def test_quitting_mid_critique_stops_every_thread(qtbot, window, tmp_path):
+    model = save_tiny_causal_lm(tmp_path / "talker", never_stop=True, hidden_size=128,
+                                intermediate_size=256, num_hidden_layers=4)
+    main = window(critic_model=str(model))
+    main.open_path(SAMPLE)
+    qtbot.waitUntil(lambda: main.photo_page.critique.is_running()
+                    and len(main.photo_page.critique.plain_text()) > 40, timeout=20_000)
+    main.close()
+    assert not main.bridge.busy or main.bridge.pool.activeThreadCount() == 0
+    assert main.bridge.pool.activeThreadCount() == 0
+    assert not [t for t in threading.enumerate() if t.name == "critique-generate"]
+    assert Path(main.settings_path).is_file()
