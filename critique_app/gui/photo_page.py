@@ -62,6 +62,7 @@ class PhotoPage(QWidget):
         right.addWidget(self.score_panel)
         right.addWidget(self.tabs)
         right.setStretchFactor(1, 1)
+        right.setSizes([230, 600])  # room for the histogram or the no-model message
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
