@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from critique_app.core.errors import ModelError, check_cancelled
+from critique_app.core.errors import CritiqueError, ModelError, check_cancelled
 from critique_app.core.imaging.photo import to_uint8
 from critique_app.core.modalities.base import (
     OK,
@@ -49,10 +49,23 @@ def find_depth_model(explicit: str | Path | None = None) -> Path | None:
         if not (Path(explicit) / "config.json").is_file():
             raise ModelError(f"no depth model found at {explicit} (expected a config.json there)")
         return Path(explicit)
-    for candidate in (os.environ.get("CRITIQUE_DEPTH_MODEL"), default_model_dir()):
+    for candidate in (os.environ.get("CRITIQUE_DEPTH_MODEL"), _store_depth_model(),
+                      default_model_dir()):
         if candidate and (Path(candidate) / "config.json").is_file():
             return Path(candidate)
     return None
+
+
+def _store_depth_model() -> Path | None:
+    """The first depth model installed with `critique models pull` (or the Models dialog)."""
+    from critique_app.core.store.store import ModelStore
+
+    try:
+        store = ModelStore()
+        installed = store.installed_for_task("depth")
+        return store.path(installed[0]) if installed else None
+    except CritiqueError:  # an unreadable manifest must not break the other overlays
+        return None
 
 
 class DepthModel:
@@ -121,8 +134,9 @@ def compute_depth(rgb: np.ndarray, model_dir: Path | None, cancel=None) -> Modal
             MEANING,
             reason="no depth model is installed",
             hint=(
-                f"put a transformers depth model folder (e.g. Depth-Anything-V2-Small-hf) at "
-                f"{default_model_dir()}, set CRITIQUE_DEPTH_MODEL, or pass --depth-model DIR"
+                "pull one with 'critique models pull depth-anything-v2-small' (Tools ▸ Models… in "
+                "the app), or point CRITIQUE_DEPTH_MODEL or --depth-model at a transformers "
+                "depth model folder"
             ),
         )
     model = load_depth_model(Path(model_dir))
