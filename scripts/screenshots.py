@@ -66,6 +66,12 @@ def main() -> None:
     settle(app, 0.3)
     window.grab().save(str(args.out / "measurements.png"))
     page.tabs.setCurrentWidget(page.critique)
+    if args.home:  # a real store may hold a language model: show a critique mid-stream
+        page.start_critique()
+        wait_until(app, lambda: len(page.critique.plain_text()) > 700
+                   or not page.critique.is_running(), timeout=180)
+        window.grab().save(str(args.out / "critique-streaming.png"))
+        page.stop_critique()
 
     folder = Path(tempfile.mkdtemp(prefix="critique-shoot-"))
     for photo in SAMPLES.iterdir():
