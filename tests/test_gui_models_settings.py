@@ -116,7 +116,7 @@ def test_save_is_atomic_and_leaves_no_temporary_files(monkeypatch, isolated_home
         raise OSError("disk full")
 
     with monkeypatch.context() as patch, pytest.raises(OSError, match="disk full"):
-        patch.setattr(json, "dump", broken_dump)
+        patch.setattr(json, "dumps", broken_dump)
         save_settings(Settings(device="auto"))
     assert sorted(p.name for p in isolated_home.iterdir()) == ["settings.json"]
     assert load_settings().device == "cuda"  # the previous file is intact

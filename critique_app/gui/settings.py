@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import platformdirs
 
+from critique_app.core.files import write_text_atomically
 from critique_app.core.paths import data_dir, models_dir
 
 SCHEMA_VERSION = 1
@@ -77,18 +77,8 @@ def load_settings(path: Path | None = None) -> Settings:
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write atomically: a crash mid-save leaves the previous file intact."""
     path = Path(path) if path else settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(settings.to_dict(), file, indent=2, ensure_ascii=False)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    text = json.dumps(settings.to_dict(), indent=2, ensure_ascii=False)
+    return write_text_atomically(path, text)
 
 
 _applied_models_dir: str | None = None  # the value apply_models_dir last put in the env

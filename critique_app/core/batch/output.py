@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from critique_app.core.batch.columns import COLUMNS
 from critique_app.core.errors import CritiqueError
+from critique_app.core.files import write_text_atomically
 
 
 def write_results(rows: list[dict], target: Path) -> Path:
@@ -23,18 +22,7 @@ def write_results(rows: list[dict], target: Path) -> Path:
                           ensure_ascii=False) + "\n"
     else:
         raise CritiqueError(f"{target}: results can be written as .csv or .json")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomically(target, text)
 
 
 def _csv(rows: list[dict]) -> str:

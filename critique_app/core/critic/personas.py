@@ -10,13 +10,12 @@ when one trained for it is installed (see :mod:`critique_app.core.critic.loading
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from critique_app.core.errors import CritiqueError
+from critique_app.core.files import write_text_atomically
 from critique_app.core.paths import data_dir
 
 
@@ -109,8 +108,4 @@ def delete_persona(name: str, path: Path | None = None) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".personas-", suffix=".json")
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-        json.dump(data, file, indent=2, ensure_ascii=False)
-    os.replace(temporary, path)
+    write_text_atomically(path, json.dumps(data, indent=2, ensure_ascii=False))
