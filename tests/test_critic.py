@@ -390,11 +390,23 @@ def test_personas_builtin_user_defined_and_ad_hoc():
     assert user_personas() == {}
 
 
-def test_a_persona_adapter_is_applied_and_changes_the_model(models, cat):
+@pytest.fixture
+def novice_store(models) -> ModelStore:
+    """A store with the tiny text model and a LoRA adapter trained for 'novice' on it."""
     store = ModelStore()
     install(store, models["causal"], "tiny-text", "text-lm")
     install(store, models["causal-adapter"], "tiny-novice", "critic-adapter",
             base="tiny-text", persona="novice")
+    return store
+
+
+def logits_of(lm) -> torch.Tensor:
+    with torch.inference_mode():
+        return lm.model(input_ids=torch.tensor([[5, 6, 7, 8]])).logits
+
+
+def test_a_persona_adapter_is_applied_and_changes_the_model(novice_store, cat):
+    store = novice_store
     request = CritiqueRequest(generation=QUICK, sections=("description",),
                               persona=BUILTIN_PERSONAS["novice"])
     events = events_of(cat, request, store=store)
@@ -402,22 +414,14 @@ def test_a_persona_adapter_is_applied_and_changes_the_model(models, cat):
     assert "persona adapter 'tiny-novice' applied for novice" in notices
     assert "+ adapter" in notices
 
-    ids = torch.tensor([[5, 6, 7, 8]])
-    base = load_language_model(store.require("tiny-text"), device="cpu")
-    with torch.inference_mode():
-        base_logits = base.model(input_ids=ids).logits
+    base_logits = logits_of(load_language_model(store.require("tiny-text"), device="cpu"))
     adapted = load_language_model(store.require("tiny-text"), device="cpu",
                                   adapter=store.require("tiny-novice"))
-    with torch.inference_mode():
-        adapted_logits = adapted.model(input_ids=ids).logits
-    assert not torch.allclose(base_logits, adapted_logits, atol=1e-4)
+    assert not torch.allclose(base_logits, logits_of(adapted), atol=1e-4)
 
 
-def test_other_personas_do_not_get_that_adapter(models, cat):
-    store = ModelStore()
-    install(store, models["causal"], "tiny-text", "text-lm")
-    install(store, models["causal-adapter"], "tiny-novice", "critic-adapter",
-            base="tiny-text", persona="novice")
+def test_other_personas_do_not_get_that_adapter(novice_store, cat):
+    store = novice_store
     request = CritiqueRequest(generation=QUICK, sections=("description",),
                               persona=BUILTIN_PERSONAS["introvert"])
     notices = " ".join(e.text for e in events_of(cat, request, store=store)
@@ -426,14 +430,9 @@ def test_other_personas_do_not_get_that_adapter(models, cat):
 
 
 def test_a_vlm_adapter_loads_onto_the_vlm(models):
-    base = load_language_model(models["vlm"], device="cpu")
-    ids = torch.tensor([[5, 6, 7, 8]])
-    with torch.inference_mode():
-        before = base.model(input_ids=ids).logits
+    before = logits_of(load_language_model(models["vlm"], device="cpu"))
     adapted = load_language_model(models["vlm"], device="cpu", adapter=models["vlm-adapter"])
-    with torch.inference_mode():
-        after = adapted.model(input_ids=ids).logits
-    assert not torch.allclose(before, after, atol=1e-4)
+    assert not torch.allclose(before, logits_of(adapted), atol=1e-4)
 
 
 def test_an_adapter_for_another_model_is_a_clear_error(models):
