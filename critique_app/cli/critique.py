@@ -73,9 +73,7 @@ def _trained_scores(analysis) -> dict:
     scorers = find_scorers()
     if not scorers.by_modality:
         return {}
-    sources = {"photo": analysis.photo.pixels}
-    sources.update({name: m.map for name, m in analysis.modalities.items() if m.available})
-    return scorers.score_sources(sources)
+    return scorers.score_sources(analysis.sources())
 
 
 class _TerminalWriter:

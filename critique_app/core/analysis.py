@@ -42,6 +42,12 @@ class Analysis:
     measurements: dict[str, object]  # flat "group.name" -> value; units in measurements.SPECS
     timings: dict[str, float] = field(default_factory=dict)
 
+    def sources(self) -> dict[str, object]:
+        """What each score model looks at: the photo's pixels and every available map."""
+        sources = {"photo": self.photo.pixels}
+        sources.update({name: m.map for name, m in self.modalities.items() if m.available})
+        return sources
+
     def to_dict(self) -> dict:
         return {
             "photo": self.photo.describe(),

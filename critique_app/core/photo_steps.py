@@ -30,9 +30,7 @@ def open_photo_steps(path: Path, *, scorers=None, cancel=None) -> Iterator[tuple
     yield "analysis", analysis
     if scorers is not None:  # {} when no trained score model is installed
         check_cancelled(cancel)
-        sources = {"photo": photo.pixels}
-        sources.update({n: m.map for n, m in analysis.modalities.items() if m.available})
-        yield "scores", scorers.score_sources(sources)
+        yield "scores", scorers.score_sources(analysis.sources())
     check_cancelled(cancel)
     try:
         depth_model = find_depth_model()

@@ -153,8 +153,7 @@ def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: 
         values = {column: analysis.measurements.get(measure)
                   for measure, column in MEASUREMENT_COLUMNS.items()}
         values["width"], values["height"] = photo.original_size
-        sources = {"photo": photo.pixels}
-        sources.update({name: m.map for name, m in analysis.modalities.items() if m.available})
+        sources = analysis.sources()
         inputs = {modality: to_network_input(sources[modality], spec)
                   for modality, spec in specs.items() if modality in sources}
         return _Prepared(index, key, hashed, values, inputs)
