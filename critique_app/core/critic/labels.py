@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +19,7 @@ def imagenet_labels(pixels: np.ndarray, store, *, top: int = 3) -> list[tuple[st
     from critique_app.core.scoring.backbone import LITE0_INPUT
     from critique_app.core.scoring.preprocess import to_network_input
 
-    model = _classifier(str(store.path(LABEL_MODEL)), store)
+    model = _classifier(store.path(LABEL_MODEL))
     batch = torch.from_numpy(to_network_input(pixels, LITE0_INPUT)[None])
     with torch.inference_mode():
         probabilities = model(batch)[0].softmax(-1)
@@ -32,10 +33,12 @@ def labels_text(labels: list[tuple[str, float]]) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _classifier(path: str, store):
-    from critique_app.core.scoring.backbone import pretrained_lite0
+def _classifier(folder: Path):
+    """Keyed by the weights' folder, not the store object: callers make a store per
+    critique, and the network should load once per process."""
+    from critique_app.core.scoring.backbone import lite0_from_folder
 
-    return pretrained_lite0(store, num_classes=1000).eval()
+    return lite0_from_folder(folder, num_classes=1000)
 
 
 @functools.lru_cache(maxsize=1)

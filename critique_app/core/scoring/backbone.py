@@ -82,7 +82,11 @@ def pretrained_lite0(store=None, *, num_classes: int = 0):
     from critique_app.core.store.store import ModelStore
 
     store = store or ModelStore()
-    folder = store.require(LITE0_STORE_NAME)
+    return lite0_from_folder(store.require(LITE0_STORE_NAME), num_classes=num_classes)
+
+
+def lite0_from_folder(folder: Path, *, num_classes: int = 0):
+    """tf_efficientnet_lite0 with the ImageNet weights of an installed model folder."""
     model = create_backbone(LITE0, num_classes=num_classes)
-    load_lite0_weights(model, folder / "efficientnet-lite0.pth")
+    load_lite0_weights(model, Path(folder) / "efficientnet-lite0.pth")
     return model.eval()
