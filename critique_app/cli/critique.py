@@ -53,7 +53,7 @@ def critique(
     cancel = threading.Event()
     analysis = analyze(photo, cancel=cancel)
     scores = _trained_scores(analysis)
-    write = _JsonWriter() if as_json else _TerminalWriter(scores)
+    write = _JsonWriter() if as_json else _TerminalWriter()
     write.header(analysis, scores)
     events = stream_critique(analysis, request, cancel, scores=scores)
     try:
@@ -77,9 +77,9 @@ def _trained_scores(analysis) -> dict:
 
 
 class _TerminalWriter:
-    def __init__(self, scores: dict) -> None:
-        self.scores = scores
+    def __init__(self) -> None:
         self.at_line_start = True
+        self.vad: dict | None = None  # from the emotion event, printed when its section ends
 
     def header(self, analysis, scores) -> None:
         out.print(f"[bold]{analysis.photo.path.name}[/bold]")
@@ -107,7 +107,7 @@ class _TerminalWriter:
         elif kind == "end":
             if not self.at_line_start:
                 sys.stdout.write("\n")
-            if event.section == "emotion" and getattr(self, "vad", None):
+            if event.section == "emotion" and self.vad:
                 vad = self.vad
                 out.print(f"[dim]valence {vad['valence']:.2f}, arousal {vad['arousal']:.2f}, "
                           f"dominance {vad['dominance']:.2f} (0-1)[/dim]")
