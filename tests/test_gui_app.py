@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from conftest import PHOTOS, REPO_ROOT
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from score_models import save_tiny_scorer
 from tiny_lms import save_tiny_causal_lm
 
 from critique_app.core.store.store import ModelStore
 from critique_app.gui.main_window import MainWindow
-from critique_app.gui.settings import Settings
+from critique_app.gui.settings import Settings, load_settings
 
 SAMPLE = REPO_ROOT / "resources" / "samples" / "chelsea.jpg"
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
@@ -146,3 +146,54 @@ def test_quitting_mid_critique_stops_every_thread(qtbot, window, tmp_path):
     assert main.bridge.pool.activeThreadCount() == 0
     assert not [t for t in threading.enumerate() if t.name == "critique-generate"]
     assert Path(main.settings_path).is_file()
+
+
+def drop_urls(widget, paths) -> None:
+    """Drag files over the widget and drop them, as a file manager would."""
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    action = Qt.DropAction.CopyAction
+    buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(QPoint(50, 50), action, mime, buttons, modifiers)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(50, 50), action, mime, buttons, modifiers)
+    QApplication.sendEvent(widget, drop)
+    assert drop.isAccepted()
+
+
+def test_dropping_a_photo_or_a_folder_opens_it(qtbot, window, tmp_path):
+    main = window(auto_critique=False)
+    drop_urls(main, [SAMPLE])
+    qtbot.waitUntil(lambda: main.photo_page.analysis is not None, timeout=10_000)
+    assert main.photo_page.path == SAMPLE
+    for name in ("coffee", "astronaut"):
+        shutil.copy(PHOTOS[name], tmp_path / f"{name}.png")
+    drop_urls(main, [tmp_path])
+    assert main.folder == tmp_path
+    assert len(main.photo_page.filmstrip.paths()) == 2
+
+
+def test_new_settings_take_effect_on_the_open_photo(qtbot, window, tmp_path):
+    model = save_tiny_causal_lm(tmp_path / "talker", never_stop=True, hidden_size=64,
+                                intermediate_size=128, num_hidden_layers=2)
+    main = window(critic_model=str(model), default_persona="novice")
+    page = main.photo_page
+    assert page.critique.persona() == "novice"
+    main.open_path(SAMPLE)
+    qtbot.waitUntil(lambda: "Description" in page.critique.plain_text(), timeout=20_000)
+    ModelStore().import_dir(save_tiny_scorer(tmp_path / "tiny-score", steps=20),
+                            report=lambda _: None)
+    new = Settings(**{**main.settings.__dict__, "use_language_model": False,
+                      "default_persona": "introvert"})
+    main.apply_settings(new)
+    assert page.critique.persona() == "introvert"
+    wait_for_critique(qtbot, page)  # the never-stopping model is gone: the rules end it
+    text = page.critique.plain_text()
+    assert "Description" not in text and text.startswith("Aesthetic evaluation")
+    assert "photo" in page.scores  # the newly installed scorer is used at once
+    assert load_settings(tmp_path / "settings.json").default_persona == "introvert"

@@ -183,11 +183,16 @@ class MainWindow(QMainWindow):
 
         dialog = SettingsDialog(self.settings, self.services.store(), parent=self)
         if dialog.exec():
-            new = dialog.result_settings()
-            self.settings.__dict__.update(new.__dict__)
-            apply_models_dir(self.settings)
-            self.services.models_changed()
-            self._save_settings()
+            self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, new: Settings) -> None:
+        """Take new settings at once: models folder, scorer, critic and persona are
+        re-read by the next photo, and the open photo is critiqued again."""
+        self.settings.__dict__.update(new.__dict__)
+        apply_models_dir(self.settings)
+        self.services.models_changed()
+        self.photo_page.settings_changed()
+        self._save_settings()
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About Critique",

@@ -47,6 +47,7 @@ class PhotoPage(QWidget):
         self.score_panel = ScorePanel()
         self.measurements = MeasurementsPanel()
         self.critique = CritiquePanel()
+        self.critique.set_persona(services.settings.default_persona)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -58,11 +59,11 @@ class PhotoPage(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.critique, "Critique")
         self.tabs.addTab(self.measurements, "Measurements")
-        right = QSplitter(Qt.Orientation.Vertical)
+        right = self.right_splitter = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.score_panel)
         right.addWidget(self.tabs)
         right.setStretchFactor(1, 1)
-        right.setSizes([230, 600])  # room for the histogram or the no-model message
+        self._fit_score_panel(has_scores=True)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -81,6 +82,15 @@ class PhotoPage(QWidget):
         self.critique.regenerateRequested.connect(self.start_critique)
         self.critique.personaChanged.connect(lambda _: self.start_critique())
         self.critique.suggestionSelected.connect(self.viewer.highlight)
+
+    def settings_changed(self) -> None:
+        """New settings: the default persona is selected and the open photo is opened
+        again, so its scores and critique come from the newly chosen models."""
+        self.critique.reload_personas()
+        self.critique.set_persona(self.services.settings.default_persona)
+        if self.path is not None:
+            path, self.path = self.path, None
+            self.open_photo(path)
 
     # --- folder and photo ----------------------------------------------------------
     def show_folder(self, photos: list[Path]) -> None:
@@ -130,6 +140,7 @@ class PhotoPage(QWidget):
                 self.score_panel.show_scores(value, self.services.percentile_of(self.path))
             else:
                 self.score_panel.show_missing(self.services.scorer_missing())
+            self._fit_score_panel(has_scores=bool(value))
             if self.services.settings.auto_critique:  # after the scores: the prompt cites them
                 self.start_critique()
         elif kind == "depth":
@@ -140,6 +151,14 @@ class PhotoPage(QWidget):
         elif kind == "full":
             self.viewer.upgrade_pixels(value)
             self.milestone.emit("full quality", elapsed)
+
+    def _fit_score_panel(self, *, has_scores: bool) -> None:
+        """Room for the histogram when there are scores; only the message when not."""
+        total = max(sum(self.right_splitter.sizes()), 830)
+        panel = self.score_panel
+        needed = panel.heightForWidth(panel.width()) if panel.hasHeightForWidth() else -1
+        top = 230 if has_scores else max(needed, panel.minimumSizeHint().height(), 60) + 6
+        self.right_splitter.setSizes([top, total - top])
 
     def _photo_failed(self, message: str) -> None:
         self.viewer.clear(message)
