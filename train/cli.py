@@ -1,0 +1,227 @@
+"""``python -m train TASK ...`` (also ``critique-train``): every task from a terminal,
+or from the app's wizard, which runs it as a subprocess with ``--progress json``.
+
+Each run lives in its own folder (``--out``): ``run.json`` (the command's
+settings), ``checkpoint.pt``, ``progress.jsonl`` and, when it finishes,
+``model/`` ready for ``critique models import``. ``--resume`` continues a
+stopped run with the settings stored in its folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from critique_app.core.errors import CritiqueError
+
+EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
+RUN_FILE = "run.json"
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("run")
+    group.add_argument("--out", "-o", type=Path, required=True, help="the run's folder")
+    group.add_argument("--resume", action="store_true",
+                       help="continue the stopped run in --out with its stored settings")
+    group.add_argument("--epochs", type=int, default=10)
+    group.add_argument("--batch-size", type=int, default=None,
+                       help="photos per micro-batch (default: chosen to fit the profile)")
+    group.add_argument("--accumulate", type=int, default=1,
+                       help="micro-batches per optimizer step (a bigger step, same memory)")
+    group.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    group.add_argument("--weight-decay", type=float, default=1e-4)
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--val-fraction", type=float, default=0.1,
+                       help="share of photos held out for evaluation")
+    group.add_argument("--checkpoint-every", type=int, default=0,
+                       help="optimizer steps between checkpoints (0: every epoch)")
+    group.add_argument("--max-steps", type=int, default=None,
+                       help="stop after this many steps (resume later with --resume)")
+    group.add_argument("--workers", type=int, default=0, help="data-loading processes")
+    group.add_argument("--name", default=None, help="the trained model's name")
+    hw = parser.add_argument_group("hardware")
+    hw.add_argument("--profile", choices=("auto", "2080ti", "cpu", "cuda"), default="auto")
+    hw.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto")
+    hw.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction,
+                    default=None)
+    out = parser.add_argument_group("progress")
+    out.add_argument("--progress", choices=("auto", "bar", "json", "none"), default="auto",
+                     help="json: one JSON event per line on stdout (for the app's wizard)")
+    out.add_argument("--progress-file", type=Path, default=None,
+                     help="also append JSON events here (default: <out>/progress.jsonl)")
+
+
+def _data(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", type=Path, required=required,
+                       help="dataset file or folder (AVA.txt, CSV, JSONL, JSON, a photo folder)")
+    group.add_argument("--format", default=None,
+                       help="ava, impressions, artemis, pccd, xmp, csv, jsonl (default: detect)")
+    group.add_argument("--images", type=Path, default=None,
+                       help="the dataset's image folder, where it is not beside the data")
+
+
+def _score_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--backbone", default="lite0",
+                       help="lite0 (ImageNet weights from the model store) or a timm name")
+    group.add_argument("--init", type=Path, default=None,
+                       help="start from a score model or ssl backbone folder")
+    group.add_argument("--freeze", default="last:2", help="backbone, last:N or none")
+    group.add_argument("--input-size", type=int, default=224)
+    group.add_argument("--mean-weight", type=float, default=0.0,
+                       help="Explaining-IAA: weight of the mean-score error term")
+    group.add_argument("--std-weight", type=float, default=0.0,
+                       help="Explaining-IAA: weight of the score-spread error term")
+    group.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    group.add_argument("--no-cache", action="store_true",
+                       help="decode photos every epoch instead of caching the inputs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="critique-train", description="Fine-tune Critique's models on your own photos.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="TASK")
+
+    score = commands.add_parser("score", help="a NIMA score model from rated photos")
+    _data(score, required=False)
+    _score_options(score)
+    _common(score)
+
+    modality = commands.add_parser("modality",
+                                   help="a score model that looks at a saliency/depth/blur map")
+    _data(modality, required=False)
+    _score_options(modality)
+    modality.add_argument("--modality", choices=("saliency", "depth", "blur"), default=None)
+    modality.add_argument("--depth-model", default=None, help="depth model folder or name")
+    _common(modality)
+
+    ssl = commands.add_parser("ssl", help="self-supervised pre-training on an unrated folder")
+    ssl.add_argument("--data", type=Path, required=False, help="a folder of photos")
+    ssl.add_argument("--backbone", default="lite0")
+    ssl.add_argument("--input-size", type=int, default=224)
+    ssl.add_argument("--freeze", default="last:3")
+    ssl.add_argument("--margin", type=float, default=0.5)
+    ssl.add_argument("--degradations", type=int, default=2,
+                     help="degraded copies per photo and step")
+    ssl.add_argument("--recursive", action="store_true")
+    _common(ssl)
+
+    personal = commands.add_parser("personal", help="learn your taste from your own ratings")
+    _data(personal, required=False)
+    personal.add_argument("--base", default=None,
+                          help="the score model to start from (installed name or folder)")
+    personal.add_argument("--freeze", default="backbone")
+    personal.add_argument("--rater", default=None, help="use only this rater's rows")
+    personal.add_argument("--no-cache", action="store_true")
+    _common(personal)
+
+    critic = commands.add_parser("critic", help="LoRA fine-tuning of the critic on critiques")
+    _data(critic, required=False)
+    from train.tasks.critic_cli import add_critic_options
+
+    add_critic_options(critic)
+    _common(critic)
+
+    evaluate = commands.add_parser("eval", help="metrics of a model on a dataset")
+    evaluate.add_argument("model", help="model folder (or installed name)")
+    _data(evaluate)
+    evaluate.add_argument("--split", choices=("val", "all"), default="val",
+                          help="val: the held-out split training used (same --seed); all")
+    evaluate.add_argument("--val-fraction", type=float, default=0.1)
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--json", action="store_true")
+
+    export = commands.add_parser("export", help="write a run's model folder (and ONNX)")
+    export.add_argument("run", type=Path, help="the run's folder")
+    export.add_argument("--to", type=Path, default=None, help="where (default: <run>/model)")
+    export.add_argument("--no-onnx", action="store_true")
+
+    validate = commands.add_parser("validate", help="check a dataset before training")
+    _data(validate)
+    validate.add_argument("--json", action="store_true")
+
+    estimate = commands.add_parser("estimate", help="peak GPU memory of the critic's settings")
+    estimate.add_argument("--limit-gb", type=float, default=11.0)
+    estimate.add_argument("--json", action="store_true")
+
+    commands.add_parser("hardware", help="what this machine offers for training")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
+    try:
+        if args.command in ("score", "modality", "ssl", "personal", "critic"):
+            return _train(parser, args)
+        from train import commands
+
+        return getattr(commands, f"run_{args.command}")(args)
+    except CritiqueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from train.progress import describe_failure
+    from train.runs import run_task
+
+    args = _with_stored_settings(parser, args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    progress = _progress(args)
+    try:
+        run_task(args, progress)
+        return 0
+    except KeyboardInterrupt:
+        progress.error("stopped by the user; continue with --resume", kind="interrupted")
+        return EXIT_INTERRUPTED
+    except CritiqueError as error:
+        progress.error(str(error), kind="data")
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:
+        message, hint = describe_failure(error)
+        progress.error(message, hint=hint, kind=type(error).__name__)
+        print(f"error: {message}" + (f"\n{hint}" if hint else ""), file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        progress.close()
+
+
+def _with_stored_settings(parser, args: argparse.Namespace) -> argparse.Namespace:
+    """``--resume`` reruns the stored command (only progress options may differ);
+    a new run stores its command line."""
+    stored = Path(args.out) / RUN_FILE
+    if args.resume:
+        if not stored.is_file():
+            raise CritiqueError(f"{args.out} has no {RUN_FILE}: nothing to resume")
+        saved = json.loads(stored.read_text(encoding="utf-8"))
+        if saved["command"] != args.command:
+            raise CritiqueError(f"{args.out} is a '{saved['command']}' run, not '{args.command}'")
+        os.chdir(saved["cwd"])  # the stored command's relative paths start there
+        resumed = parser.parse_args(saved["argv"])
+        resumed.argv, resumed.resume = saved["argv"], True
+        resumed.progress, resumed.progress_file = args.progress, args.progress_file
+        return resumed
+    from critique_app.core.files import write_text_atomically
+
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    write_text_atomically(stored, json.dumps(
+        {"command": args.command, "argv": args.argv, "cwd": os.getcwd()}, indent=2))
+    return args
+
+
+def _progress(args):
+    from train.progress import Progress
+
+    mode = args.progress
+    if mode == "auto":
+        mode = "bar" if sys.stderr.isatty() else "json"
+    return Progress(json_stream=sys.stdout if mode == "json" else None,
+                    json_path=args.progress_file or Path(args.out) / "progress.jsonl",
+                    bar=mode == "bar")

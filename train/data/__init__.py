@@ -1,0 +1,1 @@
+"""Datasets in the formats people already have, validated before training."""

@@ -1,0 +1,233 @@
+"""The one training loop every task uses.
+
+A task says what to train and how to measure it (:class:`TrainTask`); the
+loop does the rest the same way for all of them: seeded batch order, fp16
+autocast with a gradient scaler on the 2080 Ti (parameters stay fp32),
+gradient accumulation, warm-up then cosine learning rate, gradient clipping,
+held-out evaluation after each epoch, progress events, checkpoints, exact
+resume, DDP when launched by torchrun/accelerate, and the measured peak GPU
+memory.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch.utils.data import DataLoader
+
+from train.checkpoint import load_checkpoint, save_checkpoint
+from train.distributed import DistContext, init_distributed
+from train.seed import rng_state, seed_everything, set_rng_state
+
+
+@dataclass
+class LoopSettings:
+    epochs: int = 10
+    batch_size: int = 32
+    accumulate: int = 1  # micro-batches per optimizer step
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    warmup_fraction: float = 0.05
+    clip_grad_norm: float | None = 1.0
+    seed: int = 0
+    checkpoint_every: int = 0  # optimizer steps between checkpoints; 0: once per epoch
+    max_steps: int | None = None  # stop (with a checkpoint) after this many optimizer steps
+    workers: int = 0  # DataLoader processes
+
+    def fingerprint(self) -> dict:
+        """What must not change between a run and its resume."""
+        keep = ("epochs", "batch_size", "accumulate", "lr", "weight_decay", "warmup_fraction",
+                "clip_grad_norm", "seed")
+        return {k: v for k, v in asdict(self).items() if k in keep}
+
+
+class TrainTask(Protocol):
+    """What the loop needs from a task (score, ssl, critic...)."""
+
+    name: str
+    model: torch.nn.Module  # the module whose trainable parameters are optimised
+
+    def parameter_groups(self) -> list[dict]: ...  # AdamW groups (layer-wise lr, frozen left out)
+
+    def train_set(self) -> torch.utils.data.Dataset: ...
+
+    def collate(self, items: list): ...  # may drop unreadable items (None)
+
+    def loss(self, model: torch.nn.Module, batch, device: torch.device) -> torch.Tensor: ...
+
+    def evaluate(self, model: torch.nn.Module, device: torch.device) -> dict[str, float]: ...
+
+    def fingerprint(self) -> dict: ...  # the task's own settings and data, for resume checks
+
+
+@dataclass
+class FitResult:
+    steps: int
+    epochs_done: float
+    stopped_early: bool
+    metrics: dict[str, float]  # the last held-out evaluation
+    history: list[dict] = field(default_factory=list)  # one entry per evaluation
+    peak_gpu_memory_bytes: int | None = None
+    seconds: float = 0.0
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to 10% of the peak rate."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """This epoch's batches of sample indices: a permutation fixed by (seed, epoch)."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+    return [order[i:i + batch_size].tolist() for i in range(0, n, batch_size)]
+
+
+def fit(task: TrainTask, settings: LoopSettings, hardware, run_dir: Path, progress,
+        *, resume: bool = False) -> FitResult:
+    started = time.perf_counter()
+    dist: DistContext = init_distributed(hardware.device)
+    device = dist.device(hardware.device)
+    seed_everything(settings.seed)
+    model = task.model.to(device)
+    model.train()
+    trained = dist.wrap(model, device)
+    groups = task.parameter_groups()
+    for group in groups:  # a group may ask for a fraction of the rate (e.g. a backbone)
+        group["lr"] = settings.lr * group.pop("lr_scale", 1.0)
+    optimizer = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay)
+    dataset = task.train_set()
+    if len(dataset) == 0:
+        raise ValueError("no training samples")
+    micro_batches = len(dist.shard(epoch_batches(len(dataset), settings.batch_size, 0, 0)))
+    steps_per_epoch = max(1, math.ceil(micro_batches / settings.accumulate))
+    total_steps = steps_per_epoch * settings.epochs
+    warmup = int(settings.warmup_fraction * total_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, total_steps, warmup))
+    scaler = hardware.grad_scaler()
+    fingerprint = {**settings.fingerprint(), **task.fingerprint(), "world_size": dist.world_size}
+
+    position = {"epoch": 0, "batch": 0, "step": 0}
+    history: list[dict] = []
+    if resume:
+        state = load_checkpoint(run_dir, fingerprint)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        position, history = state["position"], state["history"]
+        if dist.is_main:
+            progress.log(f"resumed at step {position['step']} (epoch {position['epoch'] + 1}, "
+                         f"batch {position['batch']})")
+
+    def checkpoint(rng: dict | None = None) -> None:
+        if dist.is_main:
+            path = save_checkpoint(run_dir, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "rng": rng or rng_state(), "position": dict(position), "history": history,
+                "fingerprint": fingerprint})
+            progress.checkpoint(position["step"], str(path))
+        dist.barrier()
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    if dist.is_main:
+        progress.start(task.name, total_steps, settings.epochs, asdict(settings),
+                       hardware.to_dict(), None)
+    stopped = False
+    metrics: dict[str, float] = history[-1]["metrics"] if history else {}
+    # The random state right after the last optimizer step: what a checkpoint taken
+    # on Ctrl-C must hold, since the interrupted micro-batches are thrown away.
+    rng_at_step = rng_state()
+    try:
+        for epoch in range(position["epoch"], settings.epochs):
+            if hasattr(dataset, "set_epoch"):
+                dataset.set_epoch(epoch)
+            batches = dist.shard(epoch_batches(len(dataset), settings.batch_size, settings.seed,
+                                               epoch))
+            # Its own generator: a DataLoader would otherwise draw its worker seed from the
+            # global generator, and a resumed run would then see different dropout masks.
+            loader = DataLoader(dataset, batch_sampler=batches[position["batch"]:],
+                                collate_fn=task.collate, num_workers=settings.workers,
+                                generator=torch.Generator().manual_seed(settings.seed + epoch))
+            optimizer.zero_grad(set_to_none=True)
+            for index, batch in enumerate(loader, start=position["batch"]):
+                last = index == len(batches) - 1
+                with hardware.autocast():
+                    loss = task.loss(trained, batch, device)
+                scaled = loss / settings.accumulate
+                (scaler.scale(scaled) if scaler is not None else scaled).backward()
+                if (index + 1) % settings.accumulate and not last:
+                    continue
+                _optimizer_step(model, optimizer, scaler, settings.clip_grad_norm)
+                scheduler.step()
+                position.update(batch=index + 1, step=position["step"] + 1)
+                rng_at_step = rng_state()
+                if dist.is_main:
+                    progress.step(position["step"], epoch + (index + 1) / len(batches),
+                                  float(loss.detach()), scheduler.get_last_lr()[0])
+                at_limit = settings.max_steps is not None and position["step"] >= settings.max_steps
+                if at_limit or (settings.checkpoint_every
+                                and position["step"] % settings.checkpoint_every == 0 and not last):
+                    checkpoint()
+                if at_limit:
+                    stopped = True
+                    break
+            if stopped:
+                break
+            metrics = _evaluate(task, model, device, dist)
+            history.append({"epoch": epoch + 1, "step": position["step"], "metrics": metrics})
+            if dist.is_main:
+                progress.evaluate(position["step"], epoch + 1, metrics)
+            position.update(epoch=epoch + 1, batch=0)
+            checkpoint()
+    except KeyboardInterrupt:
+        if position["step"]:
+            checkpoint(rng_at_step)  # Ctrl-C keeps every finished step: --resume continues
+        dist.close()
+        raise
+
+    peak = int(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None
+    dist.close()
+    return FitResult(steps=position["step"],
+                     epochs_done=position["epoch"] + position["batch"] / max(1, micro_batches),
+                     stopped_early=stopped, metrics=metrics, history=history,
+                     peak_gpu_memory_bytes=peak, seconds=time.perf_counter() - started)
+
+
+def _optimizer_step(model, optimizer, scaler, clip: float | None) -> None:
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    if clip:
+        torch.nn.utils.clip_grad_norm_(
+            [p for p in model.parameters() if p.requires_grad], clip)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def _evaluate(task, model, device, dist: DistContext) -> dict[str, float]:
+    """Held-out metrics, on the first process only (the others wait)."""
+    metrics: dict[str, float] = {}
+    if dist.is_main:
+        model.eval()
+        with torch.no_grad():
+            metrics = task.evaluate(model, device)
+        model.train()
+    dist.barrier()
+    return metrics

@@ -1,0 +1,29 @@
+"""Evaluation metrics for training: score models (NIMA / AVA), critique text
+(BLEU, METEOR, ROUGE-L, CIDEr-D) and a test of whether two personas write differently."""
+
+from train.metrics.persona_test import (
+    PersonaTestResult,
+    compare_personas,
+    paired_feature_test,
+    vocabulary_test,
+)
+from train.metrics.scores import binary_accuracy, emd, plcc, score_metrics, srcc
+from train.metrics.text import bleu, cider_d, meteor, rouge_l, text_metrics, tokenize
+
+__all__ = [
+    "PersonaTestResult",
+    "binary_accuracy",
+    "bleu",
+    "cider_d",
+    "compare_personas",
+    "emd",
+    "meteor",
+    "paired_feature_test",
+    "plcc",
+    "rouge_l",
+    "score_metrics",
+    "srcc",
+    "text_metrics",
+    "tokenize",
+    "vocabulary_test",
+]

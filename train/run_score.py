@@ -1,0 +1,117 @@
+"""One score-model run, start to finish: split, check every photo, train, export.
+
+Shared by `score`, `modality` and `personal` (which are score runs with another
+input or starting point).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from train.data.records import DataError, Dataset
+from train.data.split import split_rows
+from train.export import ModelCard, export_score_model
+from train.loop import FitResult, LoopSettings, fit
+from train.tasks.images import InputCache
+from train.tasks.score import (
+    ScoreOptions,
+    ScoreTask,
+    data_fingerprint,
+    predict,
+    prepare_inputs,
+)
+from train.tasks.score_model import BuiltNet
+
+MIN_TRAIN, MIN_VAL = 4, 2
+
+
+@dataclass
+class ScoreRun:
+    name: str  # the exported model's name
+    dataset_name: str  # for the model card, e.g. "AVA (AVA.txt)"
+    val_fraction: float = 0.1
+    cache: bool = True
+    data_licence: str = "as stated by the dataset's owners"
+    licence: str = "the training data's terms"
+    summary: str = ""
+
+
+@dataclass
+class ScoreOutcome:
+    model_dir: Path
+    fit: FitResult
+    metrics: dict
+    baseline_metrics: dict
+    skipped: list[str]
+
+
+def run_score(run: ScoreRun, data: Dataset, built: BuiltNet, options: ScoreOptions,
+              settings: LoopSettings, hardware, run_dir: Path, progress, *,
+              resume: bool = False, baseline: bool = False) -> ScoreOutcome:
+    """``baseline``: also measure the starting model on the held-out split (when it
+    is itself a trained scorer), so the result shows what training changed."""
+    run_dir = Path(run_dir)
+    train_rows, val_rows = split_rows(data.rows, run.val_fraction, settings.seed)
+    cache = InputCache(run_dir / "cache" if run.cache else None)
+    task = ScoreTask(built, train_rows, val_rows, options, cache, seed=settings.seed,
+                     data_fingerprint=data_fingerprint(data.rows), name=run.name)
+    skipped = _drop_unreadable(task, progress, settings.workers or 2)
+    if len(task.train_samples) < MIN_TRAIN or len(task.val_samples) < MIN_VAL:
+        raise DataError(f"too few usable photos: {len(task.train_samples)} to train on and "
+                        f"{len(task.val_samples)} held out (need {MIN_TRAIN} and {MIN_VAL}); "
+                        "add photos or lower --val-fraction")
+    progress.log(f"{len(task.train_samples)} photos to train on, {len(task.val_samples)} held "
+                 f"out; starting from {built.started_from}")
+    baseline_metrics = {}
+    if baseline:
+        built.net.eval()
+        predicted, target = predict(built.net, task.val_samples, "cpu")
+        from train.metrics.scores import score_metrics
+
+        baseline_metrics = score_metrics(predicted, target)
+        progress.log("the starting model on the held-out photos: " + _describe(baseline_metrics))
+    result = fit(task, settings, hardware, run_dir, progress, resume=resume)
+    model_dir = run_dir / "model"
+    if not result.stopped_early:
+        card = ModelCard(
+            name=run.name, task="score", dataset=run.dataset_name,
+            summary=run.summary or f"NIMA score model on the {options.modality}, trained with "
+                                   "Critique's trainer.",
+            samples=len(task.train_samples), licence=run.licence, data_licence=run.data_licence,
+            started_from=built.started_from,
+            hyper_parameters={**asdict(settings), **asdict(options),
+                              "backbone": built.backbone, "input_size": built.input_spec.size,
+                              "val_fraction": run.val_fraction},
+            hardware=hardware.to_dict(), metrics=result.metrics,
+            baseline_metrics=baseline_metrics,
+            notes=[f"skipped unreadable: {s}" for s in skipped[:20]])
+        peak = {"peak_gpu_memory_bytes": result.peak_gpu_memory_bytes,
+                "history": result.history, "seconds": round(result.seconds, 1)}
+        export_score_model(built.net, model_dir, card=card, backbone=built.backbone,
+                           modality=options.modality, input_spec=built.input_spec,
+                           backbone_kwargs=built.backbone_kwargs, epochs=result.epochs_done,
+                           extra_metrics=peak)
+    return ScoreOutcome(model_dir, result, result.metrics, baseline_metrics, skipped)
+
+
+def _drop_unreadable(task: ScoreTask, progress, workers: int) -> list[str]:
+    """Decode every photo once up front (this also fills the cache); unreadable ones
+    are reported with their dataset line and left out."""
+    skipped = []
+    for samples in (task.train_samples, task.val_samples):
+        failures = prepare_inputs(samples, workers)
+        bad = {id(row) for row, _ in failures}
+        for row, message in failures:
+            line = f"line {row.line}: {message}" if row.line else message
+            skipped.append(line)
+            progress.log(f"skipped {line}", level="warning")
+        samples.rows = [row for row in samples.rows if id(row) not in bad]
+    return skipped
+
+
+def _describe(metrics: dict) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+
+
+

@@ -1,0 +1,1 @@
+"""The training tasks: score, modality, ssl, personal, critic."""

@@ -1,0 +1,88 @@
+"""Photos (or their saliency, depth and blur maps) as network inputs, the way the app
+computes them, with a disk cache so later epochs skip decoding and map-making.
+
+The maps are made by the app's own code from the photo at analysis size
+(``load_photo``'s default), then squashed to the network's square input exactly as
+the app's scorer does, so a modality scorer sees at training time what it will
+see in the app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from critique_app.core.imaging import load_photo
+from critique_app.core.scoring.backbone import InputSpec
+from critique_app.core.scoring.preprocess import to_network_input
+
+RAW_SPEC_MEAN, RAW_SPEC_STD = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+
+
+def modality_pixels(path: Path, modality: str, depth_model: Path | None = None):
+    """The photo's pixels (H, W, 3) or one of its maps (H, W), all in [0, 1]."""
+    from critique_app.core.errors import ModelError
+    from critique_app.core.modalities import compute_blur, compute_depth, compute_saliency
+
+    photo = load_photo(path)
+    if modality == "photo":
+        return photo.pixels
+    if modality == "blur":
+        return compute_blur(photo.luminance(), photo.scale).map
+    if modality == "saliency":
+        return compute_saliency(photo.pixels).map
+    if modality == "depth":
+        result = compute_depth(photo.pixels, depth_model)
+        if not result.available:
+            raise ModelError(f"no depth map for training: {result.reason}")
+        return result.map
+    raise ValueError(f"unknown modality {modality!r}")
+
+
+class InputCache:
+    """Squashed [0, 1] inputs as uint8 files (one channel for maps), keyed by the
+    file's path, size and modification time, the modality and the input size."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = Path(folder) if folder else None
+
+    def _key(self, path: Path, modality: str, size: int) -> Path:
+        stat = path.stat()
+        text = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{modality}|{size}"
+        digest = hashlib.sha1(text.encode()).hexdigest()
+        return self.folder / modality / digest[:2] / f"{digest}.npy"
+
+    def square(self, path: Path, modality: str, size: int, depth_model=None) -> np.ndarray:
+        """float32 (3, S, S) in [0, 1]: the input before normalisation."""
+        cached = self._key(path, modality, size) if self.folder else None
+        if cached is not None and cached.is_file():
+            try:
+                return _expand(np.load(cached))
+            except (OSError, ValueError):
+                pass  # a damaged cache file is simply made again
+        raw_spec = InputSpec(size, RAW_SPEC_MEAN, RAW_SPEC_STD)
+        square = to_network_input(modality_pixels(path, modality, depth_model), raw_spec)
+        stored = np.clip(np.round(square * 255.0), 0, 255).astype(np.uint8)
+        if modality != "photo":
+            stored = stored[:1]
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            temp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+            with open(temp, "wb") as handle:
+                np.save(handle, stored)
+            os.replace(temp, cached)
+        return _expand(stored)
+
+
+def _expand(stored: np.ndarray) -> np.ndarray:
+    values = stored.astype(np.float32) / 255.0
+    return np.repeat(values, 3, axis=0) if values.shape[0] == 1 else values
+
+
+def normalise(square: np.ndarray, spec: InputSpec) -> np.ndarray:
+    mean = np.asarray(spec.mean, np.float32)[:, None, None]
+    std = np.asarray(spec.std, np.float32)[:, None, None]
+    return (square - mean) / std
