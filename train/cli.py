@@ -206,7 +206,9 @@ def _with_stored_settings(parser, args: argparse.Namespace) -> argparse.Namespac
         os.chdir(saved["cwd"])  # the stored command's relative paths start there
         resumed = parser.parse_args(saved["argv"])
         resumed.argv, resumed.resume = saved["argv"], True
+        # Only how far to go and how to report may change: --max-steps stopped it.
         resumed.progress, resumed.progress_file = args.progress, args.progress_file
+        resumed.max_steps = args.max_steps
         return resumed
     from critique_app.core.files import write_text_atomically
 

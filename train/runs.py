@@ -16,7 +16,9 @@ DEFAULT_LR = {"score": 3e-4, "modality": 3e-4, "personal": 1e-3, "ssl": 1e-4, "c
 
 def run_task(args: argparse.Namespace, progress) -> dict:
     from train.hardware import apply_memory_cap, resolve_hardware
+    from train.seed import seed_everything
 
+    seed_everything(args.seed)  # before any model is built: fresh heads start the same way
     hardware = resolve_hardware(args.profile, args.precision, args.gradient_checkpointing)
     apply_memory_cap(hardware)
     progress.log(f"hardware: {hardware.describe()}")

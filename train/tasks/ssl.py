@@ -36,6 +36,7 @@ from train.tasks.score_model import (
 )
 
 KINDS = tuple(DEGRADATIONS)
+HELD_OUT_EPOCH = 2**31 - 1  # a fixed "epoch" for the held-out photos' random state
 SCORES = torch.arange(1, 11, dtype=torch.float32)
 
 
@@ -59,8 +60,8 @@ class DegradedPairs(Dataset):
             original = self.cache.square(self.paths[index], "photo", self.spec.size)
         except PhotoError:
             return None
-        # Held-out photos get the same degradations every evaluation (epoch -1).
-        rng = item_rng(self.seed, -1 if self.fixed else self.epoch, index)
+        # Held-out photos get the same degradations at every evaluation.
+        rng = item_rng(self.seed, HELD_OUT_EPOCH if self.fixed else self.epoch, index)
         if not self.fixed and rng.random() < 0.5:
             original = original[:, :, ::-1]
         kinds = rng.choice(len(KINDS), size=self.copies, replace=self.copies > len(KINDS))
