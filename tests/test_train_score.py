@@ -237,3 +237,50 @@ def test_export_a_stopped_run_from_its_checkpoint(blur_set, tmp_path):
     assert (target / "model.onnx").is_file()
     assert "did not finish" in (target / "README.md").read_text()
     ModelStore().import_dir(target, report=lambda _: None)
+
+
+def test_a_capped_gpu_gets_smaller_micro_batches_with_more_accumulation(blur_set):
+    """The 2080 Ti profile fits the batch to its 11 GB by accumulating; shown here
+    with a cap small enough that even a tiny model has to shrink its batches."""
+    from train.data.formats import load_dataset
+    from train.hardware import Hardware
+    from train.loop import LoopSettings
+    from train.progress import Progress
+    from train.run_score import fit_to_memory
+    from train.tasks.images import InputCache
+    from train.tasks.score import ScoreOptions, ScoreTask
+    from train.tasks.score_model import build_score_net
+
+    rows = load_dataset(blur_set).rows
+    built = build_score_net(TINY_BACKBONE, input_size=64)
+    task = ScoreTask(built, rows[:8], rows[8:10], ScoreOptions(), InputCache(None), seed=0,
+                     data_fingerprint="x")
+    capped = Hardware("2080ti", "cuda", torch.float16, True, True,
+                      memory_limit_bytes=775 * 1024**2)  # the 768 MiB workspace + a little
+    settings, memory = fit_to_memory(task, LoopSettings(batch_size=64, accumulate=1), capped,
+                                     Progress())
+    assert settings.batch_size < 64
+    assert settings.batch_size * settings.accumulate == 64
+    assert memory.fits(capped.memory_limit_bytes)
+
+
+@pytest.mark.slow
+def test_torchrun_with_two_processes_trains_without_code_changes(blur_set, tmp_path):
+    """Multi-GPU users launch the same command with torchrun; here two CPU processes
+    (gloo) share each epoch's batches and only the first one writes."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+               "--master_port", "29517", "-m", "train",
+               *[str(a) for a in tiny_score_args(blur_set, out, "--epochs", "1")]]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = events(out)
+    assert [e["event"] for e in log].count("start") == 1
+    start = next(e for e in log if e["event"] == "start")
+    assert start["config"]["world_size"] == 2
+    steps = [e for e in log if e["event"] == "step"]
+    assert len(steps) == 4  # 54 photos / 6 per batch = 9 batches, 4 per process
+    assert (out / "model" / "model.safetensors").is_file()

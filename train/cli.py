@@ -211,7 +211,10 @@ def _with_stored_settings(parser, args: argparse.Namespace) -> argparse.Namespac
         resumed.max_steps = args.max_steps
         return resumed
     from critique_app.core.files import write_text_atomically
+    from train.distributed import is_main_process
 
+    if not is_main_process():
+        return args
     Path(args.out).mkdir(parents=True, exist_ok=True)
     write_text_atomically(stored, json.dumps(
         {"command": args.command, "argv": args.argv, "cwd": os.getcwd()}, indent=2))
@@ -219,8 +222,11 @@ def _with_stored_settings(parser, args: argparse.Namespace) -> argparse.Namespac
 
 
 def _progress(args):
+    from train.distributed import is_main_process
     from train.progress import Progress
 
+    if not is_main_process():  # under torchrun only the first process reports
+        return Progress()
     mode = args.progress
     if mode == "auto":
         mode = "bar" if sys.stderr.isatty() else "json"

@@ -56,6 +56,11 @@ class DistContext:
             torch.distributed.destroy_process_group()
 
 
+def is_main_process() -> bool:
+    """True unless this is a second (third...) process of a torchrun/accelerate launch."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def init_distributed(device: str) -> DistContext:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:

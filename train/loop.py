@@ -91,7 +91,8 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[i
 
 
 def fit(task: TrainTask, settings: LoopSettings, hardware, run_dir: Path, progress,
-        *, resume: bool = False) -> FitResult:
+        *, resume: bool = False, memory: dict | None = None) -> FitResult:
+    """Train ``task``; ``memory`` (the peak-memory estimate) goes into the start event."""
     started = time.perf_counter()
     dist: DistContext = init_distributed(hardware.device)
     device = dist.device(hardware.device)
@@ -144,8 +145,9 @@ def fit(task: TrainTask, settings: LoopSettings, hardware, run_dir: Path, progre
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     if dist.is_main:
-        progress.start(task.name, total_steps, settings.epochs, asdict(settings),
-                       hardware.to_dict(), None)
+        progress.start(task.name, total_steps, settings.epochs,
+                       {**asdict(settings), "world_size": dist.world_size},
+                       hardware.to_dict(), memory)
     stopped = False
     metrics: dict[str, float] = history[-1]["metrics"] if history else {}
     # The random state right after the last optimizer step: what a checkpoint taken

@@ -6,11 +6,12 @@ input or starting point).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from train.data.records import DataError, Dataset
 from train.data.split import split_rows
+from train.distributed import is_main_process
 from train.export import ModelCard, export_score_model
 from train.loop import FitResult, LoopSettings, fit
 from train.tasks.images import InputCache
@@ -71,9 +72,11 @@ def run_score(run: ScoreRun, data: Dataset, built: BuiltNet, options: ScoreOptio
 
         baseline_metrics = score_metrics(predicted, target)
         progress.log("the starting model on the held-out photos: " + _describe(baseline_metrics))
-    result = fit(task, settings, hardware, run_dir, progress, resume=resume)
+    settings, memory = fit_to_memory(task, settings, hardware, progress)
+    result = fit(task, settings, hardware, run_dir, progress, resume=resume,
+                 memory=memory.to_dict())
     model_dir = run_dir / "model"
-    if not result.stopped_early:
+    if not result.stopped_early and is_main_process():
         card = ModelCard(
             name=run.name, task="score", dataset=run.dataset_name,
             summary=run.summary or f"NIMA score model on the {options.modality}, trained with "
@@ -93,6 +96,38 @@ def run_score(run: ScoreRun, data: Dataset, built: BuiltNet, options: ScoreOptio
                            backbone_kwargs=built.backbone_kwargs, epochs=result.epochs_done,
                            extra_metrics=peak)
     return ScoreOutcome(model_dir, result, result.metrics, baseline_metrics, skipped)
+
+
+def fit_to_memory(task: ScoreTask, settings: LoopSettings, hardware, progress):
+    """Estimate peak GPU memory before training; on a capped GPU, halve the micro-batch
+    (doubling accumulation, so each step still sees as many photos) until it fits."""
+    import torch
+
+    from train.memory import estimate_training_memory
+
+    net = task.built.net
+    if hardware.gradient_checkpointing and hasattr(net.backbone, "set_grad_checkpointing"):
+        net.backbone.set_grad_checkpointing(True)
+    size = task.built.input_spec.size
+    sample = torch.zeros(1, 3, size, size)
+
+    def estimate(batch: int):
+        return estimate_training_memory(task.model, (sample,), batch_size=batch,
+                                        amp=hardware.amp_dtype is not None,
+                                        gradient_checkpointing=hardware.gradient_checkpointing,
+                                        loss_fn=lambda out: out.float().sum())
+
+    memory = estimate(settings.batch_size)
+    limit = hardware.memory_limit_bytes
+    while limit and not memory.fits(limit) and settings.batch_size > 1:
+        settings = replace(settings, batch_size=settings.batch_size // 2,
+                           accumulate=settings.accumulate * 2)
+        memory = estimate(settings.batch_size)
+        progress.log(f"lowered the micro-batch to {settings.batch_size} (accumulating "
+                     f"{settings.accumulate}) to fit {limit / 1024**3:.1f} GiB")
+    verdict = f" of {limit / 1024**3:.1f} GiB" if limit else " (if run on a GPU)"
+    progress.log(f"estimated peak GPU memory: {memory.total / 1024**3:.2f} GiB{verdict}")
+    return settings, memory
 
 
 def _drop_unreadable(task: ScoreTask, progress, workers: int) -> list[str]:

@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 from critique_app.core.errors import CritiqueError, PhotoError
 from critique_app.core.files import write_text_atomically
 from critique_app.core.store.store import LOCAL_METADATA
+from train.distributed import is_main_process
 from train.seed import item_rng
 from train.tasks.degradations import DEGRADATIONS, degrade
 from train.tasks.images import InputCache, normalise
@@ -195,7 +196,7 @@ def run_ssl(args, hardware, progress) -> dict:
     settings = loop_settings(args, hardware)
     result = fit(task, settings, hardware, Path(args.out), progress, resume=args.resume)
     model_dir = None
-    if not result.stopped_early:
+    if not result.stopped_early and is_main_process():
         name = args.name or f"ssl-{Path(args.out).resolve().name}"
         model_dir = export_backbone(task, Path(args.out) / "model", name=name,
                                     metrics=result.metrics, hardware=hardware.to_dict(),
