@@ -131,8 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     _data(evaluate)
     evaluate.add_argument("--split", choices=("val", "all"), default="val",
                           help="val: the held-out split training used (same --seed); all")
-    evaluate.add_argument("--val-fraction", type=float, default=0.1)
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--val-fraction", type=float, default=None,
+                          help="default: the value the model was trained with (else 0.1)")
+    evaluate.add_argument("--seed", type=int, default=None,
+                          help="default: the seed the model was trained with (else 0)")
     evaluate.add_argument("--json", action="store_true")
 
     export = commands.add_parser("export", help="write a run's model folder (and ONNX)")

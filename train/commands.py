@@ -62,6 +62,7 @@ def run_eval(args: argparse.Namespace) -> int:
     """Held-out metrics of a trained score model (the split training used, by seed)."""
     folder = model_folder(args.model)
     metadata = json.loads((folder / LOCAL_METADATA).read_text(encoding="utf-8"))
+    _default_split(args, folder)
     if metadata.get("task") == "critic-adapter":
         from train.tasks.critic_cli import evaluate_adapter
 
@@ -79,6 +80,18 @@ def run_eval(args: argparse.Namespace) -> int:
             print(f"  {key:>12}  {value:.4f}" if isinstance(value, float)
                   else f"  {key:>12}  {value}")
     return 0
+
+
+def _default_split(args: argparse.Namespace, folder: Path) -> None:
+    """Evaluate on the split the model was trained with, unless told otherwise."""
+    try:
+        split = json.loads((folder / "metrics.json").read_text(encoding="utf-8")).get("split", {})
+    except (OSError, ValueError):
+        split = {}
+    if args.val_fraction is None:
+        args.val_fraction = split.get("val_fraction", 0.1)
+    if args.seed is None:
+        args.seed = split.get("seed", 0)
 
 
 def _evaluate_score_model(folder: Path, args: argparse.Namespace) -> dict:

@@ -89,7 +89,8 @@ def run_score(run: ScoreRun, data: Dataset, built: BuiltNet, options: ScoreOptio
             hardware=hardware.to_dict(), metrics=result.metrics,
             baseline_metrics=baseline_metrics,
             notes=[f"skipped unreadable: {s}" for s in skipped[:20]])
-        peak = {"peak_gpu_memory_bytes": result.peak_gpu_memory_bytes,
+        peak = {"split": {"val_fraction": run.val_fraction, "seed": settings.seed},
+                "peak_gpu_memory_bytes": result.peak_gpu_memory_bytes,
                 "history": result.history, "seconds": round(result.seconds, 1)}
         export_score_model(built.net, model_dir, card=card, backbone=built.backbone,
                            modality=options.modality, input_spec=built.input_spec,

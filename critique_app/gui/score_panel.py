@@ -156,6 +156,7 @@ def _histogram_plot(parent: QWidget) -> pg.PlotWidget:
     item.getAxis("bottom").setTicks([[(i, str(i)) for i in range(1, 11)]])
     item.getAxis("left").enableAutoSIPrefix(False)
     item.getAxis("left").setWidth(44)
+    item.layout.setContentsMargins(0, 8, 4, 0)  # room for the top tick's label
     plot.setToolTip("How likely each score 1-10 is, by the trained score model")
     return plot
 
