@@ -25,6 +25,7 @@ from critique_app.core.critic.service import stream_critique
 from critique_app.core.errors import CritiqueError
 from critique_app.core.store.store import LOCAL_METADATA, ModelStore
 from train.cli import build_parser
+from train.cli import main as train_main
 from train.data.formats import load_dataset
 from train.hardware import resolve_hardware
 from train.loop import LoopSettings, fit
@@ -302,7 +303,7 @@ def test_resume_gives_the_same_adapter_as_an_uninterrupted_run(tiny, rows, tmp_p
     assert all(torch.equal(expected[key], got[key]) for key in expected)
 
 
-def test_persona_adapters_are_compared_and_evaluated(tiny, data, rows, tmp_path):
+def test_persona_adapters_are_compared_and_evaluated(tiny, data, rows, tmp_path, capsys):
     adapters = {}
     for persona in ("introvert", "novice"):
         result = run_critic(critic_args(data, tmp_path / persona, "--model", str(tiny["text"]),
@@ -320,3 +321,10 @@ def test_persona_adapters_are_compared_and_evaluated(tiny, data, rows, tmp_path)
     metrics = evaluate_adapter(adapters["introvert"], Namespace(
         data=data, format=None, images=None, split="all", val_fraction=0.3, seed=0))
     assert metrics["examples"] == 6 and metrics["perplexity"] > 1
+
+    # The same comparison from the command line.
+    assert train_main(["compare-personas", str(adapters["introvert"]), str(adapters["novice"]),
+                       "--data", str(data), "--limit", "4", "--max-new-tokens", "8",
+                       "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["persona_b"] == "novice" and printed["tests"]

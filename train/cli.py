@@ -142,6 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--to", type=Path, default=None, help="where (default: <run>/model)")
     export.add_argument("--no-onnx", action="store_true")
 
+    personas = commands.add_parser(
+        "compare-personas", help="do two persona adapters write differently? (a permutation test)")
+    personas.add_argument("adapter_a", type=Path)
+    personas.add_argument("adapter_b", type=Path)
+    _data(personas)
+    personas.add_argument("--limit", type=int, default=20, help="photos to critique")
+    personas.add_argument("--max-new-tokens", type=int, default=48)
+    personas.add_argument("--seed", type=int, default=0)
+    personas.add_argument("--json", action="store_true")
+
     validate = commands.add_parser("validate", help="check a dataset before training")
     _data(validate)
     validate.add_argument("--json", action="store_true")
@@ -163,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             return _train(parser, args)
         from train import commands
 
-        return getattr(commands, f"run_{args.command}")(args)
+        return getattr(commands, f"run_{args.command.replace('-', '_')}")(args)
     except CritiqueError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR

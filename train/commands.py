@@ -23,6 +23,25 @@ def run_validate(args: argparse.Namespace) -> int:
     return 1 if dataset.errors else 0
 
 
+def run_compare_personas(args: argparse.Namespace) -> int:
+    """Both adapters critique the same photos; the tests say whether they differ."""
+    from train.data.formats import load_dataset
+    from train.tasks.persona_compare import compare_personas
+
+    dataset = load_dataset(args.data, args.format, images=args.images, kind="critique")
+    result = compare_personas(args.adapter_a, args.adapter_b, dataset.rows,
+                              max_new_tokens=args.max_new_tokens, limit=args.limit,
+                              seed=args.seed)
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print(f"{result['persona_a']} vs {result['persona_b']} on {len(result['images'])} "
+              f"photos ({', '.join(result['sections'])}):")
+        for test in result["tests"]:
+            print(f"  {test['summary']}")
+    return 0
+
+
 def run_hardware(args: argparse.Namespace) -> int:
     from train.hardware import resolve_hardware
 
