@@ -156,11 +156,19 @@ def build_parser() -> argparse.ArgumentParser:
     _data(validate)
     validate.add_argument("--json", action="store_true")
 
-    estimate = commands.add_parser("estimate", help="peak GPU memory of the critic's settings")
+    estimate = commands.add_parser("estimate", help="peak GPU memory of a task's settings")
+    estimate.add_argument("--task", choices=("critic", "score"), default="critic")
+    estimate.add_argument("--model", default=None,
+                          help="critic: a known VLM (Hub id) or a model folder (default: all "
+                               "known VLMs)")
+    estimate.add_argument("--backbone", default="lite0", help="score: the backbone")
+    estimate.add_argument("--input-size", type=int, default=224)
+    estimate.add_argument("--batch-size", type=int, default=None)
     estimate.add_argument("--limit-gb", type=float, default=11.0)
     estimate.add_argument("--json", action="store_true")
 
-    commands.add_parser("hardware", help="what this machine offers for training")
+    hardware = commands.add_parser("hardware", help="what this machine offers for training")
+    hardware.add_argument("--json", action="store_true")
     return parser
 
 

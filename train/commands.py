@@ -46,23 +46,51 @@ def run_hardware(args: argparse.Namespace) -> int:
     from train.hardware import resolve_hardware
 
     hardware = resolve_hardware("auto")
-    print(hardware.describe())
-    print(json.dumps(hardware.to_dict(), indent=2, default=str))
+    if args.json:
+        print(json.dumps({"describe": hardware.describe(), **hardware.to_dict()}, default=str))
+    else:
+        print(hardware.describe())
     return 0
 
 
 def run_estimate(args: argparse.Namespace) -> int:
-    """The default critic configuration's peak GPU memory, for each known VLM."""
-    from train.memory import critic_memory_table
-
+    """Peak GPU memory: the critic's default settings for each known VLM (or one
+    model), or a score model's for a backbone, input size and batch size."""
     limit = int(args.limit_gb * 1024**3)
-    table = critic_memory_table(limit)
+    if args.task == "score":
+        table = [_score_estimate(args, limit)]
+    else:
+        from train.memory import critic_memory_table
+
+        batches = (args.batch_size,) if args.batch_size else (1, 2, 4)
+        models = [args.model] if args.model else None
+        table = critic_memory_table(limit, batch_sizes=batches, models=models)
     if args.json:
         print(json.dumps(table, indent=2, default=str))
         return 0
     for row in table:
-        print("  ".join(f"{k}={v}" for k, v in row.items()))
+        print("  ".join(f"{k}={v}" for k, v in row.items() if not isinstance(v, dict)))
     return 0
+
+
+def _score_estimate(args: argparse.Namespace, limit: int) -> dict:
+    import torch
+
+    from critique_app.core.scoring.backbone import LITE0, create_backbone
+    from critique_app.core.scoring.model import ScoreNet
+    from train.memory import estimate_training_memory
+
+    name = LITE0 if args.backbone == "lite0" else args.backbone
+    batch = args.batch_size or 32
+    net = ScoreNet(create_backbone(name))  # shapes only: random weights are fine here
+    sample = torch.zeros(1, 3, args.input_size, args.input_size)
+    estimate = estimate_training_memory(net, (sample,), batch_size=batch, amp=True,
+                                        gradient_checkpointing=False,
+                                        loss_fn=lambda out: out.float().sum())
+    return {"model": name, "batch_size": batch, "input_size": args.input_size,
+            "total": estimate.total, "total_gib": round(estimate.total / 1024**3, 2),
+            "fits": estimate.fits(limit), "limit_gib": round(limit / 1024**3, 2),
+            "breakdown": estimate.to_dict()}
 
 
 def model_folder(model: str) -> Path:
