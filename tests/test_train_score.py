@@ -87,6 +87,8 @@ def test_a_scorer_learns_blur_quality_and_the_app_scores_with_it(blur_set, lite0
     assert metrics["srcc"] > 0.8, metrics
     assert {"plcc", "emd", "accuracy"} <= set(metrics)
     assert (out / "model" / "model.onnx").is_file()
+    examples = json.loads((out / "model" / "examples.json").read_text())
+    assert len(examples) == 8 and {"image", "rated", "predicted"} <= set(examples[0])
     card = (out / "model" / "README.md").read_text()
     assert "ratings.csv" in card and "srcc" in card
 

@@ -96,6 +96,7 @@ def run_score(run: ScoreRun, data: Dataset, built: BuiltNet, options: ScoreOptio
                            modality=options.modality, input_spec=built.input_spec,
                            backbone_kwargs=built.backbone_kwargs, epochs=result.epochs_done,
                            extra_metrics=peak)
+        write_examples(built, task, model_dir)
     return ScoreOutcome(model_dir, result, result.metrics, baseline_metrics, skipped)
 
 
@@ -129,6 +130,29 @@ def fit_to_memory(task: ScoreTask, settings: LoopSettings, hardware, progress):
     verdict = f" of {limit / 1024**3:.1f} GiB" if limit else " (if run on a GPU)"
     progress.log(f"estimated peak GPU memory: {memory.total / 1024**3:.2f} GiB{verdict}")
     return settings, memory
+
+
+def write_examples(built: BuiltNet, task: ScoreTask, model_dir: Path, count: int = 8) -> None:
+    """A few held-out photos with their rated and predicted mean scores (examples.json),
+    for the wizard's results page and the curious."""
+    import json
+
+    from critique_app.core.files import write_text_atomically
+    from critique_app.core.scoring.distribution import ScoreDistribution
+
+    samples = task.val_samples
+    rows = samples.rows[:count]
+    samples.rows, everything = rows, samples.rows
+    try:
+        predicted, target = predict(built.net.eval().cpu(), samples, "cpu")
+    finally:
+        samples.rows = everything
+    def mean(distribution) -> float:
+        return round(ScoreDistribution.from_probabilities(distribution).mean, 2)
+
+    examples = [{"image": str(row.image), "rated": mean(t), "predicted": mean(p)}
+                for row, p, t in zip(rows, predicted, target, strict=True)]
+    write_text_atomically(model_dir / "examples.json", json.dumps(examples, indent=2))
 
 
 def _drop_unreadable(task: ScoreTask, progress, workers: int) -> list[str]:
