@@ -195,7 +195,9 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     progress = _progress(args)
     try:
-        run_task(args, progress)
+        result = run_task(args, progress)
+        if progress_mode(args) != "json":
+            print(summary(result), file=sys.stderr)
         return 0
     except KeyboardInterrupt:
         progress.error("stopped by the user; continue with --resume", kind="interrupted")
@@ -211,6 +213,24 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return EXIT_ERROR
     finally:
         progress.close()
+
+
+def summary(result: dict) -> str:
+    """What a finished (or stopped) run did, for a person at a terminal."""
+    if result.get("stopped_early") or not result.get("model_dir"):
+        return f"stopped after {result.get('steps', 0)} steps; continue with --resume"
+
+    def line(metrics: dict) -> str:
+        return ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()
+                         if isinstance(v, float) and k != "n")
+
+    lines = [f"model written to {result['model_dir']}"]
+    if result.get("metrics"):
+        lines.append(f"held-out: {line(result['metrics'])}")
+    if result.get("baseline_metrics"):
+        lines.append(f"the model it started from: {line(result['baseline_metrics'])}")
+    lines.append(f"use it: critique models import {result['model_dir']}")
+    return "\n".join(lines)
 
 
 def _with_stored_settings(parser, args: argparse.Namespace) -> argparse.Namespace:
@@ -247,9 +267,14 @@ def _progress(args):
 
     if not is_main_process():  # under torchrun only the first process reports
         return Progress()
-    mode = args.progress
-    if mode == "auto":
-        mode = "bar" if sys.stderr.isatty() else "json"
+    mode = progress_mode(args)
     return Progress(json_stream=sys.stdout if mode == "json" else None,
                     json_path=args.progress_file or Path(args.out) / "progress.jsonl",
                     bar=mode == "bar")
+
+
+def progress_mode(args) -> str:
+    """bar in a terminal, JSON lines when piped (the wizard), unless told."""
+    if args.progress == "auto":
+        return "bar" if sys.stderr.isatty() else "json"
+    return args.progress
