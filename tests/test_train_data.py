@@ -11,7 +11,7 @@ import pytest
 from conftest import PHOTOS
 from PIL import Image
 
-from critique_app.core.batch.xmp import write_rating
+from critique_app.core.ratings import set_stars
 from train.data.ava import read_ava
 from train.data.formats import FORMATS, describe_validation, detect_format, load_dataset
 from train.data.generic import read_generic_csv
@@ -447,8 +447,8 @@ def digikam(photo: Path, rating: int = 0, pick: int | None = None, element: bool
 def test_xmp_folder_stars_flags_unrated_and_a_broken_sidecar(tmp_path):
     shoot = tmp_path / "shoot"
     photos = {name: jpeg(shoot / f"{name}.jpg") for name in "abcdefgh"}
-    write_rating(photos["a"], 4, source="test")
-    write_rating(photos["b"], 1, source="test")
+    set_stars(photos["a"], 4)
+    set_stars(photos["b"], 1)
     # c: no sidecar at all
     digikam(photos["d"], rating=-1)  # darktable/Lightroom reject
     digikam(photos["e"], rating=0, pick=3)  # digiKam accepted
@@ -456,9 +456,9 @@ def test_xmp_folder_stars_flags_unrated_and_a_broken_sidecar(tmp_path):
     (shoot / "g.jpg.xmp").write_text("<x:xmpmeta><rdf:RDF")  # broken
     digikam(photos["h"], rating=0, pick=3, element=True)
     jpeg(shoot / "day2" / "i.jpg")
-    write_rating(shoot / "day2" / "i.jpg", 5, source="test")
+    set_stars(shoot / "day2" / "i.jpg", 5)
     jpeg(shoot / ".thumbs" / "j.jpg")
-    write_rating(shoot / ".thumbs" / "j.jpg", 5, source="test")
+    set_stars(shoot / ".thumbs" / "j.jpg", 5)
     (shoot / "notes.txt").write_text("not a photo")
 
     dataset = load_dataset(shoot)

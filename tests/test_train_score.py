@@ -198,7 +198,7 @@ def test_ssl_learns_to_rank_originals_above_degraded_copies(tmp_path):
 
 
 def test_personal_model_learns_from_xmp_ratings_on_top_of_a_scorer(blur_set, tmp_path):
-    from critique_app.core.batch.xmp import write_rating
+    from critique_app.core.ratings import set_stars
 
     base = tmp_path / "base"
     assert run(*tiny_score_args(blur_set, base)) == 0
@@ -209,7 +209,7 @@ def test_personal_model_learns_from_xmp_ratings_on_top_of_a_scorer(blur_set, tmp
         sigma = float(row["image"].rsplit("-", 1)[1][:-4])
         target = mine / row["image"]
         target.write_bytes((blur_set.parent / row["image"]).read_bytes())
-        write_rating(target, 1 + round(sigma), source="test")
+        set_stars(target, 1 + round(sigma))
     out = tmp_path / "personal"
     assert run("personal", "--data", mine, "--base", base / "model", "--out", out,
                "--freeze", "none", "--epochs", "4", "--batch-size", "8", "--lr", "3e-3",

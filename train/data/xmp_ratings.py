@@ -10,7 +10,9 @@ files the app writes to). Per photo:
 * else 1..5 stars from the first sidecar that has them;
 * else picked if ``digiKam:PickLabel="3"`` (accepted);
 * else unrated (no sidecar, ``xmp:Rating="0"``, or no rating): not an error, only
-  counted in :attr:`Dataset.unrated`. Lightroom's own pick flags live in its
+  counted in :attr:`Dataset.unrated`. Stars that Critique's own scorer wrote
+  (``critique:RatingSource="score-…"``, unchanged since) count as unrated too: a
+  personal model must learn the photographer's judgement, not the scorer's. Lightroom's own pick flags live in its
   catalog, not in XMP, so they cannot be read here.
 
 Stars and flags become distributions with :mod:`train.data.ratings`. A sidecar
@@ -98,6 +100,15 @@ def _judgement(photo: Path, folder: Path) -> tuple[str, int] | None:
     return ("pick", 0) if pick else None
 
 
+def _written_by_the_scorer(photo: Path) -> bool:
+    from critique_app.core.ratings import read_photo_rating
+
+    try:
+        return read_photo_rating(photo).automatic
+    except CritiqueError:
+        return False  # unreadable sidecars were already reported by _judgement
+
+
 def read_xmp_folder(path: Path, *, images: Path | None = None,
                     kind: str | None = None) -> Dataset:
     """Ratings of every photo under the folder ``path`` (``images`` is not used)."""
@@ -121,6 +132,9 @@ def read_xmp_folder(path: Path, *, images: Path | None = None,
             dataset.unrated += 1
             continue
         what, stars = judgement
+        if what == "stars" and _written_by_the_scorer(photo):
+            dataset.unrated += 1
+            continue
         if what == "stars":
             row = ScoreRow(photo, distribution_from_stars(stars), 0,
                            f"{stars} star" + ("s" if stars > 1 else ""))

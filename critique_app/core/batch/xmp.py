@@ -16,9 +16,14 @@ that darktable and Lightroom rely on. The edit is checked by parsing the result 
 defusedxml; user files are never read with the plain XML parsers.
 
 Ratings we write carry ``critique:RatingSource`` (and ``critique:WrittenRating``) on the
-same ``rdf:Description``. A non-zero rating without that marker, or one that no longer
-equals what we wrote, was set by the photographer and is kept unless the caller asks
-to overwrite it.
+same ``rdf:Description``. A non-zero rating without that marker, one that no longer
+equals what we wrote, or one marked ``critique:RatingSource="user"`` (set in the app by
+the photographer, see :mod:`critique_app.core.ratings`) was set by the photographer and
+is kept unless the caller asks to overwrite it; so is a digiKam pick or reject flag
+(``digiKam:PickLabel`` 3 or 1), the photographer's judgement of the photo.
+
+:func:`update_sidecars` is the general edit underneath: any simple properties set or
+removed, with the same byte-preserving, checked, atomic writes.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +53,7 @@ if TYPE_CHECKING:
 XMP_NS = "http://ns.adobe.com/xap/1.0/"
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 CRITIQUE_NS = "https://github.com/critique-photo/critique/ns/1.0/"
+DIGIKAM_NS = "http://www.digikam.org/ns/1.0/"
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
 
 # RAW formats Lightroom keeps metadata for in a <stem>.xmp sidecar.
@@ -63,10 +70,16 @@ _STEM_SHARING_EXTENSIONS = frozenset(
     IMAGE_EXTENSIONS | RAW_EXTENSIONS | LIGHTROOM_RAW_EXTENSIONS | _VIDEO_EXTENSIONS
 )
 
-_RATING = (XMP_NS, "Rating")
-_SOURCE = (CRITIQUE_NS, "RatingSource")
-_WRITTEN = (CRITIQUE_NS, "WrittenRating")
-_PREFERRED_PREFIX = {XMP_NS: "xmp", CRITIQUE_NS: "critique"}
+Property = tuple[str, str]  # (namespace, local name) of a simple XMP property
+Changes = dict[Property, str | None]  # what to set; None removes the property
+
+RATING: Property = (XMP_NS, "Rating")  # 1-5 stars, 0 unrated, -1 rejected
+RATING_SOURCE: Property = (CRITIQUE_NS, "RatingSource")
+WRITTEN_RATING: Property = (CRITIQUE_NS, "WrittenRating")
+PICK_LABEL: Property = (DIGIKAM_NS, "PickLabel")  # 0 none, 1 rejected, 2 pending, 3 accepted
+USER_SOURCE = "user"  # RatingSource of a rating the photographer set in the app
+_RATING, _SOURCE, _WRITTEN = RATING, RATING_SOURCE, WRITTEN_RATING
+_PREFERRED_PREFIX = {XMP_NS: "xmp", CRITIQUE_NS: "critique", DIGIKAM_NS: "digiKam"}
 _SOURCE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # safe in an attribute as-is
 
 
@@ -78,6 +91,30 @@ class SidecarResult:
     kept_manual: list[Path] = field(default_factory=list)  # hold the photographer's rating
     skipped: list[str] = field(default_factory=list)  # one line each: which sidecar and why
     unchanged: list[Path] = field(default_factory=list)  # already held this rating
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    """One sidecar as read (``root`` is None when it does not exist yet): what
+    :func:`update_sidecars` shows its ``edit`` function, and :func:`read_sidecar` returns."""
+
+    path: Path
+    root: Element | None
+
+    @property
+    def exists(self) -> bool:
+        return self.root is not None
+
+    def values(self, prop: Property) -> list[str]:
+        """Every value of ``prop`` on the top-level ``rdf:Description`` elements."""
+        return [] if self.root is None else _values(self.root, prop)
+
+    def first(self, prop: Property) -> str | None:
+        return _first(self.values(prop))
+
+    def int_value(self, prop: Property) -> int | None:
+        """The first value as a whole number (as :func:`read_rating` reads it), or None."""
+        return _to_int(self.first(prop))
 
 
 def stars_from_percentile(p: float) -> int:
@@ -125,6 +162,21 @@ def read_rating(sidecar: Path) -> int | None:
     return _to_int(_first(_values(root, _RATING)))
 
 
+def read_sidecar(sidecar: Path) -> Sidecar:
+    """``sidecar`` parsed (``root`` None if there is no such file).
+
+    Raises :class:`CritiqueError` if the file cannot be read or is not valid XMP.
+    """
+    sidecar = Path(sidecar)
+    try:
+        data = sidecar.read_bytes()
+    except FileNotFoundError:
+        return Sidecar(sidecar, None)
+    except OSError as error:
+        raise CritiqueError(f"cannot read the sidecar ({error.strerror})", path=sidecar) from None
+    return Sidecar(sidecar, _parse(data, sidecar))
+
+
 def write_rating(
     photo: Path, stars: int, *, source: str, overwrite_manual: bool = False
 ) -> SidecarResult:
@@ -140,6 +192,9 @@ def write_rating(
     stars = _check_stars(stars)
     if not isinstance(source, str) or not _SOURCE_PATTERN.fullmatch(source):
         raise ValueError(f"source must be a short word such as 'score-mean', not {source!r}")
+    if source == USER_SOURCE:
+        raise ValueError(f"source {USER_SOURCE!r} is kept for the photographer's own ratings "
+                         "(critique_app.core.ratings)")
     photo = Path(photo)
     if not photo.is_file():
         raise CritiqueError("photo not found", path=photo)
@@ -159,15 +214,55 @@ def write_rating(
         ]
         return result
 
+    changes: Changes = {_RATING: str(stars), _SOURCE: source, _WRITTEN: str(stars)}
     for plan in plans:  # edit and check all before writing any
-        _prepare(plan, stars, source)
+        _prepare(plan, changes)
+    _write_plans(plans, result)
+    return result
+
+
+def update_sidecars(photo: Path, edit: Callable[[Sidecar], Changes]) -> SidecarResult:
+    """Set or remove simple XMP properties in the sidecars of ``photo`` (the ones
+    :func:`sidecar_paths` names); the photo itself is not opened.
+
+    ``edit`` is called with each sidecar as read (one that does not exist yet has no
+    ``root``) and returns the changes for it: property -> new value, or None to remove
+    it; an empty dict leaves that sidecar alone (and does not create it). Ratings are
+    not protected here: the caller decides. Every sidecar is read, edited and checked
+    before any is written; each write is atomic; other bytes stay as they were. Raises
+    :class:`CritiqueError` (one line, files left unchanged) for sidecars that are not
+    valid XMP or cannot be written.
+    """
+    photo = Path(photo)
+    if not photo.is_file():
+        raise CritiqueError("photo not found", path=photo)
+    paths, skipped = _plan_paths(photo)
+    result = SidecarResult(skipped=skipped)
+    plans = [_inspect(path) for path in paths]
+    for plan in plans:  # edit and check all before writing any
+        changes = edit(Sidecar(plan.path, plan.root))
+        for (uri, _), value in changes.items():
+            if uri not in _PREFERRED_PREFIX:
+                raise ValueError(f"no prefix known for the namespace {uri}")
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"property values are text, not {value!r}")
+        if changes:
+            _prepare(plan, changes)
+        elif plan.old is not None:
+            plan.new = plan.old
+    _write_plans(plans, result)
+    return result
+
+
+def _write_plans(plans: list[_Plan], result: SidecarResult) -> None:
     for plan in plans:
+        if plan.old is None and plan.new is None:
+            continue  # nothing to write into a sidecar that does not exist
         if plan.new == plan.old:
             result.unchanged.append(plan.path)  # rewriting would only touch the mtime
             continue
         _write_atomically(plan)
         result.written.append(plan.path)
-    return result
 
 
 # --- which files ----------------------------------------------------------------------
@@ -274,10 +369,13 @@ def _to_int(value: str | None) -> int | None:
 
 
 def _holds_manual_rating(root: Element) -> bool:
+    if _to_int(_first(_values(root, PICK_LABEL))) in (1, 3):
+        return True  # picked or rejected (digiKam): the photographer has judged it
     raw = _first(_values(root, _RATING))
     if raw is None or not raw.strip() or _to_int(raw) == 0:
         return False  # unrated
-    if not _values(root, _SOURCE):
+    sources = _values(root, _SOURCE)
+    if not sources or USER_SOURCE in sources:
         return True
     written = _to_int(_first(_values(root, _WRITTEN)))
     # Marker present but the rating changed since: the photographer re-rated it.
@@ -294,7 +392,7 @@ class _Plan:
     root: Element | None
     stat: os.stat_result | None
     manual: bool
-    new: bytes = b""
+    new: bytes | None = None
 
 
 def _inspect(path: Path) -> _Plan:
@@ -309,64 +407,75 @@ def _inspect(path: Path) -> _Plan:
     return _Plan(path, old, root, before, manual=_holds_manual_rating(root))
 
 
-def _prepare(plan: _Plan, stars: int, source: str) -> None:
+def _prepare(plan: _Plan, changes: Changes) -> None:
     if plan.old is None:
-        plan.new = _new_packet(stars, source)
+        plan.new = _packet(changes)
     else:
         assert plan.stat is not None
         if stat.S_IMODE(plan.stat.st_mode) & 0o222 == 0:
             # A rename would replace it regardless; read-only means "leave it".
             raise CritiqueError("the sidecar is read-only; left unchanged", path=plan.path)
-        plan.new = _edited(plan.old, plan.path, stars, source)
-    _verify(plan.root, plan.new, plan.path, stars, source)
+        plan.new = _edited(plan.old, plan.path, changes)
+    _verify(plan.root, plan.new, plan.path, changes)
 
 
 def _new_packet(stars: int, source: str) -> bytes:
-    return (
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
-        f' <rdf:RDF xmlns:rdf="{RDF_NS}">\n'
-        '  <rdf:Description rdf:about=""\n'
-        f'    xmlns:xmp="{XMP_NS}"\n'
-        f'    xmlns:critique="{CRITIQUE_NS}"\n'
-        f'   xmp:Rating="{stars}"\n'
-        f'   critique:RatingSource="{source}"\n'
-        f'   critique:WrittenRating="{stars}"/>\n'
-        " </rdf:RDF>\n"
-        "</x:xmpmeta>\n"
-    ).encode()
+    return _packet({_RATING: str(stars), _SOURCE: source, _WRITTEN: str(stars)})
 
 
-def _verify(old_root: Element | None, new: bytes, path: Path, stars: int, source: str) -> None:
-    """The edit parses, reads back as intended, and changed nothing but our properties."""
+def _packet(changes: Changes) -> bytes:
+    """A new sidecar holding the properties of ``changes`` that are set."""
+    props = [(prop, value) for prop, value in changes.items() if value is not None]
+    uris = list(dict.fromkeys(uri for (uri, _), _ in props))
+    lines = ['<x:xmpmeta xmlns:x="adobe:ns:meta/">', f' <rdf:RDF xmlns:rdf="{RDF_NS}">',
+             '  <rdf:Description rdf:about=""']
+    lines += [f'    xmlns:{_PREFERRED_PREFIX[uri]}="{uri}"' for uri in uris]
+    lines += [f'   {_PREFERRED_PREFIX[uri]}:{local}="{_escape(value)}"'
+              for (uri, local), value in props]
+    lines[-1] += "/>"
+    lines += [" </rdf:RDF>", "</x:xmpmeta>", ""]
+    return "\n".join(lines).encode()
+
+
+def _escape(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+
+
+def _verify(old_root: Element | None, new: bytes, path: Path, changes: Changes) -> None:
+    """The edit parses, reads back as intended, and changed nothing but those properties."""
     failed = CritiqueError("could not update the rating safely; left unchanged", path=path)
     try:
         new_root = SafeET.fromstring(new, forbid_dtd=True)
     except (SafeET.ParseError, defusedxml.DefusedXmlException):
         raise failed from None
-    ok = (
-        _values(new_root, _RATING) != []
-        and all(value == str(stars) for value in _values(new_root, _RATING))
-        and all(value == source for value in _values(new_root, _SOURCE))
-        and (old_root is None or _shape(old_root) == _shape(new_root))
-    )
-    if not ok:
+    for prop, wanted in changes.items():
+        values = _values(new_root, prop)
+        if (values != []) if wanted is None else (values == [] or set(values) != {wanted}):
+            raise failed
+    skip = frozenset(f"{{{uri}}}{local}" for uri, local in changes)
+    if old_root is not None and _shape(old_root, skip) != _shape(new_root, skip):
         raise failed
 
 
-_OURS = frozenset(f"{{{uri}}}{local}" for uri, local in (_RATING, _SOURCE, _WRITTEN))
+def _shape(root: Element, skip: frozenset[str]) -> tuple:
+    """The tree minus the ``skip`` properties on the top-level descriptions, for comparison.
 
-
-def _shape(root: Element) -> tuple:
-    """The tree minus our properties on the top-level descriptions, for comparison."""
+    Whitespace-only text counts as none: removing a property element also removes the
+    line it stood on, which moves the indentation of its neighbours.
+    """
     tops = {id(description) for description in _descriptions(root)}
 
     def walk(element: Element) -> tuple:
-        skip = _OURS if id(element) in tops else frozenset()
-        attributes = sorted(item for item in element.attrib.items() if item[0] not in skip)
-        children = tuple(walk(child) for child in element if child.tag not in skip)
-        return element.tag, tuple(attributes), element.text, element.tail, children
+        ours = skip if id(element) in tops else frozenset()
+        attributes = sorted(item for item in element.attrib.items() if item[0] not in ours)
+        children = tuple(walk(child) for child in element if child.tag not in ours)
+        return element.tag, tuple(attributes), _text(element.text), _text(element.tail), children
 
     return walk(root)
+
+
+def _text(text: str | None) -> str | None:
+    return text if text and text.strip() else None
 
 
 # A tokenizer just good enough to locate tags in a document expat has already accepted.
@@ -396,6 +505,7 @@ class _Attribute:
     value: str
     span: tuple[int, int]  # of the raw value, inside the quotes
     sep: str  # the whitespace before it
+    whole: tuple[int, int]  # the whitespace before it, the name, "=", the quoted value
 
 
 @dataclass(eq=False)
@@ -410,6 +520,7 @@ class _Tag:
     start_tag_end: int
     empty: bool
     end_tag_start: int | None = None
+    end: int | None = None  # after the end tag (the start tag when empty)
 
 
 def _unescape(value: str) -> str:
@@ -433,11 +544,14 @@ def _scan(text: str) -> list[_Tag]:
         if match["end"] is not None:
             if not open_tags:
                 raise _CannotEdit
-            open_tags.pop().end_tag_start = position
+            closed = open_tags.pop()
+            closed.end_tag_start, closed.end = position, match.end()
         elif match["start"] is not None:
             tag = _start_tag(match, open_tags[-1] if open_tags else None)
             tags.append(tag)
-            if not tag.empty:
+            if tag.empty:
+                tag.end = tag.start_tag_end
+            else:
                 open_tags.append(tag)
         position = text.find("<", match.end())
     return tags
@@ -449,14 +563,15 @@ def _start_tag(match: re.Match[str], parent: _Tag | None) -> _Tag:
     for found in _ATTRIBUTE.finditer(match["attrs"]):
         group = "dq" if found["dq"] is not None else "sq"
         span = (base + found.start(group), base + found.end(group))
-        raw.append((found["name"], _unescape(found[group]), span, found["sep"]))
+        whole = (base + found.start(), base + found.end())
+        raw.append((found["name"], _unescape(found[group]), span, found["sep"], whole))
     scope = dict(parent.scope) if parent else {"xml": _XML_NS}
-    for name, value, _, _ in raw:
+    for name, value, _, _, _ in raw:
         if name == "xmlns" or name.startswith("xmlns:"):
             scope[name[6:]] = value  # "" is the default namespace
     attributes = [
-        _Attribute(name, _attribute_key(name, scope), value, span, sep)
-        for name, value, span, sep in raw
+        _Attribute(name, _attribute_key(name, scope), value, span, sep, whole)
+        for name, value, span, sep, whole in raw
         if name != "xmlns" and not name.startswith("xmlns:")
     ]
     prefix, _, local = match["start"].rpartition(":")
@@ -478,7 +593,7 @@ def _attribute_key(name: str, scope: dict[str, str]) -> tuple[str | None, str]:
     return (scope.get(prefix) if prefix else None), local  # no default namespace here
 
 
-def _edited(data: bytes, path: Path, stars: int, source: str) -> bytes:
+def _edited(data: bytes, path: Path, changes: Changes) -> bytes:
     try:
         text = data.decode("utf-8")  # a BOM survives as U+FEFF
     except UnicodeDecodeError:
@@ -496,11 +611,14 @@ def _edited(data: bytes, path: Path, stars: int, source: str) -> bytes:
     ratings = _occurrences(tags, descriptions, _RATING)
     target = ratings[0][0] if ratings else descriptions[0]  # the marker goes beside the rating
     missing: list[tuple[tuple[str, str], str]] = []
-    for prop, value in ((_RATING, str(stars)), (_SOURCE, source), (_WRITTEN, str(stars))):
+    for prop, value in changes.items():
         found = _occurrences(tags, descriptions, prop)
-        edits += [_replacement(text, where, value) for _, where in found]
+        if value is None:
+            edits += [_removal(text, where) for _, where in found]
+            continue
+        edits += [_replacement(text, where, _escape(value)) for _, where in found]
         if not found:
-            missing.append((prop, value))
+            missing.append((prop, _escape(value)))
     if missing:
         edits.append(_insertion(target, missing))
 
@@ -527,6 +645,19 @@ def _replacement(text: str, where: _Attribute | _Tag, value: str) -> tuple[int, 
         return where.start, where.start_tag_end, f"{opening}>{value}</{where.name}>"
     assert where.end_tag_start is not None
     return where.start_tag_end, where.end_tag_start, value
+
+
+def _removal(text: str, where: _Attribute | _Tag) -> tuple[int, int, str]:
+    """Delete an attribute with the whitespace before it, or an element with its line."""
+    if isinstance(where, _Attribute):
+        return where.whole[0], where.whole[1], ""
+    assert where.end is not None
+    start = where.start
+    while start > 0 and text[start - 1] in " \t\r\n":
+        start -= 1
+    if start > 0 and text[start - 1] != ">":  # text before it: keep the whitespace
+        start = where.start
+    return start, where.end, ""
 
 
 def _insertion(
