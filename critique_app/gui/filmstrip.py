@@ -7,9 +7,17 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QStyle,
+    QStyledItemDelegate,
+    QWidget,
+)
 
 from critique_app.core.errors import CritiqueError
 from critique_app.core.thumbnails import DEFAULT_SIZE, thumbnail
@@ -23,6 +31,9 @@ GRID_SIZE = QSize(124, 104)  # icon + one line of file name
 STRIP_HEIGHT = 130
 _GRID_MIDDLE = QPoint(GRID_SIZE.width() // 2, GRID_SIZE.height() // 2)
 PATH_ROLE = Qt.ItemDataRole.UserRole
+# ([(text, colour name), ...], pill colour or None) drawn over the thumbnail
+BADGE_ROLE = Qt.ItemDataRole.UserRole + 1
+_PILL = QColor(0, 0, 0, 175)
 
 
 def _tile(broken: bool) -> QIcon:
@@ -42,6 +53,44 @@ def _tile(broken: bool) -> QIcon:
         painter.drawLine(inner.topRight(), inner.bottomLeft())
     painter.end()
     return QIcon(pixmap)
+
+
+class _BadgeDelegate(QStyledItemDelegate):
+    """The usual icon and name, plus the rating (stars, ⚑, ✕) on a pill at the bottom
+    centre of the thumbnail: a few text draws per visible item, nothing cached."""
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        super().paint(painter, option, index)
+        badge = index.data(BADGE_ROLE)
+        if not badge:
+            return
+        parts, pill = badge
+        self.initStyleOption(option, index)
+        style = option.widget.style() if option.widget else None
+        icon = (style.subElementRect(QStyle.SubElement.SE_ItemViewItemDecoration, option,
+                                     option.widget) if style else option.rect)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = painter.font()
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        font.setBold(True)
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        gap = metrics.horizontalAdvance(" ")
+        widths = [metrics.horizontalAdvance(text) for text, _ in parts]
+        width = sum(widths) + gap * (len(parts) - 1) + 10
+        height = metrics.height() + 2
+        box = QRect(icon.center().x() - width // 2, icon.bottom() - height - 3, width, height)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(pill) if pill else _PILL)
+        painter.drawRoundedRect(box, height / 2, height / 2)
+        x = box.left() + 5
+        for (text, colour), text_width in zip(parts, widths, strict=True):
+            painter.setPen(QColor(colour))
+            painter.drawText(QRect(x, box.top(), text_width, height),
+                             Qt.AlignmentFlag.AlignCenter, text)
+            x += text_width + gap
+        painter.restore()
 
 
 class _Queue:
@@ -106,6 +155,7 @@ class Filmstrip(QListWidget):
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setFixedHeight(STRIP_HEIGHT)
+        self.setItemDelegate(_BadgeDelegate(self))
         self.currentItemChanged.connect(self._on_current_changed)
         self.horizontalScrollBar().valueChanged.connect(lambda _value: self._focus_visible())
 
@@ -172,6 +222,25 @@ class Filmstrip(QListWidget):
         if self.count():
             row = self.currentRow() if self.currentRow() >= 0 else 0
             self.setCurrentRow(min(self.count() - 1, max(0, row + delta)))
+
+    def set_badge(self, path: Path, parts: list[tuple[str, str]], pill: str | None = None,
+                  tip: str = "") -> None:
+        """Show a rating over ``path``'s thumbnail: (text, colour) parts such as
+        [("★★★", gold), ("⚑", green)] on a dark pill (or one of colour ``pill``); no parts:
+        nothing. ``tip`` is added to its tooltip."""
+        row = self._row_of(Path(path))
+        item = self.item(row) if row is not None else None
+        if item is None:
+            return
+        item.setData(BADGE_ROLE, (list(parts), pill) if parts else None)
+        base = self._failures.get(row) or str(item.data(PATH_ROLE))
+        item.setToolTip(f"{base}\n{tip}" if tip else base)
+
+    def badge(self, path: Path) -> str:
+        """The rating shown over ``path``'s thumbnail, as text ("" for none)."""
+        row = self._row_of(Path(path))
+        badge = self.item(row).data(BADGE_ROLE) if row is not None else None
+        return " ".join(text for text, _ in badge[0]) if badge else ""
 
     def pending(self) -> int:
         """How many thumbnails are still being made."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray
+from PySide6.QtCore import QByteArray, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -28,7 +28,23 @@ PHOTO_FILTER = ("Photos (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp *.gif *.he
                 "*.dng *.cr2 *.cr3 *.nef *.arw *.orf *.rw2 *.raf *.pef *.srw);;All files (*)")
 
 
+# (menu text, shortcut, what it does): the keys that rate the open photo
+RATE_KEYS = [
+    *[(f"{'★' * n}{'☆' * (5 - n)}  {n} Star{'s' if n > 1 else ''}", str(n), ("stars", n))
+      for n in range(1, 6)],
+    ("☆☆☆☆☆  Clear Stars", "0", ("stars", 0)),
+    None,
+    ("⚑  Pick", "P", ("flag", "pick")),
+    ("✕  Reject", "X", ("flag", "reject")),
+    ("Unpick / Unreject", "U", ("flag", None)),
+]
+
+
 class MainWindow(QMainWindow):
+    # (folder, photos in it rated): after its ratings are read, and after each saved
+    # rating. How many of how many: rating_counts(); any folder: core.ratings.summarize_folder.
+    ratingsChanged = Signal(object, int)
+
     def __init__(self, settings: Settings, *, settings_path: Path | None = None) -> None:
         super().__init__()
         self.settings, self.settings_path = settings, settings_path
@@ -36,6 +52,7 @@ class MainWindow(QMainWindow):
         self.services = Services(settings)
         self.bridge = Bridge(threads=3, parent=self)
         self.thumbnail_bridge = Bridge(threads=1, parent=self)
+        self.rating_bridge = Bridge(threads=1, parent=self)  # sidecar reads and writes, in order
         self.folder: Path | None = None
 
         self.setWindowTitle("Critique")
@@ -44,7 +61,8 @@ class MainWindow(QMainWindow):
         if settings.window_geometry:
             self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
 
-        self.photo_page = PhotoPage(self.bridge, self.thumbnail_bridge, self.services)
+        self.photo_page = PhotoPage(self.bridge, self.thumbnail_bridge, self.services,
+                                    rating_bridge=self.rating_bridge)
         self.batch = BatchView(self.bridge)
         self.pages = QTabWidget()
         self.pages.addTab(self.photo_page, "Photo")
@@ -53,6 +71,12 @@ class MainWindow(QMainWindow):
 
         self.photo_page.status.connect(self.show_status)
         self.photo_page.photoOpened.connect(self._remember)
+        self.photo_page.photoOpened.connect(lambda _path: self._enable_rating())
+        self.photo_page.ratings.ratingsChanged.connect(self.ratingsChanged)
+        self.pages.currentChanged.connect(lambda _index: self._enable_rating())
+        # The batch view may have written ratings (Write XMP): show them.
+        self.batch.runningChanged.connect(
+            lambda running: None if running else self.photo_page.ratings.reload())
         self.batch.openPhoto.connect(self._open_from_batch)
         self.batch.scoringFinished.connect(self._folder_scored)
         self._build_menus()
@@ -89,10 +113,28 @@ class MainWindow(QMainWindow):
         self._action(view, "Zoom &Out", lambda: self.photo_page.viewer.zoom_by(0.8),
                      QKeySequence.StandardKey.ZoomOut)
 
+        photo_menu = bar.addMenu("&Photo")
+        rate = photo_menu.addMenu("&Rate")
+        rate.setToolTipsVisible(True)
+        self.rate_actions: list[QAction] = []
+        for entry in RATE_KEYS:
+            if entry is None:
+                rate.addSeparator()
+                continue
+            text, key, (kind, value) = entry
+            rate_it = self.photo_page.rate_stars if kind == "stars" else self.photo_page.rate_flag
+            self.rate_actions.append(self._action(
+                rate, text, lambda _=False, rate_it=rate_it, value=value: rate_it(value), key,
+                "Saved in the photo's XMP sidecar (Lightroom, darktable and digiKam read it); "
+                "the photo itself is not changed"))
+        self._enable_rating()
+
         tools = bar.addMenu("&Tools")
         score = self._action(tools, "&Score Folder", self.score_folder, "Ctrl+B",
                              "Score every photo in the open folder")
         models = self._action(tools, "&Models…", self.show_models)
+        fine_tune = self._action(tools, "&Fine-tune…", self.show_fine_tune,
+                                 tip="Train a model on your own photos and ratings")
         self._action(tools, "S&ettings…", self.show_settings, QKeySequence.StandardKey.Preferences)
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About Critique", self.show_about)
@@ -100,7 +142,7 @@ class MainWindow(QMainWindow):
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
-        for action in (open_photo, open_folder, None, fit, actual, None, score, models):
+        for action in (open_photo, open_folder, None, fit, actual, None, score, models, fine_tune):
             if action is None:
                 toolbar.addSeparator()
             else:
@@ -140,7 +182,7 @@ class MainWindow(QMainWindow):
             self._remember(path)
             if not photos:
                 self.show_status(f"no photos in {path}")
-            self.photo_page.show_folder(photos)
+            self.photo_page.show_folder(photos, path)
             self.pages.setCurrentWidget(self.photo_page)
         elif path.exists():
             self.pages.setCurrentWidget(self.photo_page)
@@ -158,6 +200,18 @@ class MainWindow(QMainWindow):
         self.services.folder_scores = {
             Path(row["path"]).resolve(): row["percentile"] for row in result.rows
             if row is not None and row.get("percentile") is not None}
+
+    def _enable_rating(self) -> None:
+        """The rating keys work on the photo page with a photo open; elsewhere digits and
+        letters keep their usual meaning (e.g. jumping to a row of the folder table)."""
+        enabled = (self.pages.currentWidget() is self.photo_page
+                   and self.photo_page.path is not None)
+        for action in self.rate_actions:
+            action.setEnabled(enabled)
+
+    def rating_counts(self) -> tuple[int, int]:
+        """(rated photos, photos) in the open folder, as far as their sidecars were read."""
+        return self.photo_page.ratings.counts()
 
     def _remember(self, path: Path) -> None:
         self.settings.add_recent(str(path))
@@ -177,6 +231,28 @@ class MainWindow(QMainWindow):
         dialog = ModelsDialog(self.bridge, parent=self)
         dialog.modelsChanged.connect(self.services.models_changed)
         dialog.exec()
+
+    fine_tune_wizard = None  # the open Fine-tune window: one at a time, it may be training
+
+    def show_fine_tune(self) -> None:
+        """Tools ▸ Fine-tune…: a window of its own, so the app stays usable while it trains."""
+        from critique_app.gui.wizard import FineTuneWizard
+
+        if self.fine_tune_wizard is None:
+            wizard = FineTuneWizard(self.bridge, self.settings, open_folder=self.folder,
+                                    apply_settings=self.apply_settings, parent=self)
+            wizard.modelsChanged.connect(self.services.models_changed)
+            wizard.finished.connect(self._fine_tune_closed)
+            self.fine_tune_wizard = wizard
+        self.fine_tune_wizard.open_folder = self.folder
+        self.fine_tune_wizard.show()
+        self.fine_tune_wizard.raise_()
+        self.fine_tune_wizard.activateWindow()
+
+    def _fine_tune_closed(self) -> None:
+        wizard, self.fine_tune_wizard = self.fine_tune_wizard, None
+        if wizard is not None:
+            wizard.deleteLater()
 
     def show_settings(self) -> None:
         from critique_app.gui.settings_dialog import SettingsDialog
@@ -225,7 +301,10 @@ class MainWindow(QMainWindow):
         """Stop all work and wait for it, so no thread outlives the window."""
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
         self._save_settings()
-        for bridge in (self.bridge, self.thumbnail_bridge):
+        if self.fine_tune_wizard is not None:  # no trainer process outlives the app
+            self.fine_tune_wizard.shutdown()
+        # Ratings still being saved are saved: their work does not stop when cancelled.
+        for bridge in (self.bridge, self.thumbnail_bridge, self.rating_bridge):
             if not bridge.shutdown(timeout_ms=30_000):
                 log.warning("background work did not stop in time")
         event.accept()

@@ -12,11 +12,13 @@ from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 from critique_app.core.critic.events import CritiqueEvent
 from critique_app.core.imaging.photo import to_uint8
 from critique_app.core.modalities.overlay import overlay_rgba
+from critique_app.core.ratings import Flag, PhotoRating
 from critique_app.gui.bridge import Bridge, Task
 from critique_app.gui.critique_panel import CritiquePanel
 from critique_app.gui.filmstrip import Filmstrip
 from critique_app.gui.measurements_panel import MeasurementsPanel
 from critique_app.gui.overlay_controls import OverlayControls
+from critique_app.gui.ratings import RatingBar, RatingsController, badge
 from critique_app.gui.score_panel import ScorePanel
 from critique_app.gui.viewer import PhotoViewer
 
@@ -29,9 +31,11 @@ class PhotoPage(QWidget):
     milestone = Signal(str, float)  # ("first pixels" | "overlays" | ..., seconds since open)
 
     def __init__(self, bridge: Bridge, thumbnail_bridge: Bridge, services,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, rating_bridge: Bridge | None = None) -> None:
         super().__init__(parent)
         self.bridge, self.services = bridge, services
+        # Ratings are read and written in order on one thread of their own.
+        self.ratings = RatingsController(rating_bridge or Bridge(threads=1, parent=self), self)
         self.path: Path | None = None
         self.analysis = None
         self.scores: dict = {}
@@ -44,6 +48,7 @@ class PhotoPage(QWidget):
         self.overlays = OverlayControls()
         self.filmstrip = Filmstrip(thumbnail_bridge)
         self.filmstrip.hide()
+        self.rating_bar = RatingBar()
         self.score_panel = ScorePanel()
         self.measurements = MeasurementsPanel()
         self.critique = CritiquePanel()
@@ -54,6 +59,7 @@ class PhotoPage(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.overlays)
         left_layout.addWidget(self.viewer, 1)
+        left_layout.addWidget(self.rating_bar)
         left_layout.addWidget(self.filmstrip)
 
         self.tabs = QTabWidget()
@@ -78,6 +84,12 @@ class PhotoPage(QWidget):
         self.overlays.overlayChanged.connect(self._show_overlay)
         self.overlays.opacityChanged.connect(self.viewer.set_overlay_opacity)
         self.filmstrip.photoSelected.connect(self.open_photo)
+        self.rating_bar.starsClicked.connect(self.rate_stars)
+        self.rating_bar.flagClicked.connect(self.rate_flag)
+        self.ratings.ratingChanged.connect(self._rating_changed)
+        self.ratings.ratingsChanged.connect(
+            lambda _folder, _rated: self.rating_bar.set_count(self.ratings.count_text()))
+        self.ratings.status.connect(self.status)
         self.critique.stopRequested.connect(self.stop_critique)
         self.critique.regenerateRequested.connect(self.start_critique)
         self.critique.personaChanged.connect(lambda _: self.start_critique())
@@ -93,9 +105,12 @@ class PhotoPage(QWidget):
             self.open_photo(path)
 
     # --- folder and photo ----------------------------------------------------------
-    def show_folder(self, photos: list[Path]) -> None:
+    def show_folder(self, photos: list[Path], folder: Path | None = None) -> None:
         self.filmstrip.set_photos(photos)
         self.filmstrip.setVisible(bool(photos))
+        folder = folder if folder is not None else (photos[0].parent if photos else None)
+        self.ratings.set_folder(folder, photos)
+        self.rating_bar.set_count(self.ratings.count_text() if folder is not None else "")
         if photos:
             self.filmstrip.select(photos[0])  # select() does not emit photoSelected
             self.open_photo(photos[0])
@@ -114,6 +129,8 @@ class PhotoPage(QWidget):
         self.score_panel.clear()
         self.score_panel.set_busy("Scoring…")
         self.critique.begin()
+        self.rating_bar.set_rating(self.ratings.rating(path), problem=self.ratings.problem(path))
+        self.ratings.ensure(path)
         self.status.emit(f"opening {path.name}…")
         self.photoOpened.emit(path)
         self._photo_task = self.bridge.stream(
@@ -172,6 +189,27 @@ class PhotoPage(QWidget):
             self.viewer.set_overlay(None)
             return
         self.viewer.set_overlay(overlay_rgba(result.map, name))
+
+    # --- rating --------------------------------------------------------------------
+    def rate_stars(self, stars: int) -> None:
+        """Give the open photo 1-5 stars, or clear them (0); saved in its XMP sidecar."""
+        if self.path is None:
+            self.status.emit("open a photo to rate it")
+        else:
+            self.ratings.rate_stars(self.path, stars)
+
+    def rate_flag(self, flag: Flag) -> None:
+        """Pick ("pick") or reject ("reject") the open photo, or clear either (None)."""
+        if self.path is None:
+            self.status.emit("open a photo to rate it")
+        else:
+            self.ratings.rate_flag(self.path, flag)
+
+    def _rating_changed(self, path: Path, rating: PhotoRating | None) -> None:
+        problem = self.ratings.problem(path)
+        if path == self.path:
+            self.rating_bar.set_rating(rating, problem=problem)
+        self.filmstrip.set_badge(path, *badge(rating, problem))
 
     # --- critique ------------------------------------------------------------------
     def start_critique(self) -> None:

@@ -12,8 +12,9 @@ files the app writes to). Per photo:
 * else unrated (no sidecar, ``xmp:Rating="0"``, or no rating): not an error, only
   counted in :attr:`Dataset.unrated`. Stars that Critique's own scorer wrote
   (``critique:RatingSource="score-…"``, unchanged since) count as unrated too: a
-  personal model must learn the photographer's judgement, not the scorer's. Lightroom's own pick flags live in its
-  catalog, not in XMP, so they cannot be read here.
+  personal model must learn the photographer's judgement, not the scorer's.
+  Lightroom's own pick flags live in its catalog, not in XMP, so they cannot be
+  read here.
 
 Stars and flags become distributions with :mod:`train.data.ratings`. A sidecar
 that is not valid XMP becomes a RowError naming it (line 0: not line-based).
