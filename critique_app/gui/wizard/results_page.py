@@ -152,6 +152,9 @@ class ResultsPage(QWizardPage):
         if results.get("task") == "score":
             notes.append("Higher correlations and agreement are better; a lower error is "
                          "better.")
+            if not results.get("baseline_metrics"):
+                notes.append("The model it started from had no trained score head, so there "
+                             "is no earlier score to compare with.")
         self.metrics_note.setText(" ".join(notes))
         self._fill_examples(results.get("task", ""), results.get("examples", []))
         self.install_button.setText("Install and use" if results["task"] in
