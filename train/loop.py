@@ -93,120 +93,145 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[i
 def fit(task: TrainTask, settings: LoopSettings, hardware, run_dir: Path, progress,
         *, resume: bool = False, memory: dict | None = None) -> FitResult:
     """Train ``task``; ``memory`` (the peak-memory estimate) goes into the start event."""
-    started = time.perf_counter()
-    dist: DistContext = init_distributed(hardware.device)
-    device = dist.device(hardware.device)
-    seed_everything(settings.seed)
-    model = task.model.to(device)
-    model.train()
-    trained = dist.wrap(model, device)
-    groups = task.parameter_groups()
-    for group in groups:  # a group may ask for a fraction of the rate (e.g. a backbone)
-        group["lr"] = settings.lr * group.pop("lr_scale", 1.0)
-    optimizer = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay)
-    dataset = task.train_set()
-    if len(dataset) == 0:
-        raise ValueError("no training samples")
-    micro_batches = len(dist.shard(epoch_batches(len(dataset), settings.batch_size, 0, 0)))
-    steps_per_epoch = max(1, math.ceil(micro_batches / settings.accumulate))
-    total_steps = steps_per_epoch * settings.epochs
-    warmup = int(settings.warmup_fraction * total_steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total_steps, warmup))
-    scaler = hardware.grad_scaler()
-    fingerprint = {**settings.fingerprint(), **task.fingerprint(), "world_size": dist.world_size}
+    return _Run(task, settings, hardware, Path(run_dir), progress).fit(resume, memory)
 
-    position = {"epoch": 0, "batch": 0, "step": 0}
-    history: list[dict] = []
-    if resume:
-        state = load_checkpoint(run_dir, fingerprint)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        set_rng_state(state["rng"])
-        position, history = state["position"], state["history"]
-        if dist.is_main:
-            progress.log(f"resumed at step {position['step']} (epoch {position['epoch'] + 1}, "
-                         f"batch {position['batch']})")
 
-    def checkpoint(rng: dict | None = None) -> None:
-        if dist.is_main:
-            path = save_checkpoint(run_dir, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler is not None else None,
-                "rng": rng or rng_state(), "position": dict(position), "history": history,
-                "fingerprint": fingerprint})
-            progress.checkpoint(position["step"], str(path))
-        dist.barrier()
+class _Run:
+    """One call of :func:`fit`: the optimiser, schedule, scaler and where the run is."""
 
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    if dist.is_main:
-        progress.start(task.name, total_steps, settings.epochs,
-                       {**asdict(settings), "world_size": dist.world_size},
-                       hardware.to_dict(), memory)
-    stopped = False
-    metrics: dict[str, float] = history[-1]["metrics"] if history else {}
-    # The random state right after the last optimizer step: what a checkpoint taken
-    # on Ctrl-C must hold, since the interrupted micro-batches are thrown away.
-    rng_at_step = rng_state()
-    try:
-        for epoch in range(position["epoch"], settings.epochs):
-            if hasattr(dataset, "set_epoch"):
-                dataset.set_epoch(epoch)
-            batches = dist.shard(epoch_batches(len(dataset), settings.batch_size, settings.seed,
-                                               epoch))
-            # Its own generator: a DataLoader would otherwise draw its worker seed from the
-            # global generator, and a resumed run would then see different dropout masks.
-            loader = DataLoader(dataset, batch_sampler=batches[position["batch"]:],
-                                collate_fn=task.collate, num_workers=settings.workers,
-                                generator=torch.Generator().manual_seed(settings.seed + epoch))
-            optimizer.zero_grad(set_to_none=True)
-            for index, batch in enumerate(loader, start=position["batch"]):
-                last = index == len(batches) - 1
-                with hardware.autocast():
-                    loss = task.loss(trained, batch, device)
-                scaled = loss / settings.accumulate
-                (scaler.scale(scaled) if scaler is not None else scaled).backward()
-                if (index + 1) % settings.accumulate and not last:
-                    continue
-                _optimizer_step(model, optimizer, scaler, settings.clip_grad_norm)
-                scheduler.step()
-                position.update(batch=index + 1, step=position["step"] + 1)
-                rng_at_step = rng_state()
-                if dist.is_main:
-                    progress.step(position["step"], epoch + (index + 1) / len(batches),
-                                  float(loss.detach()), scheduler.get_last_lr()[0])
-                at_limit = settings.max_steps is not None and position["step"] >= settings.max_steps
-                if at_limit or (settings.checkpoint_every
-                                and position["step"] % settings.checkpoint_every == 0 and not last):
-                    checkpoint()
-                if at_limit:
+    def __init__(self, task: TrainTask, settings: LoopSettings, hardware, run_dir: Path,
+                 progress) -> None:
+        self.task, self.settings, self.hardware = task, settings, hardware
+        self.run_dir, self.progress = run_dir, progress
+        self.started = time.perf_counter()
+        self.dist: DistContext = init_distributed(hardware.device)
+        self.device = self.dist.device(hardware.device)
+        seed_everything(settings.seed)
+        self.model = task.model.to(self.device)
+        self.model.train()
+        self.trained = self.dist.wrap(self.model, self.device)
+        groups = task.parameter_groups()
+        for group in groups:  # a group may ask for a fraction of the rate (e.g. a backbone)
+            group["lr"] = settings.lr * group.pop("lr_scale", 1.0)
+        self.optimizer = torch.optim.AdamW(groups, lr=settings.lr,
+                                           weight_decay=settings.weight_decay)
+        self.dataset = task.train_set()
+        if len(self.dataset) == 0:
+            raise ValueError("no training samples")
+        self.micro_batches = len(self.dist.shard(
+            epoch_batches(len(self.dataset), settings.batch_size, 0, 0)))
+        steps_per_epoch = max(1, math.ceil(self.micro_batches / settings.accumulate))
+        self.total_steps = steps_per_epoch * settings.epochs
+        warmup = int(settings.warmup_fraction * self.total_steps)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: lr_factor(step, self.total_steps, warmup))
+        self.scaler = hardware.grad_scaler()
+        self.fingerprint = {**settings.fingerprint(), **task.fingerprint(),
+                            "world_size": self.dist.world_size}
+        self.position = {"epoch": 0, "batch": 0, "step": 0}
+        self.history: list[dict] = []
+        # The random state right after the last optimizer step: what a checkpoint taken
+        # on Ctrl-C must hold, since the interrupted micro-batches are thrown away.
+        self.rng_at_step: dict | None = None
+
+    def fit(self, resume: bool, memory: dict | None) -> FitResult:
+        if resume:
+            self.restore()
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        if self.dist.is_main:
+            self.progress.start(self.task.name, self.total_steps, self.settings.epochs,
+                                {**asdict(self.settings), "world_size": self.dist.world_size},
+                                self.hardware.to_dict(), memory)
+        metrics = self.history[-1]["metrics"] if self.history else {}
+        self.rng_at_step = rng_state()
+        stopped = False
+        try:
+            for epoch in range(self.position["epoch"], self.settings.epochs):
+                if self.train_epoch(epoch):
                     stopped = True
                     break
-            if stopped:
-                break
-            metrics = _evaluate(task, model, device, dist)
-            history.append({"epoch": epoch + 1, "step": position["step"], "metrics": metrics})
-            if dist.is_main:
-                progress.evaluate(position["step"], epoch + 1, metrics)
-            position.update(epoch=epoch + 1, batch=0)
-            checkpoint()
-    except KeyboardInterrupt:
-        if position["step"]:
-            checkpoint(rng_at_step)  # Ctrl-C keeps every finished step: --resume continues
-        dist.close()
-        raise
+                metrics = _evaluate(self.task, self.model, self.device, self.dist)
+                self.history.append({"epoch": epoch + 1, "step": self.position["step"],
+                                     "metrics": metrics})
+                if self.dist.is_main:
+                    self.progress.evaluate(self.position["step"], epoch + 1, metrics)
+                self.position.update(epoch=epoch + 1, batch=0)
+                self.checkpoint()
+        except KeyboardInterrupt:
+            if self.position["step"]:  # Ctrl-C keeps every finished step: --resume continues
+                self.checkpoint(self.rng_at_step)
+            self.dist.close()
+            raise
+        peak = (int(torch.cuda.max_memory_allocated(self.device))
+                if self.device.type == "cuda" else None)
+        self.dist.close()
+        done = self.position["epoch"] + self.position["batch"] / max(1, self.micro_batches)
+        return FitResult(steps=self.position["step"], epochs_done=done, stopped_early=stopped,
+                         metrics=metrics, history=self.history, peak_gpu_memory_bytes=peak,
+                         seconds=time.perf_counter() - self.started)
 
-    peak = int(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else None
-    dist.close()
-    return FitResult(steps=position["step"],
-                     epochs_done=position["epoch"] + position["batch"] / max(1, micro_batches),
-                     stopped_early=stopped, metrics=metrics, history=history,
-                     peak_gpu_memory_bytes=peak, seconds=time.perf_counter() - started)
+    def train_epoch(self, epoch: int) -> bool:
+        """One epoch from where the run is; True when it stopped at --max-steps."""
+        settings, position = self.settings, self.position
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        batches = self.dist.shard(epoch_batches(len(self.dataset), settings.batch_size,
+                                                settings.seed, epoch))
+        # Its own generator: a DataLoader would otherwise draw its worker seed from the
+        # global generator, and a resumed run would then see different dropout masks.
+        loader = DataLoader(self.dataset, batch_sampler=batches[position["batch"]:],
+                            collate_fn=self.task.collate, num_workers=settings.workers,
+                            generator=torch.Generator().manual_seed(settings.seed + epoch))
+        self.optimizer.zero_grad(set_to_none=True)
+        for index, batch in enumerate(loader, start=position["batch"]):
+            last = index == len(batches) - 1
+            with self.hardware.autocast():
+                loss = self.task.loss(self.trained, batch, self.device)
+            scaled = loss / settings.accumulate
+            (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
+            if (index + 1) % settings.accumulate and not last:
+                continue
+            _optimizer_step(self.model, self.optimizer, self.scaler, settings.clip_grad_norm)
+            self.scheduler.step()
+            position.update(batch=index + 1, step=position["step"] + 1)
+            self.rng_at_step = rng_state()
+            if self.dist.is_main:
+                self.progress.step(position["step"], epoch + (index + 1) / len(batches),
+                                   float(loss.detach()), self.scheduler.get_last_lr()[0])
+            at_limit = settings.max_steps is not None and position["step"] >= settings.max_steps
+            due = (settings.checkpoint_every and not last
+                   and position["step"] % settings.checkpoint_every == 0)
+            if at_limit or due:
+                self.checkpoint()
+            if at_limit:
+                return True
+        return False
+
+    def restore(self) -> None:
+        state = load_checkpoint(self.run_dir, self.fingerprint)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        set_rng_state(state["rng"])
+        self.position, self.history = state["position"], state["history"]
+        if self.dist.is_main:
+            where = self.position
+            self.progress.log(f"resumed at step {where['step']} (epoch {where['epoch'] + 1}, "
+                              f"batch {where['batch']})")
+
+    def checkpoint(self, rng: dict | None = None) -> None:
+        if self.dist.is_main:
+            path = save_checkpoint(self.run_dir, {
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+                "rng": rng or rng_state(), "position": dict(self.position),
+                "history": self.history, "fingerprint": self.fingerprint})
+            self.progress.checkpoint(self.position["step"], str(path))
+        self.dist.barrier()
 
 
 def _optimizer_step(model, optimizer, scaler, clip: float | None) -> None:
