@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from critique_app.core.critic.chat import _with_image, render_prompt, to_pil
+from critique_app.core.critic.chat import render_prompt, to_pil, with_image
 from critique_app.core.critic.emotion import ANSWER_PREFIX
 from critique_app.core.critic.loading import VLM, LanguageModel
 from critique_app.core.critic.personas import DEFAULT_PERSONA, all_personas
@@ -166,13 +166,11 @@ class GroundingCache:
         from critique_app.core.analysis import analyze
         from critique_app.core.critic.critics import facts_of
         from critique_app.core.critic.facts import facts_text
-        from critique_app.core.critic.suggestions import suggest
+        from critique_app.core.critic.suggestions import suggest, suggestions_prompt
 
         analysis = analyze(image)
         found = suggest(analysis.measurements)
-        # The block LanguageCritic adds to a VLM's suggestions prompt, word for word.
-        extra = "Measured problems and fixes:\n" + "\n".join(
-            f"- {s.action} ({s.evidence})" for s in found) if found else ""
+        extra = suggestions_prompt(found)  # what LanguageCritic adds for a VLM
         labels = ""
         if self.labels:
             from critique_app.core.critic.labels import imagenet_labels, labels_text
@@ -225,7 +223,7 @@ def answer_frame(lm: LanguageModel) -> tuple[str, str]:
     if not getattr(owner, "chat_template", None):
         return " ", eos
     conversation = [*messages, {"role": "assistant", "content": _MARK}]
-    full = owner.apply_chat_template(_with_image(conversation) if lm.kind == VLM
+    full = owner.apply_chat_template(with_image(conversation) if lm.kind == VLM
                                      else conversation, tokenize=False)
     if not full.startswith(prompt) or _MARK not in full:
         return " ", eos  # a template that rewrites earlier turns: fall back to plain text

@@ -10,7 +10,7 @@ from critique_app.core.critic.loading import VLM, LanguageModel
 def render_prompt(lm: LanguageModel, messages: list[dict], *, answer_prefix: str = "") -> str:
     """The prompt text, ending where the assistant's answer starts (plus ``answer_prefix``)."""
     if lm.kind == VLM:
-        messages = _with_image(messages)
+        messages = with_image(messages)
     template_owner = lm.tokenizer if getattr(lm.tokenizer, "chat_template", None) else \
         lm.text_tokenizer
     if getattr(template_owner, "chat_template", None):
@@ -45,7 +45,7 @@ def to_pil(pixels: np.ndarray):
     return Image.fromarray((np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8))
 
 
-def _with_image(messages: list[dict]) -> list[dict]:
+def with_image(messages: list[dict]) -> list[dict]:
     """One user turn holding the photo then the text; the system text is folded into it,
     since not every VLM chat template has a system role."""
     system = " ".join(_text_of(m) for m in messages if m["role"] == "system")

@@ -22,7 +22,7 @@ from critique_app.core.critic.loading import VLM, LanguageModel
 from critique_app.core.critic.prompts import PromptContext, section_messages
 from critique_app.core.critic.request import CritiqueRequest
 from critique_app.core.critic.sections import SECTIONS
-from critique_app.core.critic.suggestions import Suggestion, suggest
+from critique_app.core.critic.suggestions import Suggestion, suggest, suggestions_prompt
 
 TOPIC_TITLES = {"light": "Light", "colour": "Colour", "composition": "Composition",
                 "focus": "Focus", "noise": "Noise", "depth": "Depth"}
@@ -128,8 +128,7 @@ class LanguageCritic(Critic):
             yield from suggestion_events(suggestions)
             if self.lm.kind != VLM:
                 return  # a model that cannot see the photo has nothing true to add here
-            extra = "Measured problems and fixes:\n" + "\n".join(
-                f"- {s.action} ({s.evidence})" for s in suggestions) if suggestions else ""
+            extra = suggestions_prompt(suggestions)
             yield CritiqueEvent("text", section, "\nAlso: ")
         messages = section_messages(self._context, section, extra=extra)
         prompt = render_prompt(self.lm, messages)

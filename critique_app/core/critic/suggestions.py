@@ -365,3 +365,12 @@ def suggest(measurements: Mapping[str, object], *, limit: int | None = None) -> 
     found = [s for rule in RULES if (s := rule(measurements))]
     found.sort(key=lambda s: (-s.severity, s.id))
     return found if limit is None else found[:max(0, limit)]
+
+
+def suggestions_prompt(suggestions: list[Suggestion]) -> str:
+    """The measured problems as the block a vision-language model's suggestions prompt
+    carries (the critic and the trainer both use it, so they never drift apart)."""
+    if not suggestions:
+        return ""
+    return "Measured problems and fixes:\n" + "\n".join(
+        f"- {s.action} ({s.evidence})" for s in suggestions)
