@@ -4,13 +4,16 @@
 stdout; stderr carries warnings and, when it fails before it can report, the
 reason. Stopping sends SIGINT on POSIX, so the trainer writes a checkpoint and
 exits 130 (``--resume`` continues from it); a trainer that does not stop in
-time is terminated, then killed. On Windows there is no SIGINT for a child
-process: it is terminated (its last epoch's checkpoint stays resumable).
+time is terminated, then killed. On Windows the trainer starts in its own
+process group and gets CTRL_BREAK, which it treats like Ctrl-C (untested here:
+no Windows machine; if the break cannot be sent it is terminated, and its last
+checkpoint stays resumable).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import sys
@@ -20,7 +23,6 @@ from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signa
 STOP_TIMEOUT_MS = 20_000  # a checkpoint of a big model takes a while to write
 KILL_TIMEOUT_MS = 5_000
 STDERR_KEPT = 40
-WINDOWS_WAIT_MS = 2_000
 
 
 class TrainingProcess(QObject):
@@ -60,6 +62,8 @@ class TrainingProcess(QObject):
         process.errorOccurred.connect(self._error)
         process.started.connect(self._started)
         self.process = process
+        if sys.platform == "win32":
+            _own_process_group(process)
         process.start(command[0], command[1:])
 
     @property
@@ -84,8 +88,6 @@ class TrainingProcess(QObject):
             return True
         self.stopping = True
         self._interrupt()
-        if sys.platform == "win32":  # terminate() cannot stop a console program there
-            timeout_ms = min(timeout_ms, WINDOWS_WAIT_MS)
         if process.waitForFinished(timeout_ms):
             return True
         process.terminate()
@@ -99,12 +101,13 @@ class TrainingProcess(QObject):
         if process is None:
             return
         pid = process.processId()
-        if sys.platform != "win32" and pid:
+        if pid:
             try:
-                os.kill(pid, signal.SIGINT)
+                os.kill(pid, signal.CTRL_BREAK_EVENT if sys.platform == "win32"
+                        else signal.SIGINT)
                 return
-            except OSError:
-                pass  # already gone
+            except (OSError, AttributeError):
+                pass  # already gone, or no such signal here
         process.terminate()
 
     def _escalate_stop(self) -> None:
@@ -165,6 +168,18 @@ class TrainingProcess(QObject):
             message = self.process.errorString() if self.process is not None else "unknown"
             self.stderr_tail.append(f"the trainer could not be started: {message}")
             self.ended.emit(-1, "failed to start")
+
+
+def _own_process_group(process: QProcess) -> None:
+    """Windows: a new process group, so CTRL_BREAK reaches the trainer and not the app."""
+    import subprocess
+
+    def modify(arguments) -> None:
+        arguments.flags |= subprocess.CREATE_NEW_PROCESS_GROUP
+
+    # An older PySide6 lacks the modifier: stopping then falls back to terminate().
+    with contextlib.suppress(AttributeError):
+        process.setCreateProcessArgumentsModifier(modify)
 
 
 def _text(data) -> str:
