@@ -100,12 +100,26 @@ def find_base(model: str) -> tuple[str, Path]:
     return found
 
 
+def _quiet_library_warnings() -> None:
+    """Warnings that say nothing to a photographer: peft looks for a config.json a GGUF
+    folder does not have (the vocabulary is unchanged, as it assumes), and transformers
+    announces renames for v6."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Could not find a config file",
+                            module="peft")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+
+
 def load_base(model: str, hardware) -> BaseModel:
     """Full-precision weights; on a GPU with fp16/bf16 autocast the frozen weights may be
     held in that dtype (halving their memory), since they are never updated."""
+    from critique_app.core.critic.loading import quiet_gguf_progress
     from critique_app.core.hf import import_transformers
 
     transformers = import_transformers()
+    quiet_gguf_progress()
+    _quiet_library_warnings()
     name, folder = find_base(model)
     kind = model_kind(folder)
     dtype = hardware.amp_dtype if hardware.device == "cuda" and hardware.amp_dtype else \

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,7 +145,7 @@ def _load(folder: Path, name: str, device: str, adapter: Path | None) -> Languag
             gguf = _gguf_file(folder)
             extra = {"gguf_file": gguf.name} if gguf else {}
             if gguf:
-                _quiet_gguf_progress()
+                quiet_gguf_progress()
             tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **extra)
             model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=dtype,
                                                                       **extra)
@@ -167,13 +168,16 @@ def _apply_adapter(model, adapter: Path):
     except ImportError:
         raise ModelError("LoRA adapters need the 'peft' package (pip install peft)") from None
     try:
-        return PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        with warnings.catch_warnings():  # transformers' v6 renames, peft's GGUF config note
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.filterwarnings("ignore", message="Could not find a config file")
+            return PeftModel.from_pretrained(model, adapter).merge_and_unload()
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         message = str(error).splitlines()[0]
         raise ModelError(f"the adapter {adapter} does not fit this model: {message}") from None
 
 
-def _quiet_gguf_progress() -> None:
+def quiet_gguf_progress() -> None:
     """transformers' GGUF de-quantising loop draws its own tqdm bar on stderr, which
     would cut into a streamed critique; the logging switch does not reach it."""
     from transformers import modeling_gguf_pytorch_utils as gguf_utils
