@@ -97,6 +97,9 @@ class OnnxScorer:
         providers = [CUDA, CPU] if want_cuda and CUDA in available else [CPU]
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle worker threads sleep instead of spinning: scoring shares the cores with
+        # the photo decoders, and a spinning thread steals the time they need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=providers)
         except Exception as exc:
