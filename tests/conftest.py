@@ -64,3 +64,19 @@ def load_rgb(name: str) -> np.ndarray:
 def save_rgb(array: np.ndarray, path: Path, **params) -> Path:
     Image.fromarray(array).save(path, **params)
     return path
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A tiny score model trained in-process (see score_models.py), one per test module."""
+    from score_models import save_tiny_scorer
+
+    return save_tiny_scorer(tmp_path_factory.mktemp("model") / "tiny-score", steps=40)
+
+
+@pytest.fixture
+def installed(tiny_model):
+    """The tiny score model, installed in this test's model store."""
+    from critique_app.core.store.store import ModelStore
+
+    ModelStore().import_dir(tiny_model, report=lambda _: None)

@@ -13,29 +13,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 from conftest import PHOTOS, load_rgb
 from PIL import Image
-from score_models import save_tiny_scorer
 
 from critique_app.core.batch.cache import ResultsCache
 from critique_app.core.batch.columns import COLUMNS, markdown
 from critique_app.core.batch.runner import add_percentiles, find_photos, score_photos
 from critique_app.core.batch.xmp import read_rating
 from critique_app.core.scoring.scorer import find_scorers
-from critique_app.core.store.store import ModelStore
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return save_tiny_scorer(tmp_path_factory.mktemp("model") / "tiny-score", steps=40)
-
-
-@pytest.fixture
-def installed(tiny_model):
-    ModelStore().import_dir(tiny_model, report=lambda _: None)
 
 
 def _shoot(folder: Path, count: int) -> list[Path]:

@@ -10,12 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import PHOTOS
 from PySide6.QtCore import Qt
-from score_models import save_tiny_scorer
 
 from critique_app.core.batch.columns import COLUMNS
 from critique_app.core.batch.xmp import read_rating
 from critique_app.core.scoring.scorer import NO_SCORER_HINT
-from critique_app.core.store.store import ModelStore
 from critique_app.gui.batch_view import (
     PERCENTILE_COLUMN,
     PHOTO_COLUMN,
@@ -32,16 +30,6 @@ MANUAL_XMP = """<x:xmpmeta xmlns:x="adobe:ns:meta/">
  </rdf:RDF>
 </x:xmpmeta>
 """
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return save_tiny_scorer(tmp_path_factory.mktemp("model") / "tiny-score", steps=40)
-
-
-@pytest.fixture
-def installed(tiny_model):
-    ModelStore().import_dir(tiny_model, report=lambda _: None)
 
 
 @pytest.fixture
