@@ -234,7 +234,7 @@ def _neutralise_cast(m: Mapping[str, object]) -> Suggestion | None:
         f"Correct the {lean + ' ' if lean else ''}colour cast: "
         f"{_white_balance_fix(m, strength)}.",
         f"Neutral tones lean {lean or 'off-grey'}, with a cast strength of ΔE {strength:.1f} "
-        "(over 6 is obvious).",
+        "(balanced but colourful scenes read up to about 10).",
         severity(strength, CAST_MIN_DE, CAST_FULL_DE), "colour", keys)
 
 

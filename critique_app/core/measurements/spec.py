@@ -56,7 +56,8 @@ SPECS: dict[str, Spec] = {
     "color.cast_b": Spec("Colour cast b*", "CIELAB b*",
         "b* of the same estimate: + yellow/warm, - blue/cool."),
     "color.cast_strength": Spec("Colour cast strength", "ΔE (CIELAB)",
-        "Chroma of the estimated light colour: under 3 is hard to see, over 6 is obvious."),
+        "Chroma of the estimated light colour: under 3 is hard to see. The estimate reads "
+        "up to ~10 on balanced but colourful scenes, so only over ~12 is called a cast."),
     "color.cast_direction": Spec("Colour cast", "word",
         "neutral, or the hue the neutrals lean to (warm, cool, green, magenta, ...)."),
     # noise
