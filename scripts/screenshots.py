@@ -189,7 +189,8 @@ def wizard_screenshots(app, window, out: Path) -> None:
     settings.val_percent.setValue(30)
     settings.freeze.setCurrentIndex(settings.freeze.findData("backbone"))
     settings.input_size.setValue(160)
-    settings.name.setText("sharpness-judge")
+    settings.name.setText("sharpness-from-wizard")  # not the name the photo shots use
+    wait_until(app, lambda: "GiB" in settings.memory.plain_text(), timeout=120)
     shot(wizard, "settings")
     wizard.next()
     run = wizard.run_page

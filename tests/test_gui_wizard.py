@@ -418,9 +418,18 @@ def test_a_gpu_is_shown_with_an_estimate_that_does_not_fit(qtbot, open_wizard, m
     assert model.memory.error
     assert model.memory.plain_text().startswith("≈ 12.4 GiB of 11 GiB on NVIDIA GeForce")
     assert "Lower the batch size or turn on gradient checkpointing" in model.memory_note.text()
-    assert asked[-1] == ("score", {"base": TINY, "input_size": None, "limit_gb": 11.0})
+    assert asked[-1] == ("score", {"base": TINY, "input_size": None, "batch_size": None,
+                                   "limit_gb": 11.0})
     model.profile.setCurrentIndex(model.profile.findData("2080ti"))  # a GPU: offered
     assert model.profile.currentData() == "2080ti"
+    # The settings page shows the estimate too, and asks again for the batch chosen there.
+    wizard.next()
+    settings = wizard.settings_page
+    qtbot.waitUntil(lambda: "does not fit" in settings.memory.plain_text(), timeout=WAIT_MS)
+    assert settings.memory.error
+    settings.batch_size.setValue(8)
+    qtbot.waitUntil(lambda: asked[-1][1]["batch_size"] == 8, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "12.4 GiB" in settings.memory.plain_text(), timeout=WAIT_MS)
 
 
 def test_a_critic_needs_critiques_not_ratings(qtbot, open_wizard, ratings):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
@@ -42,6 +42,10 @@ OTHER = ("other", None)
 
 
 class ModelPage(QWizardPage):
+    # (the estimate in words, whether it fits): also shown under the settings page's
+    # batch size, which asks for a new estimate when it changes
+    memoryEstimated = Signal(str, bool)
+
     def __init__(self) -> None:
         super().__init__()
         self.setTitle("Starting model and hardware")
@@ -75,7 +79,7 @@ class ModelPage(QWizardPage):
         for text, value, tip in PROFILES:
             self.profile.addItem(text, value)
             self.profile.setItemData(self.profile.count() - 1, tip, 3)  # ToolTipRole
-        self.profile.currentIndexChanged.connect(self._schedule_estimate)
+        self.profile.currentIndexChanged.connect(self.schedule_estimate)
         self.memory = MessageLabel()
         hardware = QGroupBox("Hardware")
         form = QFormLayout()
@@ -100,6 +104,7 @@ class ModelPage(QWizardPage):
         self._estimate_timer.timeout.connect(self.estimate)
         self._estimate_generation = 0
         self.estimate_result: list[dict] | None = None
+        self.last_estimate: tuple[str, bool] = ("", True)  # (in words, fits)
         self._connected = False
         self._task_shown: str | None = None
 
@@ -113,7 +118,7 @@ class ModelPage(QWizardPage):
             self._task_shown = wizard.task
             self.refresh_choices()
         self._show_hardware()
-        self._schedule_estimate()
+        self.schedule_estimate()
 
     def refresh_choices(self) -> None:
         task = self.wizard().task
@@ -216,7 +221,7 @@ class ModelPage(QWizardPage):
         else:
             self.base_note.show_info(_about(task))
         self.completeChanged.emit()
-        self._schedule_estimate()
+        self.schedule_estimate()
 
     @staticmethod
     def _missing_text(task: str) -> str:
@@ -251,7 +256,7 @@ class ModelPage(QWizardPage):
     # --- hardware -------------------------------------------------------------------------
     def _hardware_known(self, _hardware) -> None:
         self._show_hardware()
-        self._schedule_estimate()
+        self.schedule_estimate()
 
     def _show_hardware(self) -> None:
         wizard = self.wizard()
@@ -291,7 +296,7 @@ class ModelPage(QWizardPage):
         return REFERENCE_GIB, "an RTX 2080 Ti"
 
     # --- memory estimate ------------------------------------------------------------------
-    def _schedule_estimate(self) -> None:
+    def schedule_estimate(self) -> None:
         if self.wizard() is None or (self.wizard().hardware is None and \
                 not self.wizard().hardware_error):
             self.memory.show_info("waiting for the hardware check…")
@@ -314,14 +319,18 @@ class ModelPage(QWizardPage):
         if task == "critic" and base:
             base = _hub_id(base)
         limit, against = self._limit_gib()
-        plan = wizard.build_plan() if task != "critic" else None
-        input_size = plan.input_size if plan is not None else None
+        try:
+            plan = wizard.build_plan()
+        except (CritiqueError, ValueError):
+            plan = None
+        input_size = plan.input_size if plan is not None and task != "critic" else None
+        batch_size = plan.batch_size if plan is not None else None
         self._estimate_generation += 1
         generation = self._estimate_generation
 
         def work(_task):
             return probes.estimate_memory(task, base=base, input_size=input_size,
-                                          limit_gb=round(limit, 2))
+                                          batch_size=batch_size, limit_gb=round(limit, 2))
 
         wizard.call("estimate memory", work,
                     on_done=lambda rows: self._estimated(generation, rows, limit, against),
@@ -350,6 +359,8 @@ class ModelPage(QWizardPage):
             fits = bool(fitting)
             text += f" ({of} on {against}{where})"
             detail = f"fits up to batch size {max(fitting)}" if fitting else ""
+        self.last_estimate = (f"{text} — {'fits' if fits else 'does not fit'}", fits)
+        self.memoryEstimated.emit(*self.last_estimate)
         if fits:
             self.memory.show_good(f"{text} — fits")
             self.memory_note.setText(detail.capitalize() + "." if detail else "")

@@ -57,9 +57,11 @@ class SettingsPage(QWizardPage):
         for spin in (self.epochs, self.batch_size):
             spin.setMinimumWidth(240)
             spin.setMaximumWidth(240)
+        self.memory = MessageLabel()  # the starting-model page's estimate, for this batch
         basic = QFormLayout()
         basic.addRow("Epochs:", self.epochs)
         basic.addRow("Batch size:", self.batch_size)
+        basic.addRow("Memory:", self.memory)
 
         self.toggle = QToolButton()
         self.toggle.setText("Advanced settings")
@@ -137,9 +139,16 @@ class SettingsPage(QWizardPage):
         for combo in (self.freeze, self.checkpointing, self.precision, self.persona):
             combo.currentIndexChanged.connect(self._changed)
         self._task_shown: str | None = None
+        self._listening = False
+        for spin in (self.batch_size, self.input_size):
+            spin.valueChanged.connect(self._estimate_again)
 
     # --- setup ----------------------------------------------------------------------------
     def initializePage(self) -> None:
+        if not self._listening:
+            self.wizard().model_page.memoryEstimated.connect(self._show_memory)
+            self._listening = True
+        self._show_memory(*self.wizard().model_page.last_estimate)
         task = self.wizard().task
         if task != self._task_shown:
             self._task_shown = task
@@ -164,6 +173,18 @@ class SettingsPage(QWizardPage):
             self.persona.setItemData(self.persona.count() - 1, persona.description,
                                      Qt.ItemDataRole.ToolTipRole)
         self.persona.setCurrentIndex(max(0, self.persona.findData(current)))
+
+    def _estimate_again(self) -> None:
+        if self.wizard() is not None and self.isVisible():
+            self.memory.show_info("estimating…")
+            self.wizard().model_page.schedule_estimate()
+
+    def _show_memory(self, text: str, fits: bool) -> None:
+        if fits:
+            self.memory.show_info(text)
+        else:
+            self.memory.show_error(text + ": lower the batch size or turn on gradient "
+                                   "checkpointing (Advanced)")
 
     def show_advanced(self, shown: bool) -> None:
         self.toggle.setChecked(shown)
