@@ -8,7 +8,7 @@ from pathlib import Path
 from critique_app.core.errors import CritiqueError
 from train.loop import LoopSettings
 
-# (CPU, GPU) micro-batch defaults; a GPU run may lower them to fit (see train/memory.py).
+# (CPU, GPU) micro-batch defaults; a GPU run may lower them to fit (see train/memory/).
 DEFAULT_BATCH = {"score": (16, 32), "modality": (16, 32), "personal": (16, 32),
                  "ssl": (8, 24), "critic": (2, 4)}
 DEFAULT_LR = {"score": 3e-4, "modality": 3e-4, "personal": 1e-3, "ssl": 1e-4, "critic": 2e-4}

@@ -126,7 +126,7 @@ def run_critic(args: argparse.Namespace, hardware, progress) -> dict:
 
 
 def log_memory_estimate(task: CriticTask, batch_size: int, hardware, progress) -> dict | None:
-    """Peak GPU memory of this run's settings (train/memory.py), logged before training;
+    """Peak GPU memory of this run's settings (train/memory/), logged before training;
     on the 2080 Ti profile a run that will not fit in 11 GB says so, with what to change."""
     from train.memory import estimate_critic_memory
 
