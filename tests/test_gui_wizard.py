@@ -503,3 +503,68 @@ def test_a_critic_adapter_is_installed_with_its_persona(qtbot, open_wizard, tmp_
     # The app finds the adapter for the critic it uses: its base model, chosen if needed.
     assert new.critic_model == ("base-vlm" if other_critic else None)
     assert "novice" in page.install_message.plain_text()
+
+
+# -- learn my taste: rate in the main window, train the personal model, use it -------------
+
+def test_rating_photos_then_learning_that_taste_in_the_wizard(qtbot, installed, ratings,
+                                                              tmp_path):
+    """The photographer rates a folder with the keyboard, opens Fine-tune ▸ Personal taste
+    on that folder, trains on top of the installed scorer, and installs the result."""
+    import shutil
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from critique_app.gui.main_window import MainWindow
+
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    photos = sorted(p for p in ratings.parent.glob("*.jpg"))[:18]
+    for photo in photos:
+        shutil.copy(photo, shoot / photo.name)
+    main = MainWindow(Settings(auto_critique=False), settings_path=tmp_path / "settings.json")
+    qtbot.addWidget(main)
+    main.show()
+    main.open_path(shoot)
+    page = main.photo_page
+    # This photographer likes blur: the blurrier the crop, the more stars.
+    for index in range(len(photos)):
+        qtbot.waitUntil(lambda: page.path is not None and page.analysis is not None,
+                        timeout=WAIT_MS)
+        radius = float(page.path.stem.rsplit("-", 1)[1])
+        QTest.keyClick(main, getattr(Qt.Key, f"Key_{1 + round(radius)}"))
+        if index < len(photos) - 1:
+            current = page.path
+            page.filmstrip.step(1)
+            qtbot.waitUntil(lambda current=current: page.path != current, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: main.rating_counts() == (len(photos), len(photos)),
+                    timeout=WAIT_MS)
+
+    main.show_fine_tune()
+    wizard = main.fine_tune_wizard
+    go_to_data(wizard, "personal")
+    data = wizard.data_page
+    data.open_folder_button.click()
+    qtbot.waitUntil(lambda: not data.busy and bool(data.summary.plain_text()), timeout=WAIT_MS)
+    assert f"{len(photos)} usable rows" in data.summary.plain_text()
+    wizard.next()
+    model = wizard.model_page
+    assert model.choice() == ("base", "tiny-score")  # the installed scorer to start from
+    model.profile.setCurrentIndex(model.profile.findData("cpu"))
+    wizard.next()
+    settings = wizard.settings_page
+    settings.epochs.setValue(3)
+    settings.val_percent.setValue(30)
+    settings.name.setText("my-taste")
+    start(wizard)
+    assert wait_for_outcome(qtbot, wizard) == "finished", wizard.run_page.log.toPlainText()
+    wizard.next()
+    results = wizard.results_page
+    assert not results.metrics.isColumnHidden(2)  # beside the scorer it started from
+    rows = results.metric_rows()
+    assert all(new and before for new, before in rows.values())
+    results.install_button.click()
+    qtbot.waitUntil(lambda: results.installed_name is not None, timeout=WAIT_MS)
+    assert main.settings.scorer_model == "my-taste"
+    wizard.button(QWizard.WizardButton.FinishButton).click()
