@@ -73,6 +73,7 @@ def test_keys_rate_photos_and_the_folder_is_a_personal_taste_dataset(qtbot, main
     assert page.path == first and page.rating_bar.isEnabled()
     assert page.rating_bar.stars_shown() == 0
     assert page.rating_bar.count.text() == "0 of 4 photos rated"
+    qtbot.waitUntil(lambda: page.analysis is not None, timeout=10_000)  # its status line first
 
     with qtbot.waitSignal(main.ratingsChanged, timeout=5000) as changed:
         qtbot.keyClick(page.filmstrip, Qt.Key.Key_4)
