@@ -12,13 +12,12 @@ import pytest
 from conftest import PHOTOS
 from PySide6.QtCore import Qt
 
-from critique_app.core.batch.xmp import read_rating, write_rating
+from critique_app.core.batch.xmp import read_pick_label, read_rating, write_rating
 from critique_app.core.ratings import PhotoRating, read_photo_rating
 from critique_app.gui import ratings as gui_ratings
 from critique_app.gui.main_window import MainWindow
 from critique_app.gui.settings import Settings
 from train.data.formats import load_dataset
-from train.data.xmp_ratings import read_pick_label
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 NAMES = ["chelsea", "coffee", "astronaut", "rocket"]

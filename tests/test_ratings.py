@@ -13,6 +13,7 @@ from test_xmp import DARKTABLE, LIGHTROOM
 
 from critique_app.core.batch.xmp import (
     CRITIQUE_NS,
+    read_pick_label,
     read_rating,
     write_rating,
 )
@@ -26,7 +27,6 @@ from critique_app.core.ratings import (
     summarize_folder,
 )
 from train.data.formats import load_dataset
-from train.data.xmp_ratings import read_pick_label
 
 DIGIKAM_ELEMENT = """<x:xmpmeta xmlns:x="adobe:ns:meta/">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">

@@ -163,7 +163,7 @@ def read_photo_rating(photo: Path) -> PhotoRating:
     read or is not valid XMP. Ratings outside -1..5 and unreadable pick labels are
     ignored here (rating the photo again replaces them).
     """
-    return _combine([read_sidecar(path) for path in sidecar_paths(Path(photo))])
+    return rating_from_sidecars([read_sidecar(path) for path in sidecar_paths(Path(photo))])
 
 
 def read_ratings(photos: Iterable[Path], cancel: threading.Event | None = None,
@@ -206,7 +206,9 @@ def summarize_folder(folder: Path, *, recursive: bool = True,
     return summary
 
 
-def _combine(sidecars: list[Sidecar]) -> PhotoRating:
+def rating_from_sidecars(sidecars: list[Sidecar]) -> PhotoRating:
+    """One photo's rating from its sidecars: a reject anywhere wins, then the first
+    stars (automatic when Critique's scorer wrote them), then a pick."""
     stars, automatic, rejected, picked = 0, False, False, False
     for sidecar in sidecars:
         if not sidecar.exists:
@@ -279,6 +281,7 @@ __all__ = [
     "RatingSummary",
     "RatingUpdate",
     "photos_in",
+    "rating_from_sidecars",
     "read_photo_rating",
     "read_ratings",
     "set_flag",

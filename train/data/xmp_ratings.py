@@ -26,88 +26,35 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import defusedxml
-import defusedxml.ElementTree as SafeET
-
-from critique_app.core.batch.xmp import read_rating, sidecar_paths
+from critique_app.core.batch.xmp import PICK_LABEL, RATING, read_sidecar, sidecar_paths
 from critique_app.core.errors import CritiqueError
-from critique_app.core.imaging.load import IMAGE_EXTENSIONS
-from critique_app.core.imaging.raw import RAW_EXTENSIONS
+from critique_app.core.ratings import PhotoRating, photos_in, rating_from_sidecars
 from train.data.ratings import distribution_from_flag, distribution_from_stars
 from train.data.records import DataError, Dataset, RowError, ScoreRow
 
-DIGIKAM_NS = "http://www.digikam.org/ns/1.0/"
-PICK_REJECTED, PICK_ACCEPTED = 1, 3  # digiKam: 0 none, 1 rejected, 2 pending, 3 accepted
-PHOTO_EXTENSIONS = frozenset(IMAGE_EXTENSIONS | RAW_EXTENSIONS)
 
+def _judgement(photo: Path, folder: Path) -> PhotoRating:
+    """The photo's rating, combined from its sidecars as the app reads it.
 
-def read_pick_label(sidecar: Path) -> int | None:
-    """digiKam's ``PickLabel`` (attribute or element form), or None. CritiqueError if unreadable."""
-    try:
-        data = Path(sidecar).read_bytes()
-    except OSError as error:
-        raise CritiqueError(f"cannot read the sidecar ({error.strerror})") from None
-    if b"PickLabel" not in data:
-        return None
-    try:
-        root = SafeET.fromstring(data, forbid_dtd=True)
-    except (SafeET.ParseError, defusedxml.DefusedXmlException):
-        raise CritiqueError("not valid XMP") from None
-    key = f"{{{DIGIKAM_NS}}}PickLabel"
-    for element in root.iter():
-        value = element.get(key) if key in element.attrib else (
-            element.text if element.tag == key else None)
-        if value is not None:
-            try:
-                return int(value.strip())
-            except ValueError:
-                raise CritiqueError(f"PickLabel {value!r} is not a number") from None
-    return None
-
-
-def photos_in(folder: Path) -> list[Path]:
-    """Photos (by extension) under ``folder``, sorted, hidden folders skipped."""
-    found = []
-    for where, folders, files in os.walk(folder):
-        folders[:] = sorted(f for f in folders if not f.startswith("."))
-        found += [Path(where) / name for name in sorted(files)
-                  if Path(name).suffix.lower() in PHOTO_EXTENSIONS and not name.startswith(".")]
-    return found
-
-
-def _judgement(photo: Path, folder: Path) -> tuple[str, int] | None:
-    """("reject" | "pick" | "stars", stars) for one photo; None if unrated.
     ValueError naming the sidecar if one is broken or holds an impossible rating."""
-    stars, reject, pick = None, False, False
-    for sidecar in sidecar_paths(photo):
-        if not sidecar.is_file():
+    sidecars = []
+    for path in sidecar_paths(photo):
+        if not path.is_file():
             continue
-        name = sidecar.relative_to(folder).as_posix()
+        name = path.relative_to(folder).as_posix()
         try:
-            rating, label = read_rating(sidecar), read_pick_label(sidecar)
+            sidecar = read_sidecar(path)
         except CritiqueError as error:
             reason = error.args[0].removesuffix("; left unchanged")
             raise ValueError(f"{name}: {reason}; fix or delete this sidecar") from None
+        label = sidecar.first(PICK_LABEL)
+        if label is not None and sidecar.int_value(PICK_LABEL) is None:
+            raise ValueError(f"{name}: PickLabel {label!r} is not a number")
+        rating = sidecar.int_value(RATING)
         if rating is not None and not -1 <= rating <= 5:
             raise ValueError(f"{name}: rating {rating} is not from -1 to 5")
-        reject = reject or rating == -1 or label == PICK_REJECTED
-        pick = pick or label == PICK_ACCEPTED
-        if stars is None and rating is not None and rating > 0:
-            stars = rating
-    if reject:
-        return "reject", 0
-    if stars is not None:
-        return "stars", stars
-    return ("pick", 0) if pick else None
-
-
-def _written_by_the_scorer(photo: Path) -> bool:
-    from critique_app.core.ratings import read_photo_rating
-
-    try:
-        return read_photo_rating(photo).automatic
-    except CritiqueError:
-        return False  # unreadable sidecars were already reported by _judgement
+        sidecars.append(sidecar)
+    return rating_from_sidecars(sidecars)
 
 
 def read_xmp_folder(path: Path, *, images: Path | None = None,
@@ -129,18 +76,17 @@ def read_xmp_folder(path: Path, *, images: Path | None = None,
         except CritiqueError as error:  # the folder could not be listed
             dataset.errors.append(RowError(0, str(error)))
             continue
-        if judgement is None:
-            dataset.unrated += 1
-            continue
-        what, stars = judgement
-        if what == "stars" and _written_by_the_scorer(photo):
-            dataset.unrated += 1
-            continue
-        if what == "stars":
+        if judgement.rejected:
+            row = ScoreRow(photo, distribution_from_flag("reject"), 0, "reject")
+        elif judgement.stars and not judgement.automatic:
+            stars = judgement.stars
             row = ScoreRow(photo, distribution_from_stars(stars), 0,
                            f"{stars} star" + ("s" if stars > 1 else ""))
-        else:
-            row = ScoreRow(photo, distribution_from_flag(what), 0, what)
+        elif judgement.picked and not judgement.stars:
+            row = ScoreRow(photo, distribution_from_flag("pick"), 0, "pick")
+        else:  # unrated, or only stars Critique's scorer wrote
+            dataset.unrated += 1
+            continue
         dataset.rows.append(row)
     if not dataset.total_lines:
         raise DataError("no photos in this folder", path=path)

@@ -162,6 +162,14 @@ def read_rating(sidecar: Path) -> int | None:
     return _to_int(_first(_values(root, _RATING)))
 
 
+def read_pick_label(sidecar: Path) -> int | None:
+    """digiKam's ``PickLabel`` of ``sidecar`` (1 = rejected, 3 = accepted), or None.
+
+    Raises :class:`CritiqueError` if the file cannot be read or is not valid XMP.
+    """
+    return read_sidecar(sidecar).int_value(PICK_LABEL)
+
+
 def read_sidecar(sidecar: Path) -> Sidecar:
     """``sidecar`` parsed (``root`` None if there is no such file).
 
