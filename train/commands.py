@@ -74,19 +74,15 @@ def run_estimate(args: argparse.Namespace) -> int:
 
 
 def _score_estimate(args: argparse.Namespace, limit: int) -> dict:
-    import torch
-
     from critique_app.core.scoring.backbone import LITE0, create_backbone
     from critique_app.core.scoring.model import ScoreNet
-    from train.memory import estimate_training_memory
+    from train.run_score import score_memory_by_batch
 
     name = LITE0 if args.backbone == "lite0" else args.backbone
     batch = args.batch_size or 32
     net = ScoreNet(create_backbone(name))  # shapes only: random weights are fine here
-    sample = torch.zeros(1, 3, args.input_size, args.input_size)
-    estimate = estimate_training_memory(net, (sample,), batch_size=batch, amp=True,
-                                        gradient_checkpointing=False,
-                                        loss_fn=lambda out: out.float().sum())
+    estimate = score_memory_by_batch(net, args.input_size, amp=True,
+                                     gradient_checkpointing=False)(batch)
     return {"model": name, "batch_size": batch, "input_size": args.input_size,
             "total": estimate.total, "total_gib": round(estimate.total / 1024**3, 2),
             "fits": estimate.fits(limit), "limit_gib": round(limit / 1024**3, 2),

@@ -100,25 +100,27 @@ def run_score(run: ScoreRun, data: Dataset, built: BuiltNet, options: ScoreOptio
     return ScoreOutcome(model_dir, result, result.metrics, baseline_metrics, skipped)
 
 
+def score_memory_by_batch(model, input_size: int, *, amp: bool, gradient_checkpointing: bool):
+    """Peak GPU memory of training a score network on square inputs, per batch size."""
+    import torch
+
+    from train.memory import memory_by_batch
+
+    sample = torch.zeros(1, 3, input_size, input_size)
+    return memory_by_batch(model, (sample,), amp=amp,
+                           gradient_checkpointing=gradient_checkpointing,
+                           loss_fn=lambda out: out.float().sum())
+
+
 def fit_to_memory(task: ScoreTask, settings: LoopSettings, hardware, progress):
     """Estimate peak GPU memory before training; on a capped GPU, halve the micro-batch
     (doubling accumulation, so each step still sees as many photos) until it fits."""
-    import torch
-
-    from train.memory import estimate_training_memory
-
     net = task.built.net
     if hardware.gradient_checkpointing and hasattr(net.backbone, "set_grad_checkpointing"):
         net.backbone.set_grad_checkpointing(True)
-    size = task.built.input_spec.size
-    sample = torch.zeros(1, 3, size, size)
-
-    def estimate(batch: int):
-        return estimate_training_memory(task.model, (sample,), batch_size=batch,
-                                        amp=hardware.amp_dtype is not None,
-                                        gradient_checkpointing=hardware.gradient_checkpointing,
-                                        loss_fn=lambda out: out.float().sum())
-
+    estimate = score_memory_by_batch(task.model, task.built.input_spec.size,
+                                     amp=hardware.amp_dtype is not None,
+                                     gradient_checkpointing=hardware.gradient_checkpointing)
     memory = estimate(settings.batch_size)
     limit = hardware.memory_limit_bytes
     while limit and not memory.fits(limit) and settings.batch_size > 1:

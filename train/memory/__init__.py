@@ -65,6 +65,7 @@ from train.memory.estimate import (
     OPTIMIZER_STATES,
     MemoryEstimate,
     estimate_training_memory,
+    memory_by_batch,
 )
 from train.memory.measure import ActivationMeasurement, measure_activations
 from train.memory.vlms import (
@@ -94,4 +95,5 @@ __all__ = [
     "estimate_critic_memory",
     "estimate_training_memory",
     "measure_activations",
+    "memory_by_batch",
 ]

@@ -100,15 +100,31 @@ def estimate_training_memory(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    return memory_by_batch(model, sample_inputs, amp=amp,
+                           gradient_checkpointing=gradient_checkpointing, optimizer=optimizer,
+                           loss_fn=loss_fn, workspace=workspace)(batch_size)
+
+
+def memory_by_batch(
+    model: nn.Module,
+    sample_inputs: dict[str, Any] | tuple | torch.Tensor,
+    *,
+    amp: bool,
+    gradient_checkpointing: bool,
+    optimizer: str = "adamw",
+    loss_fn: Callable[[Any], torch.Tensor] | None = None,
+    workspace: int = CUDA_WORKSPACE_BYTES,
+) -> Callable[[int], MemoryEstimate]:
+    """:func:`estimate_training_memory` for any batch size, measuring the model once
+    (a caller looking for a batch size that fits asks several times)."""
     measurement = measure_activations(model, sample_inputs, amp=amp, loss_fn=loss_fn)
-    return _combine(
-        model,
-        measurement,
-        batch_size=batch_size,
-        gradient_checkpointing=gradient_checkpointing,
-        optimizer=optimizer,
-        workspace=workspace,
-    )
+
+    def estimate(batch_size: int) -> MemoryEstimate:
+        return _combine(model, measurement, batch_size=batch_size,
+                        gradient_checkpointing=gradient_checkpointing, optimizer=optimizer,
+                        workspace=workspace)
+
+    return estimate
 
 
 def _combine(

@@ -28,6 +28,7 @@ from train.distributed import is_main_process
 from train.seed import item_rng
 from train.tasks.degradations import DEGRADATIONS, degrade
 from train.tasks.images import InputCache, normalise
+from train.tasks.score import SCORES
 from train.tasks.score_model import (
     BACKBONE_FORMAT,
     ScoreTrainee,
@@ -38,7 +39,6 @@ from train.tasks.score_model import (
 
 KINDS = tuple(DEGRADATIONS)
 HELD_OUT_EPOCH = 2**31 - 1  # a fixed "epoch" for the held-out photos' random state
-SCORES = torch.arange(1, 11, dtype=torch.float32)
 
 
 class DegradedPairs(Dataset):
