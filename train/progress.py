@@ -16,8 +16,9 @@ infinite losses) are written as ``null``, so each line parses with any JSON
 reader. The stream never contains ANSI codes: the rich bar, when on, draws on
 stderr.
 
-:func:`read_events` is the wizard's side: it skips anything on the stream
-that is not an event (a library's stray print or warning) instead of failing.
+:func:`read_events` reads such a stream back, skipping anything that is not
+an event (a library's stray print or warning) instead of failing; it uses the
+same per-line reader as the app's wizard (``critique_app.core.training.events``).
 :func:`describe_failure` turns an exception into the one-line message and the
 hint the ``error`` event carries; out-of-memory gets advice, not a traceback.
 """
@@ -265,19 +266,15 @@ def read_events(lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
 
     Libraries print to stdout now and then (warnings, download notices); a
     line that is not a JSON object with an ``event`` key is passed over, so
-    the wizard never fails on it.
+    the wizard never fails on it. The app's own reader
+    (:func:`critique_app.core.training.events.parse_event`) decides per line.
     """
+    from critique_app.core.training.events import parse_event
+
     for raw in lines:
-        line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get("event"), str):
-            yield record
+        event = parse_event(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
+        if event is not None:
+            yield event
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
