@@ -220,13 +220,10 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def summary(result: dict) -> str:
     """What a finished (or stopped) run did, for a person at a terminal."""
+    from train.run_score import describe_metrics as line
+
     if result.get("stopped_early") or not result.get("model_dir"):
         return f"stopped after {result.get('steps', 0)} steps; continue with --resume"
-
-    def line(metrics: dict) -> str:
-        return ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()
-                         if isinstance(v, float) and k != "n")
-
     lines = [f"model written to {result['model_dir']}"]
     if result.get("metrics"):
         lines.append(f"held-out: {line(result['metrics'])}")
