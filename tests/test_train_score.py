@@ -167,7 +167,7 @@ def test_modality_scorer_trains_on_blur_maps(blur_set, tmp_path):
     assert run(*args, "--modality", "blur") == 0
     metadata = json.loads((out / "model" / "critique_model.json").read_text())
     assert metadata["extra"]["modality"] == "blur"
-    assert list((out / "cache" / "blur").rglob("*.npy"))  # the maps were made once, cached
+    assert list((out / "cache" / "blur").rglob("*.u8"))  # the maps were made once, cached
 
 
 def test_ssl_learns_to_rank_originals_above_degraded_copies(tmp_path):
@@ -286,3 +286,19 @@ def test_torchrun_with_two_processes_trains_without_code_changes(blur_set, tmp_p
     steps = [e for e in log if e["event"] == "step"]
     assert len(steps) == 4  # 54 photos / 6 per batch = 9 batches, 4 per process
     assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_the_input_cache_returns_what_it_stored(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from train.tasks.images import InputCache
+
+    photo = PHOTOS["coffee"]
+    fresh = {m: InputCache(None).square(photo, m, 64) for m in ("photo", "blur")}
+    cache = InputCache(tmp_path / "cache")
+    for modality, expected in fresh.items():
+        cache.square(photo, modality, 64)  # made and stored
+        with ThreadPoolExecutor(4) as pool:  # read back, from several threads at once
+            again = list(pool.map(cache.square, [photo] * 8, [modality] * 8, [64] * 8))
+        assert all(np.array_equal(a, expected) for a in again)
+        assert again[0].shape == (3, 64, 64)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +44,14 @@ def modality_pixels(path: Path, modality: str, depth_model: Path | None = None):
 
 
 class InputCache:
-    """Squashed [0, 1] inputs as uint8 files (one channel for maps), keyed by the
-    file's path, size and modification time, the modality and the input size."""
+    """Squashed [0, 1] inputs as raw uint8 files (one channel for maps, three for a
+    photo), keyed by the file's path, size and modification time, the modality and
+    the input size.
+
+    Raw bytes, not ``.npy``: ``np.load`` parses each header with ``ast``, and
+    Python 3.11.7 and older can raise "AST constructor recursion depth mismatch"
+    when threads do that at the same time (CPython gh-106905), which the parallel
+    input check before training does."""
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = Path(folder) if folder else None
@@ -53,14 +60,16 @@ class InputCache:
         stat = path.stat()
         text = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{modality}|{size}"
         digest = hashlib.sha1(text.encode()).hexdigest()
-        return self.folder / modality / digest[:2] / f"{digest}.npy"
+        return self.folder / modality / digest[:2] / f"{digest}.u8"
 
     def square(self, path: Path, modality: str, size: int, depth_model=None) -> np.ndarray:
         """float32 (3, S, S) in [0, 1]: the input before normalisation."""
         cached = self._key(path, modality, size) if self.folder else None
         if cached is not None and cached.is_file():
             try:
-                return _expand(np.load(cached))
+                channels = 3 if modality == "photo" else 1
+                values = np.fromfile(cached, dtype=np.uint8)
+                return _expand(values.reshape(channels, size, size))
             except (OSError, ValueError):
                 pass  # a damaged cache file is simply made again
         raw_spec = InputSpec(size, RAW_SPEC_MEAN, RAW_SPEC_STD)
@@ -70,9 +79,8 @@ class InputCache:
             stored = stored[:1]
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            temp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-            with open(temp, "wb") as handle:
-                np.save(handle, stored)
+            temp = cached.with_name(f".{cached.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+            temp.write_bytes(np.ascontiguousarray(stored).tobytes())
             os.replace(temp, cached)
         return _expand(stored)
 
