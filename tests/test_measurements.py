@@ -67,6 +67,12 @@ def test_no_straight_lines_no_tilt():
     assert measure_horizon(as_photo(load_rgb("chelsea")).luminance())["horizon.tilt_deg"] is None
 
 
+def test_roof_eaves_are_not_read_as_a_tilted_horizon():
+    """The temple's eaves are near-level lines at assorted angles; the old Hough
+    detector read them as a 5° tilt of a photo that is level."""
+    assert measure_horizon(as_photo(load_rgb("china")).luminance())["horizon.tilt_deg"] is None
+
+
 def test_colour_cast_is_detected():
     rgb = load_rgb("china").astype(np.float32) / 255
     neutral = measure_color(rgb)

@@ -87,7 +87,8 @@ def to_float_rgb(image: Image.Image, notes: list[str]) -> tuple[np.ndarray, int]
         array = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
         bit_depth = 32
     else:
-        array = np.asarray(image, dtype=np.uint8).astype(np.float32) / 255.0
+        # One pass to float (astype then divide would make and walk two arrays).
+        array = np.divide(np.asarray(image, dtype=np.uint8), np.float32(255.0), dtype=np.float32)
     return finish_channels(array, notes), bit_depth
 
 

@@ -1,12 +1,13 @@
 """Tilt of the horizon, or of strong verticals.
 
-Straight segments (probabilistic Hough on Canny edges) say where the long
-lines are. A long near-horizontal family is trusted first, else near-verticals
-(central ones weighted more, as perspective tilts those at the sides). The
-family's length-weighted median angle is kept only if most of its lines agree
-with it; the precise angle then comes from the gradient orientation of every
-edge pixel on the agreeing lines. Angles are folded modulo 90°, since a
-rotation of the scene turns horizontals and verticals alike.
+Straight segments (OpenCV's Fast Line Detector: sub-pixel line fits on Canny
+edges, about 5x faster than a probabilistic Hough transform and less fooled by
+clusters of short edges) say where the long lines are. A long near-horizontal
+family is trusted first, else near-verticals (central ones weighted more, as
+perspective tilts those at the sides). The family's length-weighted median
+angle is kept only if most of its lines agree with it, and the tilt is the
+length-weighted mean angle of the lines that agree. Angles are folded modulo
+90°, since a rotation of the scene turns horizontals and verticals alike.
 Positive = the scene is rotated clockwise (right side lower, verticals lean right).
 """
 
@@ -15,10 +16,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from critique_app.core.modalities.base import sample
-
 WORK_SIDE = 640
 MAX_TILT = 8.0  # degrees; beyond this a line is a diagonal or a deliberate Dutch angle
+MIN_LINE_LENGTH = 0.1  # shortest segment counted, as a share of the frame width
 CLUSTER = 1.5  # degrees around the peak that count as agreeing
 MIN_HORIZON_SUPPORT = 0.5  # near-horizontal line length / frame width
 MIN_VERTICAL_SUPPORT = 0.3  # near-vertical line length / frame height
@@ -38,10 +38,9 @@ def measure_horizon(luma: np.ndarray) -> dict:
                           interpolation=cv2.INTER_AREA)
     h, w = luma.shape
     gray = cv2.GaussianBlur((np.clip(luma, 0, 1) * 255).astype(np.uint8), (0, 0), 1.0)
-    median = float(np.median(sample(gray)))
-    edges = cv2.Canny(gray, max(10, int(0.66 * median)), max(30, int(1.33 * median)))
-    lines = cv2.HoughLinesP(edges, 1, np.pi / 360, threshold=max(25, w // 15),
-                            minLineLength=max(20, w // 10), maxLineGap=max(3, w // 150))
+    detector = cv2.ximgproc.createFastLineDetector(
+        length_threshold=max(20, round(w * MIN_LINE_LENGTH)), do_merge=False)
+    lines = detector.detect(gray)
     if lines is None:
         return result
 
@@ -70,7 +69,8 @@ def measure_horizon(luma: np.ndarray) -> dict:
     # branches at assorted small angles are not a horizon.
     if lengths[chosen].sum() < 0.6 * lengths[family].sum():
         return result
-    tilt = _refine(luma, edges, lines.reshape(-1, 4)[chosen], rough)
+    agreeing = family & (np.abs(seg_tilt - rough) <= CLUSTER)
+    tilt = float(np.average(seg_tilt[agreeing], weights=weights[agreeing]))  # holds rough's line
     result.update({
         "horizon.tilt_deg": round(tilt, 2) + 0.0,
         "horizon.reference": reference,
@@ -84,18 +84,3 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     cumulative = np.cumsum(weights[order])
     return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
-
-def _refine(luma: np.ndarray, edges: np.ndarray, segments: np.ndarray, rough: float) -> float:
-    """Mean gradient orientation of the edge pixels on the chosen segments."""
-    mask = np.zeros(luma.shape, np.uint8)
-    for ax, ay, bx, by in segments:
-        cv2.line(mask, (int(ax), int(ay)), (int(bx), int(by)), 1, thickness=3)
-    on_line = (mask > 0) & (edges > 0)
-    smooth = cv2.GaussianBlur(luma.astype(np.float32), (0, 0), 1.0)
-    gx = cv2.Scharr(smooth, cv2.CV_32F, 1, 0)[on_line]
-    gy = cv2.Scharr(smooth, cv2.CV_32F, 0, 1)[on_line]
-    pixel_tilt = _fold(np.degrees(np.arctan2(-gx, gy)))
-    near = np.abs(pixel_tilt - rough) <= CLUSTER
-    if near.sum() < 20:
-        return rough
-    return float(np.average(pixel_tilt[near], weights=np.hypot(gx, gy)[near]))
