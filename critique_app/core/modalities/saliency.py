@@ -10,6 +10,7 @@ centre prior (people look at the middle of a frame first).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Protocol
 
@@ -24,6 +25,7 @@ from critique_app.core.modalities.base import (
     map_stats,
     normalize_robust,
     sample,
+    shrink,
 )
 
 MEANING = "most salient"
@@ -33,7 +35,8 @@ class SaliencyBackend(Protocol):
     method: str
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        """float32 RGB (H, W, 3) in [0, 1] -> float32 (H, W) saliency, any range."""
+        """float32 RGB (H, W, 3) in [0, 1] -> float32 saliency, any range, at any
+        size with the photo's aspect ratio (it is stretched and resized after)."""
 
 
 class ClassicalSaliency:
@@ -46,8 +49,7 @@ class ClassicalSaliency:
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         height, width = rgb.shape[:2]
         scale = self.work_side / max(height, width)
-        small = cv2.resize(rgb, (max(8, round(width * scale)), max(8, round(height * scale))),
-                           interpolation=cv2.INTER_AREA)
+        small = shrink(rgb, (max(8, round(width * scale)), max(8, round(height * scale))))
         lab = _lab(small)
 
         residual = np.zeros(small.shape[:2], np.float32)
@@ -58,16 +60,27 @@ class ClassicalSaliency:
         residual = cv2.GaussianBlur(residual, (0, 0), 3)
 
         smooth = cv2.GaussianBlur(lab, (0, 0), 2)
-        distinct = np.linalg.norm(smooth - lab.reshape(-1, 3).mean(axis=0), axis=2)
-
-        ys, xs = np.mgrid[0:small.shape[0], 0:small.shape[1]].astype(np.float32)
-        centre = np.exp(-(((xs / small.shape[1] - 0.5) / 0.35) ** 2
-                          + ((ys / small.shape[0] - 0.5) / 0.35) ** 2) / 2)
+        difference = smooth - np.float32(cv2.mean(lab)[:3])
+        distinct = cv2.sqrt(cv2.transform(difference * difference, _SUM_CHANNELS))
 
         combined = 0.5 * normalize_robust(residual, 0, 99.5)
         combined += 0.5 * normalize_robust(distinct, 0, 99.5)
-        combined *= 0.6 + 0.4 * centre
-        return cv2.resize(combined, (width, height), interpolation=cv2.INTER_LINEAR)
+        combined *= _centre_weight(small.shape[:2])
+        return combined
+
+
+_SUM_CHANNELS = np.ones((1, 3), np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _centre_weight(shape: tuple[int, int]) -> np.ndarray:
+    """0.6 at the corners to 1 in the middle: a mild Gaussian centre prior."""
+    height, width = shape
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    centre = np.exp(-(((xs / width - 0.5) / 0.35) ** 2 + ((ys / height - 0.5) / 0.35) ** 2) / 2)
+    weight = 0.6 + 0.4 * centre
+    weight.flags.writeable = False
+    return weight
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
@@ -99,7 +112,12 @@ def get_backend(name: str = "classical") -> SaliencyBackend:
 
 def compute_saliency(rgb: np.ndarray, backend: str = "classical") -> ModalityResult:
     model = get_backend(backend)
+    height, width = rgb.shape[:2]
+    # Stretched at the backend's own size (cheap), then brought to the photo's size:
+    # a bilinear resize of values in [0, 1] stays in [0, 1].
     saliency = normalize_robust(model(rgb).astype(np.float32), 0.0, 99.5)
+    if saliency.shape != (height, width):
+        saliency = cv2.resize(saliency, (width, height), interpolation=cv2.INTER_LINEAR)
     stats = map_stats(saliency)
     stats.update(spread_stats(saliency))
     return ModalityResult("saliency", OK, model.method, MEANING, map=saliency, stats=stats)
@@ -107,7 +125,8 @@ def compute_saliency(rgb: np.ndarray, backend: str = "classical") -> ModalityRes
 
 def spread_stats(saliency: np.ndarray) -> dict[str, float]:
     """How concentrated attention is: share of all saliency in the top 10% of pixels."""
-    flat = np.sort(sample(saliency))[::-1]
+    flat = sample(saliency)
+    count = max(1, flat.size // 10)
     total = float(flat.sum())
-    top = float(flat[: max(1, flat.size // 10)].sum())
+    top = float(np.partition(flat, flat.size - count)[flat.size - count :].sum())
     return {"top10_concentration_pct": round(100.0 * top / total, 1) if total > 0 else 0.0}
