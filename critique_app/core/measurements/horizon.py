@@ -55,12 +55,10 @@ def measure_horizon(luma: np.ndarray) -> dict:
     # A horizon is trusted first; verticals lean with perspective away from the
     # frame's centre line, so central ones count more.
     if lengths[horizontal].sum() / w >= MIN_HORIZON_SUPPORT:
-        family, weights, reference = horizontal, lengths, "horizon"
-        support = lengths[horizontal].sum() / w
+        family, weights, reference, extent = horizontal, lengths, "horizon", w
     elif lengths[vertical].sum() / h >= MIN_VERTICAL_SUPPORT:
         centrality = 1.0 - np.clip(np.abs((x1 + x2) / (2 * w) - 0.5) * 1.5, 0.0, 0.9)
-        family, weights, reference = vertical, lengths * centrality, "verticals"
-        support = lengths[vertical].sum() / h
+        family, weights, reference, extent = vertical, lengths * centrality, "verticals", h
     else:
         return result
     rough = _weighted_median(seg_tilt[family], weights[family])
@@ -74,7 +72,7 @@ def measure_horizon(luma: np.ndarray) -> dict:
     result.update({
         "horizon.tilt_deg": round(tilt, 2) + 0.0,
         "horizon.reference": reference,
-        "horizon.support": round(float(support), 2),
+        "horizon.support": round(float(lengths[agreeing].sum() / extent), 2),
     })
     return result
 
