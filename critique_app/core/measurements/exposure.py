@@ -50,15 +50,16 @@ def measure_exposure(rgb: np.ndarray, luma: np.ndarray) -> dict:
     centres = (np.arange(_FINE_BINS) + 0.5) / _FINE_BINS
     linear_y = float((fine * srgb_to_linear(centres)).sum() / fine.sum())
     p2, p50, p98 = _percentiles(fine, [0.02, 0.5, 0.98])
+    highlights_pct, shadows_pct = _pct(blown), _pct(crushed)
     return {
         "exposure.mean_luminance": round(float(luma.mean()), 4),
         "exposure.median_luminance": round(p50, 4),
         "exposure.ev_vs_middle_grey": round(float(np.log2(max(linear_y, 1e-6) / 0.18)), 2),
-        "exposure.highlights_clipped_pct": _pct(blown),
+        "exposure.highlights_clipped_pct": highlights_pct,
         "exposure.any_channel_clipped_pct": _pct(any_clipped),
-        "exposure.shadows_clipped_pct": _pct(crushed),
-        "exposure.highlights_clipped_where": grid_region(blown) if blown.mean() >= 0.001 else None,
-        "exposure.shadows_clipped_where": grid_region(crushed) if crushed.mean() >= 0.001 else None,
+        "exposure.shadows_clipped_pct": shadows_pct,
+        "exposure.highlights_clipped_where": grid_region(blown) if highlights_pct >= 0.1 else None,
+        "exposure.shadows_clipped_where": grid_region(crushed) if shadows_pct >= 0.1 else None,
         "exposure.histogram": [round(float(v), 5) for v in histogram],
         "contrast.rms": round(float(luma.std()), 4),
         "contrast.tonal_range": round(p98 - p2, 4),
