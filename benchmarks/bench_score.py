@@ -8,8 +8,8 @@ and prints photos/second for
   (b) Critique: draft decode on ``--jobs`` threads, measurements, batched
       ONNX Runtime forward, results cache (empty at the start);
 and their ratio. Target: (b) >= 4x (a) on 2 CPU cores. ``--memory N`` also
-scores N photos (copies of the same files) and prints peak RSS every 500 to
-show memory stays flat.
+scores N distinct photos in one run and prints resident memory as it goes,
+to show it stays flat.
 
     python benchmarks/bench_score.py [--photos 16] [--jobs 2] [--memory 0]
 """
@@ -114,25 +114,43 @@ def main() -> None:
 
 
 def memory_check(paths: list[Path], scorer: Scorer, args, tmp: Path) -> None:
-    many = [paths[i % len(paths)] for i in range(args.memory)]
-    peaks = []
+    """One ``score_photos`` call over ``--memory`` distinct files (copies whose bytes
+    differ, so none is a cache hit), printing resident memory as it goes."""
+    folder = tmp / "many"
+    folder.mkdir()
+    many = []
+    for i in range(args.memory):
+        data = bytearray(paths[i % len(paths)].read_bytes())
+        data[-3] = i % 251  # inside the entropy-coded data: distinct content keys
+        data[-4] = i // 251 % 251
+        copy = folder / f"{i:05d}.jpg"
+        copy.write_bytes(bytes(data))
+        many.append(copy)
+    every = max(1, args.memory // 8)
+    samples: list[tuple[int, float]] = []
+
+    def progress(done: int, total: int, counts: dict) -> None:
+        last = samples[-1][0] if samples else -every
+        if done - last >= every or (done == total and last != total):
+            samples.append((done, resident_mb()))
+            print(f"  {done:5d}/{total} photos scored: resident memory {samples[-1][1]:6.0f} MB")
+
     with ResultsCache(tmp / "memory.sqlite") as cache:
-        for start in range(0, len(many), 500):
-            # distinct paths with the same bytes hit the cache: use fresh copies per chunk
-            chunk = []
-            for j, path in enumerate(many[start:start + 500]):
-                copy = tmp / "many" / f"{start + j:05d}.jpg"
-                copy.parent.mkdir(exist_ok=True)
-                data = bytearray(path.read_bytes())
-                data[-3] = (start + j) % 251  # distinct bytes -> distinct content keys
-                copy.write_bytes(bytes(data))
-                chunk.append(copy)
-            score_photos(chunk, cache=cache, scorers=ScorerSet({"photo": scorer}),
-                         jobs=args.jobs)
-            for copy in chunk:
-                copy.unlink()
-            peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-            print(f"after {start + len(chunk):5d} photos: peak RSS {peaks[-1]:.0f} MB")
+        result = score_photos(many, cache=cache, scorers=ScorerSet({"photo": scorer}),
+                              jobs=args.jobs, progress=progress)
+    assert result.computed == len(many), result
+    settled = [mb for done, mb in samples if done >= every]
+    print(f"memory over {len(many)} photos: {min(settled):.0f}-{max(settled):.0f} MB after the "
+          f"first {every} (growth {max(settled) - settled[0]:+.0f} MB)")
+
+
+def resident_mb() -> float:
+    """Current (not peak) resident set size, from /proc on Linux."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * resource.getpagesize() / 2**20
+    except OSError:  # not Linux: fall back to the peak
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":
