@@ -100,15 +100,14 @@ def test_score_panel_labels_the_vlm_rating_as_zero_shot(qtbot):
 def test_measurements_panel_reads_in_plain_words(qtbot, camera_analysis):
     panel = MeasurementsPanel()
     qtbot.addWidget(panel)
-    measurements = camera_analysis.measurements
+    measurements = dict(camera_analysis.measurements, **{"horizon.tilt_deg": -3.2})
     panel.show_analysis(measurements, camera_analysis.photo.describe())
     values = panel.values()
 
     clipped = measurements["exposure.highlights_clipped_pct"]
     assert values["exposure.highlights_clipped_pct"] == f"{clipped:.1f}% of frame"
     assert values["exposure.ev_vs_middle_grey"].endswith(" EV")
-    tilt = measurements["horizon.tilt_deg"]
-    assert tilt < 0 and "counter-clockwise" in values["horizon.tilt_deg"]
+    assert "counter-clockwise" in values["horizon.tilt_deg"]
     assert "exposure.histogram" not in values
     assert not any(key.startswith("camera.") for key in values)  # a PNG has no EXIF
     assert values["photo.size"].startswith("512 × 512 px")
@@ -121,7 +120,7 @@ def test_measurements_panel_reads_in_plain_words(qtbot, camera_analysis):
     assert SPECS[row.data(0, Qt.ItemDataRole.UserRole)].description in row.toolTip(1)
 
 
-def test_measurements_panel_tilt_words(qtbot, rocket_analysis):
+def test_measurements_panel_tilt_words(qtbot):
     tilted = analyze(as_photo(rotate_and_crop(load_rgb("camera"), 3.0)), depth=False)
     panel = MeasurementsPanel()
     qtbot.addWidget(panel)
@@ -130,7 +129,8 @@ def test_measurements_panel_tilt_words(qtbot, rocket_analysis):
     assert shown.startswith("+") and shown.endswith("° clockwise")
     assert not any(key.startswith("photo.") for key in panel.values())
 
-    panel.show_analysis(rocket_analysis.measurements, rocket_analysis.photo.describe())
+    cat = analyze(PHOTOS["chelsea"], depth=False)  # fur and whiskers: no straight lines
+    panel.show_analysis(cat.measurements, cat.photo.describe())
     assert panel.values()["horizon.tilt_deg"] == NO_TILT
     assert "horizon.reference" not in panel.values()  # None values are left out
 
