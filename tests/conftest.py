@@ -48,6 +48,17 @@ def isolated_home(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def bridge(qtbot):
+    """The app's one bridge to worker threads; a test must leave no work running.
+    The wait is long because cancelling a model pull or a training run takes a while."""
+    from critique_app.gui.bridge import Bridge  # Qt only for the tests that ask for it
+
+    bridge = Bridge()
+    yield bridge
+    assert bridge.shutdown(30_000)
+
+
+@pytest.fixture
 def photo_path():
     def get(name: str) -> Path:
         return PHOTOS[name]

@@ -21,7 +21,6 @@ from critique_app.gui.batch_view import (
     SORT_ROLE,
     BatchView,
 )
-from critique_app.gui.bridge import Bridge
 
 NAMES = ["chelsea", "coffee", "astronaut", "rocket"]
 MANUAL_XMP = """<x:xmpmeta xmlns:x="adobe:ns:meta/">
@@ -30,13 +29,6 @@ MANUAL_XMP = """<x:xmpmeta xmlns:x="adobe:ns:meta/">
  </rdf:RDF>
 </x:xmpmeta>
 """
-
-
-@pytest.fixture
-def bridge(qtbot):
-    bridge = Bridge()
-    yield bridge
-    assert bridge.shutdown()
 
 
 @pytest.fixture

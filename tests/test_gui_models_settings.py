@@ -13,7 +13,6 @@ from PySide6.QtWidgets import QApplication
 
 from critique_app.core.paths import models_dir
 from critique_app.core.store.store import ModelStore
-from critique_app.gui.bridge import Bridge
 from critique_app.gui.models_dialog import ModelsDialog
 from critique_app.gui.settings import (
     MAX_RECENT,
@@ -137,13 +136,6 @@ def test_apply_models_dir_overrides_the_cores_models_folder(monkeypatch, tmp_pat
 
 
 # -- models dialog ------------------------------------------------------------------------
-
-@pytest.fixture
-def bridge():
-    bridge = Bridge()
-    yield bridge
-    assert bridge.shutdown(WAIT_MS)
-
 
 @pytest.fixture
 def models_dialog(qtbot, bridge):

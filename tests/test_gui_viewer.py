@@ -18,7 +18,6 @@ from critique_app.core.imaging import load_photo
 from critique_app.core.modalities.base import OK, ModalityResult, unavailable
 from critique_app.core.modalities.overlay import colorize, overlay_rgba, render_overlay
 from critique_app.core.paths import data_dir
-from critique_app.gui.bridge import Bridge
 from critique_app.gui.filmstrip import Filmstrip
 from critique_app.gui.overlay_controls import OverlayControls
 from critique_app.gui.viewer import PhotoViewer, to_qimage
@@ -294,13 +293,6 @@ def test_available_modality_emits_and_shows_its_legend(qtbot):
 
 
 # --- filmstrip ---------------------------------------------------------------------
-@pytest.fixture
-def bridge():
-    bridge = Bridge()
-    yield bridge
-    assert bridge.shutdown()
-
-
 @pytest.fixture
 def strip_paths(tmp_path) -> list[Path]:
     corrupt = tmp_path / "corrupt.jpg"

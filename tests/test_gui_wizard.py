@@ -16,7 +16,6 @@ from PySide6.QtWidgets import QWizard
 
 from critique_app.core.store.store import ModelStore
 from critique_app.core.training.runs import list_runs, read_run
-from critique_app.gui.bridge import Bridge
 from critique_app.gui.settings import Settings, load_settings
 from critique_app.gui.wizard import FineTuneWizard
 from critique_app.gui.wizard.wizard import DATA, RESULTS, RUN, SETTINGS, TASK
@@ -59,13 +58,6 @@ def blurred_crops(folder: Path, size: int = 96) -> Path:
 @pytest.fixture(scope="module")
 def ratings(tmp_path_factory) -> Path:
     return blurred_crops(tmp_path_factory.mktemp("blurred"))
-
-
-@pytest.fixture
-def bridge():
-    bridge = Bridge()
-    yield bridge
-    assert bridge.shutdown(WAIT_MS)
 
 
 @pytest.fixture
