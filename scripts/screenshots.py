@@ -204,6 +204,7 @@ def wizard_screenshots(app, window, out: Path) -> None:
         return
     wizard.next()
     results = wizard.results_page
+    results.ask_name = lambda suggested, taken: suggested  # a rerun: no modal name dialog
     results.install_button.click()
     wait_until(app, lambda: results.installed_name is not None
                or results.install_message.error, timeout=120)
