@@ -14,7 +14,7 @@ from critique_app.core.measurements.exposure import measure_exposure
 from critique_app.core.measurements.horizon import measure_horizon
 from critique_app.core.measurements.noise import measure_noise
 from critique_app.core.measurements.spec import markdown
-from tests.conftest import REPO_ROOT, load_rgb
+from tests.conftest import REPO_ROOT, load_rgb, save_rgb
 from tests.photo_edits import as_photo, rotate_and_crop
 
 
@@ -134,3 +134,20 @@ def test_analysis_can_be_cancelled(photo_path):
     cancel.set()
     with pytest.raises(Cancelled):
         analyze(photo_path("rocket"), cancel=cancel)
+
+
+@pytest.mark.parametrize("shape",
+                         [(1, 1), (2, 2), (7, 5), (1, 2000), (2000, 1), (5, 700), (40, 1280)])
+def test_thumbnails_and_slivers_are_analysed(shape, tmp_path):
+    """A photo too small or too thin for a measurement gets no value for it, not a crash."""
+    rgb = (np.random.default_rng(0).random((*shape, 3)) * 255).astype(np.uint8)
+    analysis = analyze(save_rgb(rgb, tmp_path / "tiny.png"), depth=False)
+    size = analysis.photo.pixels.shape[:2]  # a 2000 px sliver is analysed at 1280 px
+    assert size[0] * size[1] <= shape[0] * shape[1]
+    for result in analysis.modalities.values():
+        assert result.available and result.map.shape == size
+    assert analysis.measurements["exposure.mean_luminance"] == pytest.approx(
+        float(analysis.photo.luminance().mean()), abs=1e-4)
+    if min(shape) < 8:
+        assert analysis.measurements["noise.sigma"] is None
+        assert analysis.measurements["horizon.tilt_deg"] is None

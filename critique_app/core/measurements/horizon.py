@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 WORK_SIDE = 640
+MIN_SIDE = 32  # px at the work size; below this on either side no tilt is measured
 MAX_TILT = 8.0  # degrees; beyond this a line is a diagonal or a deliberate Dutch angle
 MIN_LINE_LENGTH = 0.1  # shortest segment counted, as a share of the frame width
 CLUSTER = 1.5  # degrees around the peak that count as agreeing
@@ -34,9 +35,11 @@ def measure_horizon(luma: np.ndarray) -> dict:
     height, width = luma.shape
     scale = min(1.0, WORK_SIDE / max(height, width))
     if scale < 1:
-        luma = cv2.resize(luma, (round(width * scale), round(height * scale)),
+        luma = cv2.resize(luma, (max(1, round(width * scale)), max(1, round(height * scale))),
                           interpolation=cv2.INTER_AREA)
     h, w = luma.shape
+    if min(h, w) < MIN_SIDE:
+        return result  # a sliver or a thumbnail has no lines to level
     gray = cv2.GaussianBlur((np.clip(luma, 0, 1) * 255).astype(np.uint8), (0, 0), 1.0)
     detector = cv2.ximgproc.createFastLineDetector(
         length_threshold=max(20, round(w * MIN_LINE_LENGTH)), do_merge=False)

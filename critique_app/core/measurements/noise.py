@@ -11,7 +11,12 @@ _KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 _NEIGHBOURS = np.ones((3, 3), np.uint8)
 
 
+MIN_SIDE = 8  # px: smaller photos have no flat areas to speak of
+
+
 def measure_noise(luma: np.ndarray) -> dict:
+    if min(luma.shape) < MIN_SIDE:
+        return {"noise.sigma": None}
     gray = luma * np.float32(255.0)
     response = cv2.absdiff(cv2.filter2D(gray, cv2.CV_32F, _KERNEL), 0.0)
     # Structure is found on a smoothed copy so that noise itself does not decide

@@ -63,7 +63,8 @@ SPECS: dict[str, Spec] = {
     # noise
     "noise.sigma": Spec("Noise", "8-bit levels (σ)",
         "Standard deviation of sensor/compression noise in flat areas, at the analysis size "
-        "(Immerkær's estimator); under 1.5 is clean, over 5 visibly noisy."),
+        "(Immerkær's estimator); under 1.5 is clean, over 5 visibly noisy. Absent for photos "
+        "under 8 px on a side."),
     # sharpness
     "sharpness.global": Spec("Overall sharpness", "0-1",
         "1 - mean blur over textured areas (1 = crisp everywhere)."),
