@@ -106,3 +106,20 @@ def test_big_jpeg_is_draft_decoded_to_analysis_size(tmp_path, chelsea):
     assert photo.size == (1280, 853)
     small_truth = np.asarray(big.resize((1280, 853), Image.Resampling.BOX)) / 255.0
     assert np.abs(photo.pixels - small_truth).mean() < 0.02
+
+
+def test_camera_jpeg_with_embedded_preview_is_draft_decoded(tmp_path, chelsea):
+    """Cameras add a preview picture (Multi-Picture Format) to their JPEGs; Pillow then
+    opens them as MPO. The photo itself must still be draft-decoded like any JPEG."""
+    big = Image.fromarray(chelsea).resize((3000, 2000), Image.Resampling.BICUBIC)
+    preview = big.resize((1616, 1077))
+    camera_file, plain_file = tmp_path / "DSC00001.JPG", tmp_path / "plain.jpg"
+    big.save(camera_file, format="MPO", save_all=True, append_images=[preview], quality=90)
+    big.save(plain_file, quality=90)
+    with Image.open(camera_file) as opened:
+        assert opened.format == "MPO" and opened.n_frames == 2
+
+    photo = load_photo(camera_file)
+    assert photo.format == "JPEG" and photo.notes == []
+    assert photo.decode_scale == 0.5 and photo.size == (1280, 853)
+    assert np.array_equal(photo.pixels, load_photo(plain_file).pixels)  # the same main picture
