@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -55,6 +56,19 @@ def test_tilt_is_found(name, clockwise):
     rgb = rotate_and_crop(load_rgb(name), clockwise)
     result = measure_horizon(as_photo(rgb).luminance())
     assert result["horizon.tilt_deg"] == pytest.approx(clockwise, abs=0.6)
+
+
+@pytest.mark.parametrize("clockwise", [-4.0, -0.7, 0.0, 1.5, 6.0])
+def test_sea_horizon_is_measured_to_a_tenth_of_a_degree(clockwise):
+    """A seascape (sky gradient over a textured sea) has one long horizon line."""
+    rng = np.random.default_rng(0)
+    sky = np.linspace(0.85, 0.6, 426)[:, None] * np.ones((1, 1280))
+    sea = 0.3 + 0.05 * rng.standard_normal((427, 1280))
+    scene = cv2.GaussianBlur(np.vstack([sky, sea]).astype(np.float32), (0, 0), 1.2)
+    rgb = rotate_and_crop(np.repeat(scene[..., None], 3, axis=2), clockwise)
+    result = measure_horizon(as_photo(rgb).luminance())
+    assert result["horizon.reference"] == "horizon"
+    assert result["horizon.tilt_deg"] == pytest.approx(clockwise, abs=0.1)
 
 
 def test_level_photo_reads_level():
