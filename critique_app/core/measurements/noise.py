@@ -7,11 +7,9 @@ import numpy as np
 
 from critique_app.core.modalities.base import sample
 
+MIN_SIDE = 8  # px: smaller photos have no flat areas to speak of
 _KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 _NEIGHBOURS = np.ones((3, 3), np.uint8)
-
-
-MIN_SIDE = 8  # px: smaller photos have no flat areas to speak of
 
 
 def measure_noise(luma: np.ndarray) -> dict:
