@@ -203,14 +203,7 @@ def write_rating(
     if source == USER_SOURCE:
         raise ValueError(f"source {USER_SOURCE!r} is kept for the photographer's own ratings "
                          "(critique_app.core.ratings)")
-    photo = Path(photo)
-    if not photo.is_file():
-        raise CritiqueError("photo not found", path=photo)
-
-    paths, skipped = _plan_paths(photo)
-    result = SidecarResult(skipped=skipped)
-    plans = [_inspect(path) for path in paths]
-
+    plans, result = _read_sidecars(photo)
     manual = [plan for plan in plans if plan.manual]
     if manual and not overwrite_manual:
         result.kept_manual = [plan.path for plan in manual]
@@ -241,12 +234,7 @@ def update_sidecars(photo: Path, edit: Callable[[Sidecar], Changes]) -> SidecarR
     :class:`CritiqueError` (one line, files left unchanged) for sidecars that are not
     valid XMP or cannot be written.
     """
-    photo = Path(photo)
-    if not photo.is_file():
-        raise CritiqueError("photo not found", path=photo)
-    paths, skipped = _plan_paths(photo)
-    result = SidecarResult(skipped=skipped)
-    plans = [_inspect(path) for path in paths]
+    plans, result = _read_sidecars(photo)
     for plan in plans:  # edit and check all before writing any
         changes = edit(Sidecar(plan.path, plan.root))
         for (uri, _), value in changes.items():
@@ -260,6 +248,15 @@ def update_sidecars(photo: Path, edit: Callable[[Sidecar], Changes]) -> SidecarR
             plan.new = plan.old
     _write_plans(plans, result)
     return result
+
+
+def _read_sidecars(photo: Path) -> tuple[list[_Plan], SidecarResult]:
+    """Every sidecar of an existing ``photo``, read and parsed, and the result to fill."""
+    photo = Path(photo)
+    if not photo.is_file():
+        raise CritiqueError("photo not found", path=photo)
+    paths, skipped = _plan_paths(photo)
+    return [_inspect(path) for path in paths], SidecarResult(skipped=skipped)
 
 
 def _write_plans(plans: list[_Plan], result: SidecarResult) -> None:
