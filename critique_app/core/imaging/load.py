@@ -158,14 +158,13 @@ def photo_from_pillow(
     if orientation is None:
         orientation = read_orientation(image)
     exif = summarize_exif(image)
-    if getattr(image, "n_frames", 1) > 1:
-        image.seek(0)
-        if fmt != "MPO":
-            notes.append(f"{image.n_frames} frames/pages: the first one is analysed")
     if fmt == "MPO":
         # Most cameras write JPEGs with embedded previews (Multi-Picture Format), which
-        # Pillow opens as MPO: the first picture is the photo, and a JPEG like any other.
+        # Pillow opens as MPO, at the first picture: the photo, a JPEG like any other.
         fmt = "JPEG"
+    elif getattr(image, "n_frames", 1) > 1:
+        image.seek(0)
+        notes.append(f"{image.n_frames} frames/pages: the first one is analysed")
 
     target = target_size(stored_size, max_side)
     if fmt == "JPEG" and target != stored_size:
