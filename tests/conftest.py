@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,17 @@ PHOTOS = {
     "camera": SKIMAGE_DATA / "camera.png",  # cameraman, grey, strong verticals
     "china": SKLEARN_IMAGES / "china.jpg",  # CC BY 2.0
 }
+
+
+SHOOT = ["chelsea", "coffee", "astronaut", "rocket"]  # four real photos, a small shoot
+
+
+def copy_shoot(folder: Path, names: list[str] = SHOOT) -> Path:
+    """A folder holding copies of the named test photos, under their own file names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(PHOTOS[name], folder / PHOTOS[name].name)
+    return folder
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import PHOTOS
+from conftest import PHOTOS, SHOOT, copy_shoot
 from PySide6.QtCore import Qt
 
 from critique_app.core.batch.columns import COLUMNS
@@ -22,7 +22,7 @@ from critique_app.gui.batch_view import (
     BatchView,
 )
 
-NAMES = ["chelsea", "coffee", "astronaut", "rocket"]
+NAMES = SHOOT
 MANUAL_XMP = """<x:xmpmeta xmlns:x="adobe:ns:meta/">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="2"/>
@@ -34,10 +34,7 @@ MANUAL_XMP = """<x:xmpmeta xmlns:x="adobe:ns:meta/">
 @pytest.fixture
 def shoot(tmp_path) -> Path:
     """Four real photos and a file that only pretends to be a JPEG."""
-    folder = tmp_path / "shoot"
-    folder.mkdir()
-    for name in NAMES:
-        shutil.copy(PHOTOS[name], folder / PHOTOS[name].name)
+    folder = copy_shoot(tmp_path / "shoot", NAMES)
     (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg" * 10)
     return folder
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PHOTOS
+from conftest import PHOTOS, SHOOT, copy_shoot
 from PySide6.QtCore import Qt
 
 from critique_app.core.batch.xmp import read_pick_label, read_rating, write_rating
@@ -20,16 +20,12 @@ from critique_app.gui.settings import Settings
 from train.data.formats import load_dataset
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
-NAMES = ["chelsea", "coffee", "astronaut", "rocket"]
+NAMES = SHOOT
 
 
 @pytest.fixture
 def shoot(tmp_path) -> Path:
-    folder = tmp_path / "shoot"
-    folder.mkdir()
-    for name in NAMES:
-        shutil.copy(PHOTOS[name], folder / PHOTOS[name].name)
-    return folder
+    return copy_shoot(tmp_path / "shoot", NAMES)
 
 
 @pytest.fixture
