@@ -32,13 +32,31 @@ def list_models() -> None:
     store = _store()
     table = Table(title=f"Models (store: {store.root})", title_justify="left")
     table.add_column("name", no_wrap=True)
-    for column in ("task", "installed", "size", "source", "licence"):
+    for column in ("task", "installed", "size", "source", "revision", "licence"):
         table.add_column(column)
+    damaged = []
     for status in store.statuses():
         entry = status.entry
-        table.add_row(entry.name, entry.task, "yes" if status.installed else "no",
-                      _size(status.size_bytes), entry.source.kind, entry.licence)
+        installed = "yes" if status.installed else "no"
+        if status.damaged:
+            installed = "[red]damaged[/red]"
+            damaged.append(f"{entry.name}: {status.damaged}")
+        table.add_row(entry.name, entry.task, installed, _size(status.size_bytes),
+                      entry.source.kind, _revision(status), entry.licence)
     out.print(table)
+    for line in damaged:
+        out.print(f"[red]damaged[/red] {line}; pull it again", highlight=False)
+
+
+def _revision(status) -> str:
+    """The commit a Hub model was installed from, else what the manifest pins."""
+    source = status.entry.source
+    if source.kind != "huggingface":
+        return source.version or ""
+    if status.revision:
+        moved = source.pinned and status.revision != source.revision
+        return f"{status.revision[:12]}{' (manifest pins another)' if moved else ''}"
+    return source.revision[:12] if source.pinned else f"{source.revision} (unpinned)"
 
 
 @models_app.command()

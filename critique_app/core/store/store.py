@@ -1,8 +1,10 @@
 """The per-user model store: what is installed, pulling, importing, verifying.
 
 Layout: ``<models>/<name>/`` holds a model's files plus ``critique_install.json``
-(where it came from, when, and the SHA-256 of every file as installed), so
-``verify`` can tell a damaged or edited model from a good one. Installs are
+(where it came from, the commit a Hub model was fetched at, when, and the SHA-256
+of every file as installed), so ``verify`` can tell a damaged or edited model from
+a good one. A record that cannot be read is a visible state ("damaged install
+record"), not a silent "not installed". Installs are
 staged in a hidden sibling folder and moved into place in one rename, so an
 interrupted pull never leaves a half-installed model behind.
 """
@@ -21,7 +23,12 @@ from critique_app.core.errors import ModelError
 from critique_app.core.paths import models_dir
 from critique_app.core.store import sources
 from critique_app.core.store.hashing import sha256_file
-from critique_app.core.store.manifest import ModelEntry, entry_from_dict, load_manifest
+from critique_app.core.store.manifest import (
+    ModelEntry,
+    Source,
+    entry_from_dict,
+    load_manifest,
+)
 
 RECORD = "critique_install.json"
 LOCAL_METADATA = "critique_model.json"  # written by train/ beside the weights
@@ -34,6 +41,12 @@ class ModelStatus:
     path: Path | None
     size_bytes: int = 0
     source_used: str | None = None
+    revision: str | None = None  # the commit a Hub model was installed from
+    damaged: str | None = None  # why its install record cannot be read
+
+
+class DamagedRecord(ModelError):
+    """A model folder whose install record is missing parts or is not readable JSON."""
 
 
 @dataclass
@@ -55,32 +68,60 @@ class ModelStore:
         return self.root / name
 
     def record(self, name: str) -> dict | None:
+        """The install record; None when not installed. Raises :class:`DamagedRecord`
+        when the folder has a record that cannot be read."""
         path = self.folder(name) / RECORD
         if not path.is_file():
             return None
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            why = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise DamagedRecord(f"damaged install record: {why}", path=path) from None
+        files = record.get("files") if isinstance(record, dict) else None
+        if not isinstance(files, dict) or not all(
+                isinstance(f, dict) and {"sha256", "size"} <= set(f) for f in files.values()):
+            raise DamagedRecord("damaged install record: it does not list the installed files "
+                                "with their hashes", path=path)
+        return record
+
+    def damage(self, name: str) -> str | None:
+        """Why ``name``'s install record cannot be read, or None when it can (or is absent)."""
+        try:
+            self.record(name)
+        except DamagedRecord as error:
+            return f"{error.args[0]} ({self.folder(name) / RECORD})"
+        return None
+
+    def _record_or_none(self, name: str) -> dict | None:
+        try:
+            return self.record(name)
+        except DamagedRecord:
             return None
 
     def entry(self, name: str) -> ModelEntry:
         """The manifest entry, or the entry an imported model was installed with."""
         if name in self.manifest:
             return self.manifest[name]
-        record = self.record(name)
+        record = self._record_or_none(name)
         if record and "entry" in record:
             return entry_from_dict(record["entry"], where=str(self.folder(name)))
         known = ", ".join(sorted(self.manifest)) or "none"
         raise ModelError(f"no model named '{name}' (known: {known})")
 
     def path(self, name: str) -> Path | None:
-        """The installed folder of ``name``, or None when it is not installed."""
-        return self.folder(name) if self.record(name) is not None else None
+        """The installed folder of ``name``, or None when it is not installed (or its
+        install record is damaged: such a model is not used)."""
+        return self.folder(name) if self._record_or_none(name) is not None else None
 
     def require(self, name: str) -> Path:
         path = self.path(name)
         if path is None:
             self.entry(name)  # an unknown name says so first
+            damage = self.damage(name)
+            if damage:
+                raise ModelError(f"the model '{name}' has a {damage}; run: critique models "
+                                 f"pull {name}")
             raise ModelError(f"the model '{name}' is not installed; run: critique models pull "
                              f"{name}")
         return path
@@ -104,15 +145,19 @@ class ModelStore:
         names = list(self.manifest) + [n for n in self.installed_names() if n not in self.manifest]
         result = []
         for name in names:
+            damage = self.damage(name)
             try:
                 entry = self.entry(name)
             except ModelError:
-                continue
-            record = self.record(name)
+                if not damage:
+                    continue
+                entry = _unknown_entry(name)  # an imported model whose record is unreadable
+            record = None if damage else self.record(name)
             size = sum(f["size"] for f in record["files"].values()) if record else 0
             result.append(ModelStatus(entry, record is not None,
                                       self.folder(name) if record else None, size,
-                                      record.get("source") if record else None))
+                                      record.get("source") if record else None,
+                                      record.get("revision") if record else None, damage))
         return result
 
     # -- changing it -----------------------------------------------------------
@@ -121,8 +166,8 @@ class ModelStore:
         entry = self.entry(name)
         staging = self._staging(name)
         try:
-            sources.fetch(entry, staging, report, show_progress=show_progress)
-            return self._install(entry, staging, entry.source.describe())
+            facts = sources.fetch(entry, staging, report, show_progress=show_progress)
+            return self._install(entry, staging, entry.source.describe(), facts)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -153,12 +198,14 @@ class ModelStore:
             shutil.copytree(folder, staging, dirs_exist_ok=True)
             (staging / RECORD).unlink(missing_ok=True)
             report(f"importing {entry.name} ({entry.task}) from {folder}")
-            return self._install(entry, staging, entry.source.describe(), keep_entry=True)
+            return self._install(entry, staging, entry.source.describe(), {}, keep_entry=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
     def remove(self, name: str) -> Path:
         path = self.path(name)
+        if path is None and self.damage(name):
+            path = self.folder(name)  # a damaged install can still be removed
         if path is None:
             self.entry(name)
             raise ModelError(f"the model '{name}' is not installed")
@@ -170,28 +217,35 @@ class ModelStore:
 
     def verify(self, name: str | None = None) -> list[Verification]:
         names = [name] if name else self.installed_names()
-        results = []
-        for model in names:
-            record = self.record(model)
-            if record is None:
-                self.entry(model)
-                results.append(Verification(model, False, ["not installed"]))
+        return [self._verify_one(model) for model in names]
+
+    def _verify_one(self, name: str) -> Verification:
+        damage = self.damage(name)
+        if damage:
+            return Verification(name, False, [damage])
+        record = self.record(name)
+        if record is None:
+            self.entry(name)
+            return Verification(name, False, ["not installed"])
+        folder = self.folder(name)
+        entry = self.entry(name)
+        problems = []
+        expected = {f.path: f.sha256 for f in entry.files if f.sha256}
+        for rel, facts in record["files"].items():
+            path = folder / rel
+            if not path.is_file():
+                problems.append(f"{rel} is missing")
                 continue
-            folder = self.folder(model)
-            problems = []
-            expected = {f.path: f.sha256 for f in self.entry(model).files if f.sha256}
-            for rel, facts in record["files"].items():
-                path = folder / rel
-                if not path.is_file():
-                    problems.append(f"{rel} is missing")
-                    continue
-                digest = sha256_file(path)
-                if digest != facts["sha256"]:
-                    problems.append(f"{rel} has changed since it was installed")
-                elif rel in expected and digest != expected[rel]:
-                    problems.append(f"{rel} does not match the manifest's hash")
-            results.append(Verification(model, not problems, problems))
-        return results
+            digest = sha256_file(path)
+            if digest != facts["sha256"]:
+                problems.append(f"{rel} has changed since it was installed")
+            elif rel in expected and digest != expected[rel]:
+                problems.append(f"{rel} does not match the manifest's hash")
+        revision = record.get("revision")
+        if entry.source.pinned and revision and revision != entry.source.revision:
+            problems.append(f"installed from commit {revision[:12]}, the manifest now pins "
+                            f"{entry.source.revision[:12]}")
+        return Verification(name, not problems, problems)
 
     # -- internals ---------------------------------------------------------------
     def _staging(self, name: str) -> Path:
@@ -200,21 +254,30 @@ class ModelStore:
         staging.mkdir(parents=True)
         return staging
 
-    def _install(self, entry: ModelEntry, staging: Path, source: str, *,
+    def _install(self, entry: ModelEntry, staging: Path, source: str, facts: dict, *,
                  keep_entry: bool = False) -> Path:
-        files = {}
+        """Hash every fetched file, check them against the manifest, then move the folder
+        into place in one rename. A mismatch raises before anything is installed."""
         for file in entry.files:
-            path = staging / file.path
-            if not path.is_file():
-                raise ModelError(f"'{entry.name}' is incomplete: {file.path} was not fetched")
-            digest = sha256_file(path)
-            if file.sha256 and digest != file.sha256:
-                raise ModelError(f"{file.path} of '{entry.name}' does not match the manifest's "
-                                 "hash; it was not installed")
-            files[file.path] = {"sha256": digest, "size": path.stat().st_size}
+            if not (staging / file.path).is_file():
+                raise ModelError(f"'{entry.name}' is incomplete: {file.path} was not fetched; "
+                                 "nothing was installed")
+        expected = {f.path: f for f in entry.files}
+        files = {}
+        for path in _files_in(staging):
+            rel = path.relative_to(staging).as_posix()
+            digest, size = sha256_file(path), path.stat().st_size
+            want = expected.get(rel)
+            if want is not None and ((want.sha256 and digest != want.sha256)
+                                     or (want.size is not None and size != want.size)):
+                raise ModelError(f"{rel} of '{entry.name}' does not match the manifest's hash "
+                                 f"(got sha256 {digest[:12]}…, {size} bytes); nothing was "
+                                 "installed")
+            files[rel] = {"sha256": digest, "size": size}
         record = {
             "name": entry.name,
             "source": source,
+            **facts,
             "installed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "files": files,
         }
@@ -231,6 +294,11 @@ class ModelStore:
         return target
 
 
+def _unknown_entry(name: str) -> ModelEntry:
+    return ModelEntry(name=name, task="unknown", architecture="unknown", source=Source("local"),
+                      files=(), licence="unknown", trained_on="unknown (install record damaged)")
+
+
 def _files_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != RECORD)
 
@@ -238,4 +306,5 @@ def _files_in(folder: Path) -> list[Path]:
 def _entry_to_raw(entry: ModelEntry) -> dict:
     raw = asdict(entry)
     raw["source"]["patterns"] = list(entry.source.patterns)
+    raw["measured"] = list(entry.measured)
     return raw
