@@ -21,7 +21,7 @@ from tiny_lms import (
 
 from critique_app.core.analysis import analyze
 from critique_app.core.critic.chat import model_inputs, render_prompt
-from critique_app.core.critic.choices import choice_probabilities
+from critique_app.core.critic.choices import choice_probabilities, deciding_length
 from critique_app.core.critic.events import collect_text
 from critique_app.core.critic.generation import GenerationSettings, stream_generate
 from critique_app.core.critic.loading import (
@@ -290,7 +290,8 @@ def test_emotion_comes_with_probabilities_and_vad(models, cat):
 
 
 def test_answer_scoring_matches_scoring_each_answer_in_full(models):
-    """The shared-prompt shortcut gives the same likelihoods as running every answer."""
+    """The shared-prompt shortcut gives the same likelihoods as running every answer
+    through the model on its own, each scored on the tokens that tell it apart."""
     lm = load_language_model(models["causal"], device="cpu")
     prompt = render_prompt(lm, [{"role": "user", "content": "Which emotion?"}],
                            answer_prefix="The photo evokes")
@@ -298,15 +299,16 @@ def test_answer_scoring_matches_scoring_each_answer_in_full(models):
     fast = choice_probabilities(lm, model_inputs(lm, prompt, None), candidates)
     tokenizer = lm.text_tokenizer
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    means = []
-    for candidate in candidates:
-        answer = tokenizer(candidate, add_special_tokens=False)["input_ids"]
+    answers = [tokenizer(c, add_special_tokens=False)["input_ids"] for c in candidates]
+    totals = []
+    for answer in answers:
+        deciding = answer[: deciding_length(answer, answers)]
         ids = torch.tensor([prompt_ids + answer])
         with torch.inference_mode():
             logprobs = lm.model(input_ids=ids).logits[0].log_softmax(-1)
         start = len(prompt_ids)
-        means.append(np.mean([float(logprobs[start + i - 1, t]) for i, t in enumerate(answer)]))
-    slow = np.exp(np.array(means) - max(means))
+        totals.append(sum(float(logprobs[start + i - 1, t]) for i, t in enumerate(deciding)))
+    slow = np.exp(np.array(totals) - max(totals))
     np.testing.assert_allclose(fast, slow / slow.sum(), atol=1e-4)
 
 

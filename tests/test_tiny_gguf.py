@@ -3,11 +3,6 @@ gives back the very model that was written: weights, tokenizer, chat template, g
 
 from __future__ import annotations
 
-import os
-
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-
 from pathlib import Path
 
 import gguf

@@ -120,9 +120,9 @@ def critique(store: ModelStore, photo, persona: str) -> tuple[str, str]:
 def test_examples_are_the_apps_own_prompts_with_only_the_answer_labelled(tiny, rows,
                                                                         monkeypatch):
     seen: list[str] = []
-    real = critics.model_inputs
-    monkeypatch.setattr(critics, "model_inputs",
-                        lambda lm, prompt, image: seen.append(prompt) or real(lm, prompt, image))
+    real = critics.PhotoPrompts.inputs
+    monkeypatch.setattr(critics.PhotoPrompts, "inputs",
+                        lambda photo, prompt: seen.append(prompt) or real(photo, prompt))
     request = CritiqueRequest(sections=("description", "emotion"), model=str(tiny["vlm"]),
                               persona=BUILTIN_PERSONAS["introvert"], generation=QUICK,
                               vlm_score=False, device="cpu")

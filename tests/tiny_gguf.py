@@ -18,11 +18,6 @@ exercised without a model hub:
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
 import json
 from pathlib import Path
 

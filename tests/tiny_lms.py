@@ -9,12 +9,7 @@ exist to exercise plumbing (loading, chat templates, generation, adapters).
 
 from __future__ import annotations
 
-import os
 import warnings
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
 from collections.abc import Sequence
 from pathlib import Path
 

@@ -1,18 +1,20 @@
-"""Importing transformers safely: offline unless a pull asks otherwise.
+"""Importing transformers quietly, without switching the process offline.
 
-The Hugging Face libraries read their offline flags at import time, so this
-module sets them before the first import. Only an explicit model pull may
-go online, and it does so in its own code path.
+Hugging Face's libraries read ``HF_HUB_OFFLINE`` once, when they are imported,
+for the whole process: setting it here would make a later model pull in the
+same process (the app's Models dialog) fail with "offline mode is on". Instead
+every loader passes ``local_files_only=True`` (:data:`LOCAL_ONLY`), so loading
+never reaches the network and an explicit pull still can.
 """
 
 from __future__ import annotations
 
 import os
 
+LOCAL_ONLY = {"local_files_only": True}
+
 
 def import_transformers():
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     import transformers
 

@@ -115,7 +115,7 @@ def load_base(model: str, hardware) -> BaseModel:
     """Full-precision weights; on a GPU with fp16/bf16 autocast the frozen weights may be
     held in that dtype (halving their memory), since they are never updated."""
     from critique_app.core.critic.loading import quiet_gguf_progress
-    from critique_app.core.hf import import_transformers
+    from critique_app.core.hf import LOCAL_ONLY, import_transformers
 
     transformers = import_transformers()
     quiet_gguf_progress()
@@ -126,11 +126,13 @@ def load_base(model: str, hardware) -> BaseModel:
         torch.float32
     try:
         if kind == VLM:
-            processor = transformers.AutoProcessor.from_pretrained(folder)
-            net = transformers.AutoModelForImageTextToText.from_pretrained(folder, dtype=dtype)
+            processor = transformers.AutoProcessor.from_pretrained(folder, **LOCAL_ONLY)
+            net = transformers.AutoModelForImageTextToText.from_pretrained(folder, dtype=dtype,
+                                                                           **LOCAL_ONLY)
         else:
             gguf = sorted(folder.glob("*.gguf"))
             extra = {"gguf_file": gguf[0].name} if gguf else {}
+            extra.update(LOCAL_ONLY)
             processor = transformers.AutoTokenizer.from_pretrained(folder, **extra)
             net = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **extra)
     except (OSError, ValueError, KeyError, ImportError) as error:

@@ -9,20 +9,24 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 
 from critique_app.core.analysis import Analysis
 from critique_app.core.critic import emotion as emotions
-from critique_app.core.critic.chat import model_inputs, render_prompt
+from critique_app.core.critic.chat import PhotoPrompts, render_prompt
 from critique_app.core.critic.events import CritiqueEvent
 from critique_app.core.critic.facts import Fact, facts_text, measured_facts
 from critique_app.core.critic.generation import stream_generate
-from critique_app.core.critic.loading import VLM, LanguageModel
+from critique_app.core.critic.interrupt import Cancelled
+from critique_app.core.critic.loading import VLM, LanguageModel, failure_reason
 from critique_app.core.critic.prompts import PromptContext, section_messages
 from critique_app.core.critic.request import CritiqueRequest
 from critique_app.core.critic.sections import SECTIONS
 from critique_app.core.critic.suggestions import Suggestion, suggest, suggestions_prompt
+
+log = logging.getLogger(__name__)
 
 TOPIC_TITLES = {"light": "Light", "colour": "Colour", "composition": "Composition",
                 "focus": "Focus", "noise": "Noise", "depth": "Depth"}
@@ -99,7 +103,11 @@ class RuleCritic(Critic):
 
 
 class LanguageCritic(Critic):
-    """Every section, written by a language model and grounded in the measurements."""
+    """Every section, written by a language model and grounded in the measurements.
+
+    The photo is prepared once per critique (:class:`PhotoPrompts`) and a VLM
+    encodes it once, for its rating and every section alike.
+    """
 
     def __init__(self, lm: LanguageModel, *, labels: str = "", scores: str = "") -> None:
         self.lm = lm
@@ -110,17 +118,37 @@ class LanguageCritic(Critic):
         return True
 
     def stream(self, analysis, request, cancel=None):
+        cancel = cancel or threading.Event()
         facts = facts_of(analysis)
         self._context = PromptContext(request.persona, facts_text(facts), self.scores,
                                       "" if self.lm.kind == VLM else self.labels,
                                       sees_photo=self.lm.kind == VLM)
         self._facts = facts
+        self._photo = PhotoPrompts(self.lm, analysis.photo.pixels, tiling=request.tiling)
+        if self.lm.kind == VLM and request.vlm_score:
+            yield from self._rating(cancel)
+            if cancel.is_set():
+                yield CritiqueEvent("cancelled")
+                return
         yield from super().stream(analysis, request, cancel)
 
+    def _rating(self, cancel):
+        """The model's own zero-shot rating: optional, so its failure never stops the critique."""
+        from critique_app.core.critic.vlm_score import vlm_score
+
+        try:
+            yield CritiqueEvent("score", data=vlm_score(self.lm, self._photo,
+                                                        cancel=cancel).to_dict())
+        except Cancelled:
+            return
+        except Exception as error:  # an optional extra; the critique goes on
+            log.warning("the VLM rating by %s failed", self.lm.name, exc_info=True)
+            yield CritiqueEvent("notice", text=f"{self.lm.name} could not rate the photo "
+                                f"({failure_reason(error)}); the critique goes on without it")
+
     def section(self, section, analysis, request, cancel):
-        pixels = analysis.photo.pixels
         if section == "emotion":
-            yield from self._emotion(pixels, request, cancel)
+            yield from self._emotion(request, cancel)
             return
         extra = ""
         if section == "suggestions":
@@ -131,8 +159,7 @@ class LanguageCritic(Critic):
             extra = suggestions_prompt(suggestions)
             yield CritiqueEvent("text", section, "\nAlso: ")
         messages = section_messages(self._context, section, extra=extra)
-        prompt = render_prompt(self.lm, messages)
-        inputs = model_inputs(self.lm, prompt, pixels)
+        inputs = self._photo.inputs(render_prompt(self.lm, messages))
         for chunk in stream_generate(self.lm.model, self.lm.tokenizer, inputs,
                                      request.generation, cancel=cancel):
             yield CritiqueEvent("text", section, chunk)
@@ -140,19 +167,20 @@ class LanguageCritic(Critic):
             yield CritiqueEvent("text", section, "\n\nMeasured:\n")
             yield from evidence_events(self._facts)
 
-    def _emotion(self, pixels, request, cancel):
+    def _emotion(self, request, cancel):
         messages = section_messages(self._context, "emotion")
-        prefix = emotions.ANSWER_PREFIX
-        prompt = render_prompt(self.lm, messages, answer_prefix=prefix)
-        reading = emotions.read_emotion(self.lm, model_inputs(self.lm, prompt, pixels))
+        prompt = render_prompt(self.lm, messages, answer_prefix=emotions.ANSWER_PREFIX)
+        try:
+            reading = emotions.read_emotion(self.lm, self._photo.inputs(prompt), cancel=cancel)
+        except Cancelled:
+            return
         yield CritiqueEvent("emotion", "emotion", data=reading.to_dict())
         yield CritiqueEvent("text", "emotion", f"{reading.category.capitalize()}. ")
         if cancel.is_set():
             return
         explain = render_prompt(self.lm, messages,
                                 answer_prefix=emotions.explanation_prefix(reading.category))
-        inputs = model_inputs(self.lm, explain, pixels)
         yield CritiqueEvent("text", "emotion", "It evokes this because")
-        for chunk in stream_generate(self.lm.model, self.lm.tokenizer, inputs,
+        for chunk in stream_generate(self.lm.model, self.lm.tokenizer, self._photo.inputs(explain),
                                      request.generation, cancel=cancel):
             yield CritiqueEvent("text", "emotion", chunk)

@@ -8,6 +8,7 @@ an uncertain model gives a VAD near the middle rather than a confident guess.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,8 @@ def reading_from(probabilities: np.ndarray) -> EmotionReading:
                           valence, arousal, dominance)
 
 
-def read_emotion(lm: LanguageModel, inputs: dict) -> EmotionReading:
+def read_emotion(lm: LanguageModel, inputs: dict, *,
+                 cancel: threading.Event | None = None) -> EmotionReading:
     """``inputs`` end with :data:`ANSWER_PREFIX`; each category is scored as its continuation."""
-    return reading_from(choice_probabilities(lm, inputs, [f" {e}" for e in EMOTIONS]))
+    return reading_from(choice_probabilities(lm, inputs, [f" {e}" for e in EMOTIONS],
+                                             cancel=cancel))

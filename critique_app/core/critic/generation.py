@@ -5,9 +5,11 @@ the caller iterates the text as it arrives. Three things make it safe to use
 from a GUI or a terminal:
 
 - a stopping criterion watches an Event, so cancelling stops generation
-  after the token being computed (and closing the iterator early does too);
-- the streamer has a timeout, and an exception inside ``generate`` ends the
-  stream and is re-raised in the caller, so a failure never hangs the reader;
+  after the token being computed (and closing the iterator early does too),
+  and layer hooks stop a long pass (the prompt, the photo) in its middle;
+- the streamer has a timeout, sized for the first text from the prompt's own
+  cost (:func:`first_text_timeout`), and an exception inside ``generate`` ends
+  the stream and is re-raised in the caller, so a failure never hangs the reader;
 - the worker thread is always joined before the iterator finishes.
 """
 
@@ -18,10 +20,16 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from critique_app.core.critic.interrupt import Cancelled, interruptible
 from critique_app.core.errors import CritiqueError
 from critique_app.core.hf import import_transformers
 
-DEFAULT_TOKEN_TIMEOUT_S = 120.0  # a CPU prefill of a long prompt can take a while
+DEFAULT_TOKEN_TIMEOUT_S = 120.0  # between two pieces of text: past this, it has stalled
+# Floating-point operations per second that even a slow machine sustains through a
+# transformer pass (2 cores here do ~70 G on a CPU): the first text's timeout allows
+# for the prompt's pass at this pace, so a long prompt on a slow CPU is not called a stall.
+SLOW_MACHINE_FLOPS = {"cpu": 1e10, "cuda": 1e12}
+PIXELS_PER_VISION_TOKEN = 16 * 16  # a ViT patch; close enough for a timeout
 
 
 @dataclass(frozen=True)
@@ -56,9 +64,9 @@ def stream_generate(model, tokenizer, inputs: dict, settings: GenerationSettings
     Raises :class:`CritiqueError` when generation fails or stalls.
     """
     transformers = import_transformers()
+    first_timeout = first_text_timeout(model, inputs, settings)
     streamer = transformers.TextIteratorStreamer(
-        tokenizer, skip_prompt=True, skip_special_tokens=True,
-        timeout=settings.token_timeout_s)
+        tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=first_timeout)
     stop = threading.Event()  # set when the reader goes away, or on timeout
     criteria = transformers.StoppingCriteriaList([_EventStop(cancel, stop)])
     if settings.sentence_end_after is not None:
@@ -70,7 +78,7 @@ def stream_generate(model, tokenizer, inputs: dict, settings: GenerationSettings
         import torch
 
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), interruptible(model, cancel, stop):
                 model.generate(**inputs, **settings.generate_kwargs(), streamer=streamer,
                                stopping_criteria=criteria, pad_token_id=_pad_id(tokenizer))
         except BaseException as error:  # reported to the reader, never lost on the thread
@@ -79,21 +87,49 @@ def stream_generate(model, tokenizer, inputs: dict, settings: GenerationSettings
 
     worker = threading.Thread(target=run, name="critique-generate", daemon=True)
     worker.start()
+    waited_for = "its first text"
     try:
         for chunk in streamer:
             if chunk:
+                streamer.timeout = settings.token_timeout_s  # past the prompt: a stall limit
+                waited_for = "more text"
                 yield chunk
     except queue.Empty:
         stop.set()
-        raise CritiqueError(f"the language model produced nothing for "
-                            f"{settings.token_timeout_s:g} s; generation was stopped") from None
+        raise CritiqueError(f"the language model produced nothing for {streamer.timeout:.3g} s "
+                            f"(waiting for {waited_for}); generation was stopped") from None
     finally:
         stop.set()
         worker.join()
+    if failures and isinstance(failures[0], Cancelled):
+        return  # stopped in the middle of a pass: what was written stays
     if failures:
         error = failures[0]
         message = f"{type(error).__name__}: {error}".splitlines()[0]
         raise CritiqueError(f"the language model failed while writing: {message}") from error
+
+
+def first_text_timeout(model, inputs: dict, settings: GenerationSettings) -> float:
+    """Seconds to wait for the first text: the stall limit plus the prompt's own pass
+    (its tokens and the photo's patches through every parameter) at a slow machine's
+    pace. A fixed limit either fails a long prompt on a slow CPU or waits minutes
+    before calling a short one stalled."""
+    input_ids = inputs["input_ids"]
+    tokens = int(input_ids.shape[-1])
+    pixels = inputs.get("pixel_values")
+    if pixels is not None:
+        tokens += int(pixels.numel() // 3 // PIXELS_PER_VISION_TOKEN)
+    flops = 2.0 * parameter_count(model) * tokens
+    device = input_ids.device.type
+    return settings.token_timeout_s + flops / SLOW_MACHINE_FLOPS.get(device, 1e10)
+
+
+def parameter_count(model) -> int:
+    cached = getattr(model, "_critique_parameter_count", None)
+    if cached is None:
+        cached = sum(p.numel() for p in model.parameters())
+        model._critique_parameter_count = cached
+    return cached
 
 
 class _EventStop:

@@ -17,8 +17,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from critique_app.core.critic.vision_cache import reuse_image_features
 from critique_app.core.errors import CritiqueError, ModelError
-from critique_app.core.hf import import_transformers
+from critique_app.core.hf import LOCAL_ONLY, import_transformers
 
 VLM, TEXT = "vlm", "text"
 NO_MODEL_HINT = ("no language model is installed; for a written critique run "
@@ -139,25 +140,38 @@ def _load(folder: Path, name: str, device: str, adapter: Path | None) -> Languag
     dtype = choose_dtype(device)
     try:
         if kind == VLM:
-            tokenizer = transformers.AutoProcessor.from_pretrained(folder)
-            model = transformers.AutoModelForImageTextToText.from_pretrained(folder, dtype=dtype)
+            tokenizer = transformers.AutoProcessor.from_pretrained(folder, **LOCAL_ONLY)
+            model = transformers.AutoModelForImageTextToText.from_pretrained(
+                folder, dtype=dtype, **LOCAL_ONLY)
         else:
             gguf = _gguf_file(folder)
             extra = {"gguf_file": gguf.name} if gguf else {}
             if gguf:
                 quiet_gguf_progress()
-            tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **extra)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **extra, **LOCAL_ONLY)
             model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=dtype,
-                                                                      **extra)
-    except (OSError, ValueError, KeyError, ImportError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ModelError(f"the language model in {folder} could not be loaded: {message}") \
-            from None
-    if adapter is not None:
-        model = _apply_adapter(model, Path(adapter))
-    model.to(device).eval()
+                                                                      **extra, **LOCAL_ONLY)
+        if adapter is not None:
+            model = _apply_adapter(model, Path(adapter))
+        model.to(device).eval()
+    except ModelError:
+        raise
+    except Exception as error:  # truncated weights, OOM, wrong architecture...
+        raise ModelError(f"the language model '{name}' could not be loaded: "
+                         f"{failure_reason(error)}") from error
+    reuse_image_features(model)
     return LanguageModel(name, kind, model, tokenizer, device, str(dtype).replace("torch.", ""),
                          Path(adapter).name if adapter else None)
+
+
+def failure_reason(error: BaseException) -> str:
+    """One line a user can act on: the error's type (SafetensorError, OutOfMemoryError...)
+    and the first line of its message."""
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    kind = type(error).__name__
+    if isinstance(error, OSError | ValueError | KeyError) and message:
+        return message
+    return f"{kind}: {message}" if message else kind
 
 
 def _apply_adapter(model, adapter: Path):

@@ -18,5 +18,6 @@ class CritiqueRequest:
     use_model: bool = True  # False: the rule engine only
     adapter: Path | None = None  # a LoRA adapter folder; None: the persona's, if installed
     device: str = "auto"
+    tiling: str = "auto"  # a VLM's views of the photo: one on a CPU, tiles on a GPU (chat.py)
     vlm_score: bool = True  # also rate the photo with a VLM, when the model is one
     generation: GenerationSettings = field(default_factory=GenerationSettings)

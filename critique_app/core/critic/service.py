@@ -1,14 +1,17 @@
 """One call for a whole critique: pick the backend, ground it, stream it.
 
 ``stream_critique(analysis, request, cancel)`` never fails for want of a model:
-with no language model (or one that will not load) it falls back to the rule
-engine and says why in a ``notice`` event.
+with no language model, one that will not load, or one that fails while
+writing (out of memory, damaged weights, a stall), it falls back to the rule
+engine for what is left and says why in a ``notice`` event.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 from critique_app.core.analysis import Analysis
 from critique_app.core.critic.critics import Critic, LanguageCritic, RuleCritic
@@ -17,6 +20,7 @@ from critique_app.core.critic.labels import imagenet_labels, labels_text
 from critique_app.core.critic.loading import (
     NO_MODEL_HINT,
     VLM,
+    failure_reason,
     find_adapter,
     find_language_model,
     load_language_model,
@@ -25,6 +29,8 @@ from critique_app.core.critic.request import CritiqueRequest
 from critique_app.core.critic.sections import SECTIONS
 from critique_app.core.errors import CritiqueError
 from critique_app.core.scoring.distribution import ScoreDistribution
+
+log = logging.getLogger(__name__)
 
 
 def stream_critique(analysis: Analysis, request: CritiqueRequest | None = None,
@@ -39,11 +45,35 @@ def stream_critique(analysis: Analysis, request: CritiqueRequest | None = None,
     critic, notices = choose_critic(analysis, request, store, scores or {})
     for notice in notices:
         yield CritiqueEvent("notice", text=notice)
-    if isinstance(critic, LanguageCritic) and critic.lm.kind == VLM and request.vlm_score:
-        from critique_app.core.critic.vlm_score import vlm_score
+    if isinstance(critic, LanguageCritic):
+        yield from _falling_back_to_rules(critic, analysis, request, cancel)
+    else:
+        yield from critic.stream(analysis, request, cancel)
 
-        yield CritiqueEvent("score", data=vlm_score(critic.lm, analysis.photo.pixels).to_dict())
-    yield from critic.stream(analysis, request, cancel)
+
+def _falling_back_to_rules(critic: LanguageCritic, analysis: Analysis,
+                           request: CritiqueRequest, cancel: threading.Event
+                           ) -> Iterator[CritiqueEvent]:
+    """The model's critique; if the model fails mid-way, what it wrote stays and the rule
+    engine writes the sections it had not finished."""
+    finished: list[str] = []
+    open_section = None
+    try:
+        for event in critic.stream(analysis, request, cancel):
+            if event.kind == "start":
+                open_section = event.section
+            elif event.kind == "end":
+                finished.append(event.section)
+                open_section = None
+            yield event
+    except Exception as error:  # any model failure: the rules take over
+        log.warning("the critique by %s failed", critic.lm.name, exc_info=True)
+        if open_section is not None:
+            yield CritiqueEvent("end", open_section)
+        yield CritiqueEvent("notice", text=f"{critic.lm.name} failed while writing "
+                            f"({failure_reason(error)}); the rule engine wrote the rest")
+        rest = tuple(s for s in request.sections if s not in finished)
+        yield from RuleCritic().stream(analysis, replace(request, sections=rest), cancel)
 
 
 def choose_critic(analysis: Analysis, request: CritiqueRequest, store,

@@ -9,11 +9,12 @@ labelled as such.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from critique_app.core.critic.chat import model_inputs, render_prompt
+from critique_app.core.critic.chat import PhotoPrompts, render_prompt
 from critique_app.core.critic.choices import choice_probabilities
 from critique_app.core.critic.loading import VLM, LanguageModel
 
@@ -36,13 +37,15 @@ class VlmScore:
                 "mean": round(self.mean, 3), "std": round(self.std, 3)}
 
 
-def vlm_score(lm: LanguageModel, pixels: np.ndarray) -> VlmScore:
+def vlm_score(lm: LanguageModel, photo: PhotoPrompts, *,
+              cancel: threading.Event | None = None) -> VlmScore:
+    """Raises :class:`~critique_app.core.critic.interrupt.Cancelled` when cancelled."""
     if lm.kind != VLM:
         raise ValueError("a rating from the model's eyes needs a vision-language model")
     prompt = render_prompt(lm, [{"role": "user", "content": QUESTION}],
                            answer_prefix=ANSWER_PREFIX)
-    probabilities = choice_probabilities(lm, model_inputs(lm, prompt, pixels),
-                                         [f" {level}" for level in LEVELS])
+    probabilities = choice_probabilities(lm, photo.inputs(prompt),
+                                         [f" {level}" for level in LEVELS], cancel=cancel)
     on_ten = 1.0 + (LEVEL_VALUES - 1.0) * 9.0 / 4.0
     mean = float(probabilities @ on_ten)
     std = float(np.sqrt(probabilities @ (on_ten - mean) ** 2))
