@@ -200,6 +200,31 @@ def test_hugging_face_pull_offline_is_an_inline_error(qtbot, monkeypatch, models
     assert models_dialog.pull_button.isEnabled() and models_dialog.isEnabled()
 
 
+def test_models_dialog_recommends_a_critic_for_the_machine(qtbot, bridge):
+    from critique_app.core.store.recommend import Machine
+
+    gpu = ModelsDialog(bridge, machine=Machine("cuda", "RTX 2080 Ti", 11.0, 8))
+    cpu = ModelsDialog(bridge, machine=Machine("cpu", "CPU", None, 2))
+    for dialog in (gpu, cpu):
+        qtbot.addWidget(dialog)
+    assert "<b>smolvlm2-2.2b-instruct</b>" in gpu.recommendation.text()
+    assert "(RTX 2080 Ti, 11.0 GB)" in gpu.recommendation.text()
+    assert "<b>smolvlm-256m-instruct</b>" in cpu.recommendation.text()
+    assert "per critique (estimated)" in cpu.recommendation.text()
+
+
+def test_a_damaged_install_record_shows_and_can_be_pulled_again(qtbot, models_dialog):
+    dialog = models_dialog
+    folder = dialog.store.folder(LITE0)
+    folder.mkdir(parents=True)
+    (folder / "critique_install.json").write_text("{not json")
+    dialog.refresh()
+    assert rows(dialog)[LITE0][2] == "damaged"
+    dialog.select(LITE0)
+    assert "damaged install record" in dialog.details.text()
+    assert dialog.pull_button.isEnabled() and dialog.remove_button.isEnabled()
+
+
 def test_import_verify_damaged_and_remove(qtbot, tmp_path, models_dialog):
     dialog = models_dialog
     folder = tiny_model(tmp_path / "trained", "my-critic", "text-lm")

@@ -199,3 +199,49 @@ def test_network_input_is_normalised_and_square():
     pixels = np.full((30, 50, 3), 1.0, np.float32)
     tensor = to_network_input(pixels, LITE0_INPUT)
     assert tensor.shape == (3, 224, 224) and np.allclose(tensor, 1.0)
+
+
+def test_a_damaged_install_record_is_a_visible_state_not_silently_missing(tmp_path):
+    store = ModelStore(tmp_path / "store")
+    store.import_dir(save_tiny_scorer(tmp_path / "trained", steps=1), name="mine",
+                     report=lambda _: None)
+    record = store.folder("mine") / RECORD
+    record.write_text('{"name": "mine", "files": {"model.safetensors": {"sha256"')  # cut short
+    assert store.path("mine") is None  # not used
+    status = {s.entry.name: s for s in store.statuses()}["mine"]
+    assert not status.installed and status.damaged.startswith("damaged install record:")
+    result = store.verify()[0]
+    assert result.name == "mine" and not result.ok
+    assert "damaged install record" in result.problems[0] and str(record) in result.problems[0]
+    with pytest.raises(ModelError, match="damaged install record"):
+        store.require("mine")
+    store.remove("mine")  # a damaged install can still be removed
+    assert store.installed_names() == []
+
+
+def test_cli_lists_and_verifies_a_damaged_install_record(isolated_home):
+    from typer.testing import CliRunner
+
+    from critique_app.cli.models import models_app
+
+    folder = ModelStore().folder(LITE0_STORE_NAME)
+    folder.mkdir(parents=True)
+    (folder / RECORD).write_text("[]")
+    runner = CliRunner()
+    listed = runner.invoke(models_app, ["list"], env={"COLUMNS": "200"})
+    assert f"damaged {LITE0_STORE_NAME}: damaged install record:" in listed.output
+    verified = runner.invoke(models_app, ["verify"])
+    assert verified.exit_code != 0 and "damaged install record" in verified.output
+
+
+def test_every_hugging_face_entry_is_pinned_or_says_why_not():
+    for entry in load_manifest().values():
+        if entry.source.kind != "huggingface":
+            continue
+        assert entry.provenance, entry.name
+        if not entry.source.pinned:
+            assert "UNPINNED" in entry.provenance and "(unpinned)" in entry.source.describe()
+    manifest = load_manifest()
+    weights = {f.path: f for f in manifest["smolvlm-256m-instruct"].files}["model.safetensors"]
+    assert weights.size == 513_028_808 and weights.sha256.startswith("74dea590")
+    assert manifest["depth-anything-v2-small"].source.pinned

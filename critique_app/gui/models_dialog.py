@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from critique_app.core.errors import CritiqueError, check_cancelled
+from critique_app.core.store.recommend import Machine, detect_machine, recommend
 from critique_app.core.store.store import ModelStatus, ModelStore
 from critique_app.gui.bridge import Bridge, Task
 
@@ -54,14 +55,17 @@ def _download_size(status: ModelStatus) -> int:
 
 
 class ModelsDialog(QDialog):
-    """``ModelsDialog(bridge, store_factory=ModelStore)``; emits ``modelsChanged`` after a
-    pull, import or removal (and whenever a refresh finds the installed set changed)."""
+    """``ModelsDialog(bridge, store_factory=ModelStore, machine=None)``; emits
+    ``modelsChanged`` after a pull, import or removal (and whenever a refresh finds the
+    installed set changed). ``machine`` (default: detected) is what the critic
+    recommendation is for."""
 
     modelsChanged = Signal()
 
     def __init__(self, bridge: Bridge, store_factory=ModelStore,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, machine: Machine | None = None) -> None:
         super().__init__(parent)
+        self.machine = machine
         self.setWindowTitle("Models")
         self.bridge = bridge
         self.store: ModelStore | None = None
@@ -89,6 +93,10 @@ class ModelsDialog(QDialog):
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.recommendation = QLabel()
+        self.recommendation.setWordWrap(True)
+        self.recommendation.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.pull_button = QPushButton("Pull")
         self.pull_button.setToolTip("Download the selected model from its source and verify it")
@@ -131,11 +139,12 @@ class ModelsDialog(QDialog):
         status.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignVCenter)
         layout = QVBoxLayout(self)
         layout.addWidget(self.store_label)
+        layout.addWidget(self.recommendation)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.details)
         layout.addLayout(status)
         layout.addLayout(actions)
-        self.resize(720, 420)
+        self.resize(760, 460)
 
         self._set_busy(None)
         try:
@@ -146,7 +155,22 @@ class ModelsDialog(QDialog):
                 button.setEnabled(False)
             return
         self.store_label.setText(f"Models (store: {self.store.root})")
+        self._show_recommendation()
         self.refresh()
+
+    def _show_recommendation(self) -> None:
+        """One critic for this machine, with the time a critique takes at its size."""
+        if self.machine is None:
+            self.machine = detect_machine()
+        advice = recommend(list(self.store.manifest.values()), self.machine)
+        self.recommendation.setVisible(advice is not None)
+        if advice is not None:
+            self.recommendation.setText(html.escape(advice.summary()).replace(
+                html.escape(advice.entry.name), f"<b>{html.escape(advice.entry.name)}</b>", 1))
+            self.recommendation.setToolTip(
+                "Measured times come from the project's benchmarks on this kind of device; "
+                "estimated ones are scaled from a reference run by parameter count (CPU) or "
+                "from the weights' size and a typical GPU's memory speed.")
 
     # -- overridable for tests ----------------------------------------------------
     def choose_import_folder(self) -> Path | None:
@@ -201,7 +225,7 @@ class ModelsDialog(QDialog):
                                            QPalette.ColorRole.Text))
         tip = "\n".join(t for t in (entry.description, f"Trained on: {entry.trained_on}") if t)
         installed = "yes" if status.installed else "no"
-        if entry.name in self._damaged:
+        if entry.name in self._damaged or status.damaged:
             installed = "damaged"
         size = _size(status.size_bytes)
         if not status.installed and _download_size(status):
@@ -212,10 +236,10 @@ class ModelsDialog(QDialog):
             item = QTableWidgetItem(text)
             item.setToolTip(tip)
             self.table.setItem(row, column, item)
-        if entry.name in self._damaged:
+        if entry.name in self._damaged or status.damaged:
             cell = self.table.item(row, 2)
             cell.setForeground(QBrush(QColor(ERROR_COLOUR)))
-            cell.setToolTip("; ".join(self._damaged[entry.name]))
+            cell.setToolTip(status.damaged or "; ".join(self._damaged[entry.name]))
         if not status.installed:
             self.table.item(row, 3).setForeground(grey)
             self.table.item(row, 3).setToolTip("download size")
@@ -229,6 +253,10 @@ class ModelsDialog(QDialog):
             entry = status.entry
             where = f"Installed in {status.path}" if status.installed else \
                 f"From {entry.source.describe()}"
+            if status.revision:
+                where += f", commit {status.revision[:12]}"
+            if status.damaged:
+                where = f"{status.damaged} — pull it again"
             about = entry.description or entry.architecture
             self.details.setText(f"<b>{html.escape(entry.name)}</b> — {html.escape(about)}"
                                  f"<br>{html.escape(where)}")
@@ -239,7 +267,8 @@ class ModelsDialog(QDialog):
         idle = self._task is None and self.store is not None
         can_pull = status is not None and self._can_pull(status)
         self.pull_button.setEnabled(idle and can_pull)
-        self.remove_button.setEnabled(idle and status is not None and status.installed)
+        self.remove_button.setEnabled(idle and status is not None
+                                      and (status.installed or bool(status.damaged)))
         self.verify_button.setText("Verify" if status is not None and status.installed
                                    else "Verify all")
         self.verify_button.setEnabled(idle)
@@ -302,7 +331,8 @@ class ModelsDialog(QDialog):
 
     def remove_selected(self) -> None:
         status = self.selected_status()
-        if status is None or not status.installed or self._still_running(status.entry.name):
+        if status is None or not (status.installed or status.damaged) \
+                or self._still_running(status.entry.name):
             return
         name, store = status.entry.name, self.store
         if not self.confirm(f"Remove the model '{name}' and delete its files "
@@ -339,7 +369,8 @@ class ModelsDialog(QDialog):
     def _can_pull(self, status: ModelStatus) -> bool:
         """Not installed, or damaged (a pull installs it again); local models are imported."""
         return (status.entry.source.kind != "local"
-                and (not status.installed or status.entry.name in self._damaged))
+                and (not status.installed or status.entry.name in self._damaged
+                     or bool(status.damaged)))
 
     def _still_running(self, name: str) -> bool:
         if name in self._background.values():

@@ -38,7 +38,7 @@ class Machine:
 
     def describe(self) -> str:
         if self.device == "cuda":
-            return f"{self.name} ({self.memory_gb:.1f} GB)"
+            return f"{self.name}, {self.memory_gb:.1f} GB"
         return f"CPU, {self.cores} cores"
 
 

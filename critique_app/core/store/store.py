@@ -117,11 +117,12 @@ class ModelStore:
     def require(self, name: str) -> Path:
         path = self.path(name)
         if path is None:
-            self.entry(name)  # an unknown name says so first
             damage = self.damage(name)
             if damage:
-                raise ModelError(f"the model '{name}' has a {damage}; run: critique models "
-                                 f"pull {name}")
+                again = f"run: critique models pull {name}" if name in self.manifest else \
+                    "import it again"
+                raise ModelError(f"the model '{name}' has a {damage}; {again}")
+            self.entry(name)  # an unknown name says so first
             raise ModelError(f"the model '{name}' is not installed; run: critique models pull "
                              f"{name}")
         return path
