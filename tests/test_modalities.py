@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 from critique_app.core.modalities import compute_blur, compute_depth, compute_saliency
 from critique_app.core.modalities.overlay import render_overlay, with_legend
 from tests.conftest import load_rgb
+from tests.depth_models import save_tiny_depth_model
 from tests.photo_edits import as_photo
 
 
@@ -82,25 +85,7 @@ def test_no_depth_model_is_unavailable_with_a_hint():
 @pytest.fixture(scope="module")
 def tiny_depth_model(tmp_path_factory):
     """A randomly initialised Depth Anything of the real architecture, saved like a download."""
-    from transformers import (
-        DepthAnythingConfig,
-        DepthAnythingForDepthEstimation,
-        Dinov2Config,
-        DPTImageProcessor,
-    )
-
-    backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
-                            intermediate_size=64, image_size=56, patch_size=14,
-                            out_features=["stage1", "stage2", "stage3", "stage4"],
-                            reshape_hidden_states=False)
-    config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=32,
-                                 neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16,
-                                 head_hidden_size=8, patch_size=14)
-    folder = tmp_path_factory.mktemp("tiny-depth")
-    DepthAnythingForDepthEstimation(config).save_pretrained(folder)
-    DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=True,
-                      ensure_multiple_of=14).save_pretrained(folder)
-    return folder
+    return save_tiny_depth_model(tmp_path_factory.mktemp("tiny-depth"))
 
 
 def test_depth_model_loads_from_a_local_folder(tiny_depth_model):
@@ -112,14 +97,96 @@ def test_depth_model_loads_from_a_local_folder(tiny_depth_model):
     assert "depth_anything" in result.method
 
 
-def test_broken_depth_model_is_reported_not_crashing(tmp_path):
+def _damage(folder, how: str) -> None:
+    if how == "truncated weights":  # a download cut short
+        weights = folder / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    elif how == "no processor":
+        (folder / "preprocessor_config.json").unlink()
+    elif how == "wrong architecture":  # e.g. a text model's folder named as the depth model
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, "model_type": "bert"}))
+
+
+@pytest.mark.parametrize(("how", "cause"), [
+    ("truncated weights", "model.safetensors is damaged or incomplete"),
+    ("no processor", "preprocessor_config.json is missing"),
+    ("wrong architecture", "describes a 'bert' model, not a depth-estimation model"),
+])
+def test_a_damaged_depth_model_makes_depth_unavailable_and_says_why(
+        tmp_path, tiny_depth_model, how, cause):
     from critique_app.core.analysis import analyze
 
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "depth_anything"}))
-    photo = as_photo(load_rgb("chelsea"))
-    result = analyze(photo, depth_model=tmp_path).modalities["depth"]
-    assert result.status == "error" and "could not be loaded" in result.reason
-    assert result.map is None
+    folder = tmp_path / "depth-anything-v2-small"
+    shutil.copytree(tiny_depth_model, folder)
+    _damage(folder, how)
+    analysis = analyze(as_photo(load_rgb("chelsea")), depth_model=folder)
+    depth = analysis.modalities["depth"]
+    assert depth.status == "unavailable" and depth.map is None
+    assert depth.reason.startswith("depth-anything-v2-small could not be loaded: ")
+    assert cause in depth.reason and "\n" not in depth.reason
+    assert str(folder) in depth.hint  # where to look
+    # the rest of the analysis is whole
+    assert analysis.modalities["saliency"].available and analysis.modalities["blur"].available
+    assert analysis.measurements["exposure.ev_vs_middle_grey"] is not None
+
+
+def test_a_config_that_is_not_json_is_unavailable_too(tmp_path):
+    from critique_app.core.analysis import analyze
+
+    (tmp_path / "config.json").write_text("{not json")
+    depth = analyze(as_photo(load_rgb("chelsea")), depth_model=tmp_path).modalities["depth"]
+    assert depth.status == "unavailable" and "config.json is unreadable" in depth.reason
+
+
+@pytest.mark.parametrize("kind", ["metric", "relative"])
+def test_depth_maps_put_near_at_one_for_metric_and_relative_models(tmp_path, kind):
+    """Metric Depth Anything checkpoints share model_type "depth_anything" with relative
+    ones: metres (far = large) must come out inverted, disparity (near = large) not."""
+    import torch
+
+    from critique_app.core.modalities.depth import DepthModel
+
+    folder = save_tiny_depth_model(tmp_path / kind, kind)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "depth_anything" and config["depth_estimation_type"] == kind
+    model = DepthModel(folder)
+    # The model's raw output for this photo: a ramp from 1 on the left to 20 on the right
+    # (metres for a metric model: the left is nearest; disparity for a relative one: the
+    # right is nearest).
+    ramp = torch.linspace(1.0, 20.0, 56).repeat(42, 1)[None]
+    model.model = lambda **inputs: SimpleNamespace(predicted_depth=ramp)
+    depth = model.predict(load_rgb("chelsea").astype(np.float32) / 255)
+    left, right = depth[:, :40].mean(), depth[:, -40:].mean()
+    near, far = (left, right) if kind == "metric" else (right, left)
+    assert near > far + 0.5 and far < 0.05, (kind, left, right)
+
+
+def test_metric_depth_converts_to_disparity_scale():
+    """A metric map reads like a relative one: a step from 1 m to 2 m is a larger change
+    of nearness than from 10 m to 11 m (as the eye judges depth)."""
+    from critique_app.core.modalities.depth import to_nearness
+
+    metres = np.array([[1.0, 2.0, 10.0, 11.0]] * 4, np.float32)
+    near = to_nearness(metres, (4, 4), near_is_large=False)[0]
+    assert near[0] > near[1] > near[2] > near[3]
+    assert near[0] - near[1] > 5 * (near[2] - near[3])
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ({"model_type": "depth_anything", "depth_estimation_type": "metric"}, (False, True)),
+    ({"model_type": "depth_anything", "depth_estimation_type": "relative"}, (True, True)),
+    ({"model_type": "depth_anything"}, (True, True)),  # older configs: relative
+    ({"model_type": "zoedepth"}, (False, True)),  # metric
+    ({"model_type": "glpn"}, (False, True)),  # metric
+    ({"model_type": "dpt"}, (True, True)),  # MiDaS-style inverse depth
+    ({"model_type": "depth_pro"}, (True, True)),  # raw output is inverse depth
+    ({"model_type": "something_new"}, (True, False)),  # assumed, and said so
+])
+def test_which_way_each_model_family_runs(config, expected):
+    from critique_app.core.modalities.depth import near_is_large
+
+    assert near_is_large(SimpleNamespace(**config)) == expected
 
 
 def test_a_named_folder_without_a_model_is_an_error_not_a_fallback(tmp_path, tiny_depth_model,

@@ -7,14 +7,16 @@ between steps.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from critique_app.core.errors import CritiqueError, check_cancelled
+from critique_app.core.errors import Cancelled, CritiqueError, check_cancelled
 from critique_app.core.imaging import Photo, load_photo
 from critique_app.core.measurements import with_units
 from critique_app.core.measurements.color import measure_color
@@ -33,14 +35,27 @@ from critique_app.core.modalities import (
 from critique_app.core.modalities.base import FAILED
 
 Progress = Callable[[str, float], None]
+log = logging.getLogger("critique.analysis")
 
 
 @dataclass
 class Analysis:
+    """One photo's maps and measurements. Treat it as immutable once returned: it is
+    handed between threads (the GUI shows it while a critique reads it), so a later
+    result makes a new Analysis (:meth:`with_modality`) instead of changing this one."""
+
     photo: Photo
     modalities: dict[str, ModalityResult]
     measurements: dict[str, object]  # flat "group.name" -> value; units in measurements.SPECS
     timings: dict[str, float] = field(default_factory=dict)
+
+    def with_modality(self, result: ModalityResult, seconds: float | None = None) -> Analysis:
+        """A new Analysis with ``result`` added (or replaced); this one is left as it was."""
+        timings = dict(self.timings)
+        if seconds is not None:
+            timings[result.name] = seconds
+        return dataclasses.replace(self, modalities={**self.modalities, result.name: result},
+                                   timings=timings)
 
     def sources(self) -> dict[str, object]:
         """What each score model looks at: the photo's pixels and every available map."""
@@ -136,9 +151,12 @@ def _depth(rgb, depth_model, cancel) -> ModalityResult:
     """Depth is optional: a missing or broken model is reported, not fatal."""
     try:
         return compute_depth(rgb, find_depth_model(depth_model), cancel=cancel)
+    except Cancelled:
+        raise
     except CritiqueError as error:
         reason = str(error)
     except Exception as error:  # a model that loads but fails to run
+        log.exception("the depth model failed")
         reason = f"the depth model failed: {type(error).__name__}: {error}".splitlines()[0]
     return ModalityResult("depth", FAILED, "depth-estimation model", "nearest", reason=reason,
                           hint="check the model folder, or reinstall the depth model")
