@@ -1,0 +1,55 @@
+"""SmolVLM-256M-Instruct at its real size, with random weights, for tests and benchmarks.
+
+The Hub is unreachable here, so the model is built from the real configuration,
+processor, chat template and tokenizer files in
+``shared/real-configs/SmolVLM-256M-Instruct`` (256.5 M parameters; saved in
+bfloat16 it is 513,028,808 bytes, exactly the size of the real
+model.safetensors). What it writes is noise, but every pass costs what the
+real model's costs: the time a user waits does not depend on the weights'
+values. ``build_real_smolvlm(folder)`` saves it like a download.
+
+Run on its own, it builds the model into a folder:
+
+    python benchmarks/real_size_vlm.py OUT_DIR
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+REAL_CONFIGS = REPO.parent / "shared" / "real-configs" / "SmolVLM-256M-Instruct"
+SKIPPED = {"config.json", "README.md"}  # config is re-saved with the model; the card is prose
+
+
+def build_real_smolvlm(folder: Path, configs: Path = REAL_CONFIGS) -> Path:
+    """Build (once) and save the real-size model in ``folder``; returns ``folder``."""
+    import torch
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    folder = Path(folder)
+    if (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file():
+        return folder
+    if not (configs / "config.json").is_file():
+        raise FileNotFoundError(f"the real SmolVLM configuration is not at {configs}")
+    config = AutoConfig.from_pretrained(configs, local_files_only=True)
+    torch.manual_seed(0)
+    model = AutoModelForImageTextToText.from_config(config)
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.to(torch.bfloat16).save_pretrained(staging)  # the real checkpoint's dtype
+    del model
+    for file in configs.iterdir():
+        if file.is_file() and file.name not in SKIPPED:
+            shutil.copyfile(file, staging / file.name)  # copyfile: shared/ is read-only
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    return folder
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python benchmarks/real_size_vlm.py OUT_DIR")
+    print(build_real_smolvlm(Path(sys.argv[1])))
