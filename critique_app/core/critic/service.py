@@ -70,8 +70,9 @@ def _falling_back_to_rules(critic: LanguageCritic, analysis: Analysis,
         log.warning("the critique by %s failed", critic.lm.name, exc_info=True)
         if open_section is not None:
             yield CritiqueEvent("end", open_section)
+        cause = error.__cause__ or error  # generation wraps the model's own error
         yield CritiqueEvent("notice", text=f"{critic.lm.name} failed while writing "
-                            f"({failure_reason(error)}); the rule engine wrote the rest")
+                            f"({failure_reason(cause)}); the rule engine wrote the rest")
         rest = tuple(s for s in request.sections if s not in finished)
         yield from RuleCritic().stream(analysis, replace(request, sections=rest), cancel)
 
