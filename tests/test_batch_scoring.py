@@ -13,14 +13,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import PHOTOS, load_rgb
+from depth_models import save_tiny_depth_model
 from PIL import Image
+from score_models import save_tiny_scorer
 
 from critique_app.core.batch.cache import ResultsCache
 from critique_app.core.batch.columns import COLUMNS, markdown
 from critique_app.core.batch.runner import add_percentiles, find_photos, score_photos
 from critique_app.core.batch.xmp import read_rating
 from critique_app.core.scoring.scorer import find_scorers
+from critique_app.core.store.store import ModelStore
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -174,3 +178,63 @@ def test_find_photos_filters_and_recurses(tmp_path):
 
 def test_columns_are_documented():
     assert (REPO / "docs" / "score-columns.md").read_text(encoding="utf-8") == markdown()
+
+
+@pytest.fixture(scope="module")
+def depth_scorer(tmp_path_factory):
+    """A trained (tiny) score model of the depth modality."""
+    return save_tiny_scorer(tmp_path_factory.mktemp("depth-scorer") / "tiny-depth-score",
+                            name="tiny-depth-score", modality="depth", steps=5)
+
+
+@pytest.mark.slow
+def test_critique_score_computes_depth_for_a_depth_scorer(installed, depth_scorer, tmp_path,
+                                                          monkeypatch):
+    """With a depth score model installed, every photo gets a depth score once a depth
+    model is there; before, the CLI says why the column is empty, and installing the
+    depth model later is not answered from the cache."""
+    ModelStore().import_dir(depth_scorer, report=lambda _: None)
+    _shoot(tmp_path / "shoot", 3)
+    out = tmp_path / "r.csv"
+
+    without = _critique("score", str(tmp_path / "shoot"), "--out", str(out))
+    assert without.returncode == 0, without.stderr
+    assert "depth scores left empty: no depth model is installed" in without.stderr
+    with open(out, newline="") as handle:
+        assert all(r["status"] == "ok" and not r["depth_score"] for r in csv.DictReader(handle))
+
+    monkeypatch.setenv("CRITIQUE_DEPTH_MODEL",
+                       str(save_tiny_depth_model(tmp_path / "depth-model")))
+    with_depth = _critique("score", str(tmp_path / "shoot"), "--out", str(out), "--jobs", "2")
+    assert with_depth.returncode == 0, with_depth.stderr
+    assert "0 cached, 3 computed" in with_depth.stdout
+    assert "depth scores left empty" not in with_depth.stderr
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 3 and all(1 <= float(r["depth_score"]) <= 10 for r in rows), rows
+
+
+def test_an_internal_error_on_one_photo_is_logged_with_its_traceback(tmp_path, monkeypatch,
+                                                                      caplog):
+    """A bug hit by one photo is written to its row and the log (with the traceback),
+    and the other photos are scored."""
+    from critique_app.core.batch import runner
+    from critique_app.core.scoring.scorer import ScorerSet
+
+    paths = _shoot(tmp_path / "shoot", 3)
+    real_analyze = runner.analyze
+
+    def analyze(photo, **kwargs):
+        if photo.path == paths[1]:
+            raise ZeroDivisionError("a bug in one step")
+        return real_analyze(photo, **kwargs)
+
+    monkeypatch.setattr(runner, "analyze", analyze)
+    with caplog.at_level("ERROR", logger="critique.batch"), \
+            ResultsCache(tmp_path / "cache.sqlite") as cache:
+        result = score_photos(paths, cache=cache, scorers=ScorerSet({}), jobs=2)
+    assert [row["status"] for row in result.rows] == ["ok", "error", "ok"]
+    assert "internal error: ZeroDivisionError" in result.rows[1]["error"]
+    logged = [r for r in caplog.records if r.name == "critique.batch"]
+    assert len(logged) == 1 and str(paths[1]) in logged[0].getMessage()
+    assert logged[0].exc_info and logged[0].exc_info[0] is ZeroDivisionError

@@ -71,6 +71,8 @@ def score(
         result = score_photos(photos, cache=cache, scorers=scorers, jobs=jobs, cancel=cancel,
                               progress=progress)
     rows = [row for row in result.rows if row is not None]
+    for reason in result.depth_missing:
+        err.print(f"[yellow]depth scores left empty:[/yellow] {reason}", highlight=False)
     for row in rows:
         if row["status"] != "ok":
             err.print(f"[red]skipped[/red] {row['path']}: {row['error']}", highlight=False,

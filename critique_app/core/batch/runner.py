@@ -11,11 +11,12 @@ stops submitting, keeps everything committed, and returns what is done.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from critique_app.core.errors import CritiqueError
 from critique_app.core.imaging import load_photo
 from critique_app.core.imaging.load import IMAGE_EXTENSIONS
 from critique_app.core.imaging.raw import RAW_EXTENSIONS
+from critique_app.core.modalities import find_depth_model
 from critique_app.core.scoring.preprocess import to_network_input
 from critique_app.core.scoring.scorer import ScorerSet
 
@@ -34,6 +36,7 @@ BATCH_MAX_SIDE = 720  # analysis size for culling; lets a 24 MP JPEG decode at 1
 PHOTO_EXTENSIONS = set(IMAGE_EXTENSIONS) | set(RAW_EXTENSIONS)
 
 Progress = Callable[[int, int, dict[str, int]], None]  # (done, total, counts)
+log = logging.getLogger("critique.batch")
 
 
 def find_photos(folder: Path, *, recursive: bool = False) -> list[Path]:
@@ -53,6 +56,7 @@ class _Prepared:
     stat: tuple[str, int, int] | None
     values: dict
     inputs: dict[str, np.ndarray]
+    depth_problem: str | None = None  # why a depth scorer had no depth map to score
 
 
 @dataclass
@@ -71,12 +75,17 @@ class BatchResult:
     failed: int = 0  # could not be read as photos (in this run or an earlier one)
     cancelled: bool = False
     model_version: str = ""
+    depth_missing: list[str] = field(default_factory=list)  # why depth scores are empty
 
 
 def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, jobs: int = 2,
                  batch_size: int = 16, max_side: int = BATCH_MAX_SIDE, cancel=None,
                  progress: Progress | None = None) -> BatchResult:
-    version = f"{scorers.version}|analysis-{max_side}"
+    needs_depth = "depth" in scorers.by_modality
+    # With a depth scorer the depth model shapes the results too: a new (or newly
+    # installed) one must not be answered from the cache.
+    version = f"{scorers.version}|analysis-{max_side}" + (
+        f"|depth-{depth_model_version()}" if needs_depth else "")
     result = BatchResult([None] * len(paths), model_version=scorers.version)
     known = {i: cache.known_key(p) for i, p in enumerate(paths)}
     stored = cache.get_many({k for k in known.values() if k}, version)
@@ -99,7 +108,6 @@ def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, 
 
     report()
     cancel = cancel or threading.Event()
-    needs_depth = "depth" in scorers.by_modality
     specs = {m: s.info.input for m, s in scorers.by_modality.items()}
     ready: list[_Prepared] = []
     failures: list[_Failed] = []
@@ -156,12 +164,15 @@ def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: 
         sources = analysis.sources()
         inputs = {modality: to_network_input(sources[modality], spec)
                   for modality, spec in specs.items() if modality in sources}
-        return _Prepared(index, key, hashed, values, inputs)
+        depth = analysis.modalities.get("depth")
+        problem = depth.reason if needs_depth and depth and not depth.available else None
+        return _Prepared(index, key, hashed, values, inputs, problem)
     except CritiqueError as error:
         return _Failed(index, key, str(error).removeprefix(f"{path}: "), cacheable=key is not None)
     except OSError as error:
         return _Failed(index, key, f"cannot read the file ({error.strerror})", cacheable=False)
     except Exception as error:  # a bug must not stop the folder; it is not cached
+        log.exception("internal error while scoring %s", path)
         return _Failed(index, key, f"internal error: {type(error).__name__}: {error}",
                        cacheable=False)
 
@@ -170,6 +181,9 @@ def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
             scorers: ScorerSet, cache: ResultsCache, version: str, result: BatchResult) -> None:
     """Score one batch, store it in one transaction, fill the rows."""
     stored: list[tuple[str, str, dict]] = []
+    for item in ready:
+        if item.depth_problem and item.depth_problem not in result.depth_missing:
+            result.depth_missing.append(item.depth_problem)
     if ready:
         scores = _score_batch(ready, scorers)
         for item, score_values in zip(ready, scores, strict=True):
@@ -205,6 +219,23 @@ def _score_batch(items: list[_Prepared], scorers: ScorerSet) -> list[dict]:
             else:
                 scores[i][f"{modality}_score"] = round(distribution.mean, 3)
     return scores
+
+
+def depth_model_version() -> str:
+    """Which depth model the batch's depth maps come from: folder name, weights size and
+    modification time (no hashing of 100 MB per run); "none" when none is installed."""
+    try:
+        folder = find_depth_model()
+    except CritiqueError:
+        folder = None
+    if folder is None:
+        return "none"
+    weights = folder / "model.safetensors"
+    try:
+        stat = weights.stat()
+    except OSError:
+        return f"{folder.name}:no-weights"
+    return f"{folder.name}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _row(path: Path, record: dict) -> dict:
