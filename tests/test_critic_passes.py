@@ -21,10 +21,10 @@ from critique_app.core.critic.chat import PhotoPrompts, model_inputs, render_pro
 from critique_app.core.critic.choices import choice_probabilities
 from critique_app.core.critic.events import collect_text
 from critique_app.core.critic.generation import GenerationSettings
-from critique_app.core.critic.interrupt import Cancelled
 from critique_app.core.critic.loading import load_language_model, unload_all
 from critique_app.core.critic.request import CritiqueRequest
 from critique_app.core.critic.service import stream_critique
+from critique_app.core.errors import Cancelled
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 QUICK = GenerationSettings(max_new_tokens=8, sentence_end_after=None)

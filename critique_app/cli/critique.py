@@ -33,6 +33,10 @@ def critique(
     no_model: Annotated[bool, typer.Option(
         "--no-model", help="Only the rule-based evaluation and suggestions.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    tiling: Annotated[str, typer.Option(
+        help="How a vision-language model sees the photo: auto (one 512 px view on a CPU, "
+             "the model's tiles on a GPU), one, or full (tiles: more detail, several times "
+             "slower).")] = "auto",
     max_tokens: Annotated[int, typer.Option(min=8, help="Most tokens per section.")] = 150,
     as_json: Annotated[bool, typer.Option("--json", help="JSON-lines events on stdout.")
                        ] = False,
@@ -47,7 +51,7 @@ def critique(
 
     request = CritiqueRequest(
         sections=parse_sections(sections), persona=resolve_persona(persona), model=model,
-        use_model=not no_model, adapter=adapter, device=device,
+        use_model=not no_model, adapter=adapter, device=device, tiling=tiling,
         generation=GenerationSettings(max_new_tokens=max_tokens,
                                       sentence_end_after=max(8, max_tokens // 2)))
     cancel = threading.Event()

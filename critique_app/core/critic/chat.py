@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from critique_app.core.critic.loading import VLM, LanguageModel
+from critique_app.core.critic.request import TILINGS
 
 
 def render_prompt(lm: LanguageModel, messages: list[dict], *, answer_prefix: str = "") -> str:
@@ -36,7 +37,6 @@ def join_answer(prompt: str, answer_prefix: str) -> str:
     return prompt + answer_prefix
 
 
-TILINGS = ("auto", "one", "full")
 PIXEL_KEYS = ("pixel_values", "pixel_attention_mask", "image_sizes", "image_grid_thw")
 
 

@@ -19,12 +19,12 @@ from critique_app.core.critic.chat import PhotoPrompts, render_prompt
 from critique_app.core.critic.events import CritiqueEvent
 from critique_app.core.critic.facts import Fact, facts_text, measured_facts
 from critique_app.core.critic.generation import stream_generate
-from critique_app.core.critic.interrupt import Cancelled
 from critique_app.core.critic.loading import VLM, LanguageModel, failure_reason
 from critique_app.core.critic.prompts import PromptContext, section_messages
 from critique_app.core.critic.request import CritiqueRequest
 from critique_app.core.critic.sections import SECTIONS
 from critique_app.core.critic.suggestions import Suggestion, suggest, suggestions_prompt
+from critique_app.core.errors import Cancelled
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from critique_app.core.critic.interrupt import Cancelled, interruptible
-from critique_app.core.errors import CritiqueError
+from critique_app.core.critic.interrupt import interruptible
+from critique_app.core.errors import Cancelled, CritiqueError
 from critique_app.core.hf import import_transformers
 
 DEFAULT_TOKEN_TIMEOUT_S = 120.0  # between two pieces of text: past this, it has stalled

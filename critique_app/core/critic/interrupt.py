@@ -4,8 +4,9 @@ Generation checks for a cancel between tokens, but one pass (the vision
 encoder on a photo, a prompt of a thousand tokens, a choice-scoring forward)
 can take many seconds at real size on a CPU. :func:`interruptible` puts a
 pre-forward hook on every layer of the model's layer stacks; when one of the
-events is set, the next layer raises :class:`Cancelled`, which unwinds the
-pass at once and leaves the model as it was (inference keeps no state).
+events is set, the next layer raises the project's :class:`Cancelled`, which
+unwinds the pass at once and leaves the model as it was (inference keeps no
+state).
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-
-class Cancelled(Exception):
-    """The user stopped the critique while a model pass was running."""
+from critique_app.core.errors import Cancelled
 
 
 @contextmanager

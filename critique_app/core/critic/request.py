@@ -8,6 +8,9 @@ from pathlib import Path
 from critique_app.core.critic.generation import GenerationSettings
 from critique_app.core.critic.personas import BUILTIN_PERSONAS, DEFAULT_PERSONA, Persona
 from critique_app.core.critic.sections import SECTION_NAMES
+from critique_app.core.errors import CritiqueError
+
+TILINGS = ("auto", "one", "full")  # how a VLM sees the photo: see chat.image_options
 
 
 @dataclass(frozen=True)
@@ -21,3 +24,7 @@ class CritiqueRequest:
     tiling: str = "auto"  # a VLM's views of the photo: one on a CPU, tiles on a GPU (chat.py)
     vlm_score: bool = True  # also rate the photo with a VLM, when the model is one
     generation: GenerationSettings = field(default_factory=GenerationSettings)
+
+    def __post_init__(self) -> None:
+        if self.tiling not in TILINGS:
+            raise CritiqueError(f"unknown tiling '{self.tiling}'; choose {', '.join(TILINGS)}")
