@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PHOTOS, REPO_ROOT
+from depth_models import save_tiny_depth_model
 from PySide6.QtCore import Qt, QTimer
 from score_models import save_tiny_scorer
 from tiny_lms import save_tiny_causal_lm
@@ -197,3 +198,72 @@ def test_new_settings_take_effect_on_the_open_photo(qtbot, window, tmp_path):
     assert "Description" not in text and text.startswith("Aesthetic evaluation")
     assert "photo" in page.scores  # the newly installed scorer is used at once
     assert load_settings(tmp_path / "settings.json").default_persona == "introvert"
+
+
+def record_critiques(monkeypatch, page) -> list[tuple[object, set[str], dict]]:
+    """What each critique is given: (the Analysis, its modality names then, the scores)."""
+    given = []
+    stream = page.services.stream_critique
+
+    def recording(analysis, request, cancel, *, scores):
+        given.append((analysis, set(analysis.modalities), dict(scores)))
+        return stream(analysis, request, cancel, scores=scores)
+
+    monkeypatch.setattr(page.services, "stream_critique", recording)
+    return given
+
+
+@pytest.mark.slow
+def test_a_depth_score_is_shown_when_depth_arrives_and_the_critique_cites_it(
+        qtbot, window, tmp_path, monkeypatch):
+    store = ModelStore()
+    store.import_dir(save_tiny_scorer(tmp_path / "photo-score", steps=10), report=lambda _: None)
+    store.import_dir(save_tiny_scorer(tmp_path / "depth-score", name="tiny-depth-score",
+                                      modality="depth", steps=5), report=lambda _: None)
+    monkeypatch.setenv("CRITIQUE_DEPTH_MODEL", str(save_tiny_depth_model(tmp_path / "depth")))
+    main = window()
+    page = main.photo_page
+    given = record_critiques(monkeypatch, page)
+    main.open_path(SAMPLE)
+    wait_for_critique(qtbot, page, timeout=40_000)
+    assert page.overlays.is_available("depth")
+    assert set(page.scores) == {"photo", "depth"}
+    depth = page.scores["depth"]
+    assert page.score_panel.cues.values["depth"] == f"{depth.mean:.1f} ± {depth.std:.1f}"
+    # one critique, started once depth and its score were known, grounded on both
+    assert len(given) == 1
+    analysis, names, scores = given[0]
+    assert analysis.modalities["depth"].available and "depth" in names
+    assert scores["depth"] == depth
+
+
+def test_a_critique_keeps_its_own_analysis_while_depth_arrives(qtbot, window, tmp_path,
+                                                               monkeypatch):
+    """A critique started before depth comes (the user asks at once) reads an Analysis
+    that the UI thread never changes under it; the page moves on to a new one."""
+    from critique_app.core import photo_steps
+
+    monkeypatch.setenv("CRITIQUE_DEPTH_MODEL", str(save_tiny_depth_model(tmp_path / "depth")))
+    gate = threading.Event()
+    real_depth = photo_steps.estimate_depth
+
+    def slow_depth(*args):
+        gate.wait(30)
+        return real_depth(*args)
+
+    monkeypatch.setattr(photo_steps, "estimate_depth", slow_depth)
+    main = window(auto_critique=False)
+    page = main.photo_page
+    given = record_critiques(monkeypatch, page)
+    try:
+        main.open_path(SAMPLE)
+        qtbot.waitUntil(lambda: page.analysis is not None, timeout=10_000)
+        page.start_critique()
+        wait_for_critique(qtbot, page)
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: page.overlays.is_available("depth"), timeout=20_000)
+    analysis, names, _ = given[0]
+    assert names == {"saliency", "blur"}
+    assert set(analysis.modalities) == names  # not changed after the critique started
+    assert page.analysis is not analysis and page.analysis.modalities["depth"].available

@@ -151,20 +151,24 @@ class PhotoPage(QWidget):
             self.measurements.show_analysis(value.measurements, value.photo.describe())
             self.milestone.emit("overlays", elapsed)
             self.status.emit(f"{self.path.name}: analysed in {elapsed:.2f} s")
-        elif kind == "scores":
+        elif kind == "scores":  # first the photo's own, then again with depth's
             self.scores = value
             if value:
                 self.score_panel.show_scores(value, self.services.percentile_of(self.path))
             else:
                 self.score_panel.show_missing(self.services.scorer_missing())
             self._fit_score_panel(has_scores=bool(value))
-            if self.services.settings.auto_critique:  # after the scores: the prompt cites them
-                self.start_critique()
         elif kind == "depth":
-            self.analysis.modalities["depth"] = value
-            self.overlays.set_modalities(self.analysis.modalities)
+            # A new Analysis, never a change to the old one: a critique started earlier
+            # may be reading that one on its thread.
+            self.analysis = value
+            self.overlays.set_modalities(value.modalities)
             self._show_overlay(self.overlays.current())
             self.milestone.emit("depth", elapsed)
+        elif kind == "ready":  # maps (depth too) and every score known: the prompt cites them
+            self.analysis = value
+            if self.services.settings.auto_critique:
+                self.start_critique()
         elif kind == "full":
             self.viewer.upgrade_pixels(value)
             self.milestone.emit("full quality", elapsed)
@@ -218,6 +222,8 @@ class PhotoPage(QWidget):
         self.stop_critique(silent=True)
         self.critique.begin()
         self.critique.set_running(True)
+        # The critique's own snapshot: later results replace self.analysis and
+        # self.scores with new objects and never change these.
         analysis, scores = self.analysis, dict(self.scores)
         request = self.services.critique_request(self.critique.persona())
         self._critique_task = self.bridge.stream(
