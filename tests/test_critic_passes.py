@@ -20,11 +20,11 @@ from critique_app.core.critic import vlm_score as vlm_score_module
 from critique_app.core.critic.chat import PhotoPrompts, model_inputs, render_prompt
 from critique_app.core.critic.choices import choice_probabilities
 from critique_app.core.critic.events import collect_text
-from critique_app.core.critic.generation import GenerationSettings
+from critique_app.core.critic.generation import GenerationSettings, stream_generate
 from critique_app.core.critic.loading import load_language_model, unload_all
 from critique_app.core.critic.request import CritiqueRequest
 from critique_app.core.critic.service import stream_critique
-from critique_app.core.errors import Cancelled
+from critique_app.core.errors import Cancelled, CritiqueError
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 QUICK = GenerationSettings(max_new_tokens=8, sentence_end_after=None)
@@ -34,6 +34,7 @@ QUICK = GenerationSettings(max_new_tokens=8, sentence_end_after=None)
 def models(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny-passes")
     return {"causal": save_tiny_causal_lm(root / "causal"),
+            "talker": save_tiny_causal_lm(root / "talker", never_stop=True),
             "vlm": save_tiny_vlm(root / "vlm"),
             "idefics3": save_tiny_idefics3(root / "idefics3")}
 
@@ -186,6 +187,51 @@ def test_cancelled_choice_raises_cancelled(models):
     stopped.set()
     with pytest.raises(Cancelled):
         choice_probabilities(lm, inputs, [" fear", " awe"], cancel=stopped)
+
+
+# --- the first text's timeout is sized from the prompt -----------------------------------
+
+
+def test_a_long_first_pass_is_waited_for_but_a_stall_after_it_is_not(models, monkeypatch):
+    """The prompt's pass may take far longer than the gap between two words: the first
+    text gets the prompt's own budget, the rest the stall limit."""
+    from critique_app.core.critic import generation
+
+    lm = load_language_model(models["talker"], device="cpu")
+    prompt = render_prompt(lm, [{"role": "user", "content": "Describe the light. " * 30}])
+    inputs = model_inputs(lm, prompt, None)
+    settings = GenerationSettings(max_new_tokens=6, min_new_tokens=6, sentence_end_after=None,
+                                  token_timeout_s=0.3)
+    # Pretend this machine is slow enough that the prompt's pass deserves ~2 s.
+    flops = 2.0 * generation.parameter_count(lm.model) * inputs["input_ids"].shape[-1]
+    monkeypatch.setitem(generation.SLOW_MACHINE_FLOPS, "cpu", flops / 2.0)
+    assert generation.first_text_timeout(lm.model, inputs, settings) == pytest.approx(2.3)
+    original = lm.model.forward
+    passes = []
+
+    def prefill_takes_a_second(*args, **kwargs):
+        passes.append(1)
+        if len(passes) == 1:
+            time.sleep(1.0)  # over the 0.3 s stall limit, inside the prompt's budget
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(lm.model, "forward", prefill_takes_a_second)
+    text = "".join(stream_generate(lm.model, lm.tokenizer, inputs, settings))
+    assert text.strip() and len(passes) >= 6
+
+    passes.clear()
+
+    def stalls_after_the_first_words(*args, **kwargs):
+        passes.append(1)
+        if len(passes) == 12:
+            time.sleep(1.5)  # past the first words, a 1.5 s silence is a stall
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(lm.model, "forward", stalls_after_the_first_words)
+    settings = GenerationSettings(max_new_tokens=40, min_new_tokens=40,
+                                  sentence_end_after=None, token_timeout_s=0.3)
+    with pytest.raises(CritiqueError, match="waiting for more text"):
+        list(stream_generate(lm.model, lm.tokenizer, inputs, settings))
 
 
 # --- failures fall back ------------------------------------------------------------------

@@ -101,14 +101,6 @@ class PhotoPrompts:
             inputs.update(self._shared)
         return inputs
 
-    @property
-    def image_views(self) -> int:
-        """How many views the vision encoder sees (0 before the first prompt, or text-only)."""
-        if not self._shared or "pixel_values" not in self._shared:
-            return 0
-        shape = self._shared["pixel_values"].shape
-        return int(shape[0] * shape[1]) if len(shape) == 5 else int(shape[0])
-
 
 def to_pil(pixels: np.ndarray):
     from PIL import Image
