@@ -49,9 +49,12 @@ def build_real_depth_model(folder: Path, configs: Path = REAL_CONFIGS) -> Path:
     return folder
 
 
-def photo_1280(folder: Path) -> Path:
-    """A real photo (scikit-learn's china.jpg, CC BY 2.0) upscaled to 1280 px on the long
-    side, saved as a JPEG in ``folder``."""
+def photo_1280(path: Path | None = None, *, folder: Path | None = None) -> Path:
+    """``path`` when given; else a real photo (scikit-learn's china.jpg, CC BY 2.0)
+    upscaled to 1280 px on the long side, saved as a JPEG in ``folder`` (default: a new
+    temporary folder)."""
+    if path is not None:
+        return Path(path)
     import sklearn
 
     source = Path(sklearn.__file__).parent / "datasets" / "images" / "china.jpg"
@@ -60,7 +63,8 @@ def photo_1280(folder: Path) -> Path:
         scale = PHOTO_SIDE / max(width, height)
         big = image.convert("RGB").resize((round(width * scale), round(height * scale)),
                                           Image.Resampling.BICUBIC)
-    target = Path(folder) / "china-1280.jpg"
+    folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="critique-depth-photo-"))
+    target = folder / "china-1280.jpg"
     big.save(target, quality=92)
     return target
 
@@ -119,7 +123,7 @@ def main() -> None:
         start = time.perf_counter()
         model = load_depth_model(folder)
         loaded = time.perf_counter() - start
-        photo = args.photo or photo_1280(Path(tmp))
+        photo = photo_1280(args.photo, folder=Path(tmp))
         size = load_photo(photo).pixels.shape
         params = sum(p.numel() for p in model.model.parameters())
         print(f"model: {params / 1e6:.1f} M parameters, built in {built:.1f} s, "

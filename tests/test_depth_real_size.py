@@ -30,7 +30,7 @@ def test_the_real_size_depth_model_loads_and_maps_a_1280_px_photo(tmp_path):
     # the same tensors as the real download: 24.8 M parameters in float32
     assert abs((folder / "model.safetensors").stat().st_size - REAL_WEIGHTS_BYTES) < 64_000
     assert json.loads((folder / "config.json").read_text())["model_type"] == "depth_anything"
-    photo = load_photo(photo_1280(tmp_path))
+    photo = load_photo(photo_1280(folder=tmp_path))
     assert max(photo.pixels.shape[:2]) == 1280
 
     model = load_depth_model(folder)
