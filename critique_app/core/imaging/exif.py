@@ -1,6 +1,14 @@
-"""EXIF: the orientation to apply, and a short summary of how the photo was shot."""
+"""EXIF: the orientation to apply, and a short summary of how the photo was shot.
+
+A broken EXIF block never stops a photo from loading, and never goes unsaid:
+:func:`read_exif` returns a note for the photo that names what went wrong and
+what was not used because of it.
+"""
 
 from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -22,13 +30,91 @@ _EXIF = {
 }
 
 
-def read_orientation(image: Image.Image) -> int:
-    """EXIF orientation 1-8 (1 when absent or invalid)."""
+_TIFF_HEADER = 8  # byte order, magic number, offset of the first directory
+_CAUSE_CHARS = 120
+
+
+@dataclass(frozen=True)
+class ExifReading:
+    """What a file's EXIF says, and ``notes`` on anything in it that could not be used."""
+
+    orientation: int = 1
+    summary: ExifSummary = field(default_factory=ExifSummary)
+    notes: tuple[str, ...] = ()
+
+
+def read_exif(image: Image.Image) -> ExifReading:
+    """Orientation (1-8, 1 when absent) and shooting facts from an opened image's EXIF."""
+    with warnings.catch_warnings(record=True) as complaints:
+        warnings.simplefilter("always")
+        try:
+            exif = image.getexif()
+            sub = exif.get_ifd(_EXIF_IFD) if exif else {}
+        except Exception as error:  # Pillow raises many kinds on a broken block
+            return ExifReading(notes=(_unreadable(_cause(error)),))
+    problem = _parse_problem(image.info.get("exif")) or _first(complaints)
+    if not exif and not sub:
+        return ExifReading(notes=(_unreadable(problem),) if problem else ())
+    notes = []
+    if problem:
+        notes.append(f"EXIF partly unreadable: {problem}; the tags that could be read are used")
+    orientation = exif.get(ORIENTATION_TAG, 1)
+    if orientation not in range(1, 9):
+        notes.append(f"EXIF orientation {_shorten(repr(orientation))} is not one of the valid "
+                     "values 1-8, so the photo is shown as stored")
+        orientation = 1
     try:
-        value = int(image.getexif().get(ORIENTATION_TAG, 1))
-    except Exception:  # a broken EXIF block must not stop the photo from loading
-        return 1
-    return value if 1 <= value <= 8 else 1
+        summary = _summary(exif, sub)
+    except Exception as error:  # an odd tag type must not cost the photo
+        notes.append(f"EXIF capture data unreadable: {_cause(error)}; camera, lens and exposure "
+                     "are not shown")
+        summary = ExifSummary()
+    return ExifReading(orientation=int(orientation), summary=summary, notes=tuple(notes))
+
+
+def _parse_problem(stored) -> str | None:
+    """Why an embedded EXIF block (JPEG APP1, PNG eXIf, WebP, HEIF) does not parse cleanly.
+
+    Pillow often parses the block while opening the file, keeps an empty result when
+    that fails and only warns once, so the block is parsed again here to hear why.
+    """
+    if not isinstance(stored, bytes | bytearray):
+        return None
+    payload = bytes(stored).removeprefix(b"Exif\x00\x00")
+    if not payload:
+        return None
+    if len(payload) < _TIFF_HEADER:
+        return f"the block is only {len(payload)} bytes long"
+    with warnings.catch_warnings(record=True) as complaints:
+        warnings.simplefilter("always")
+        try:
+            probe = Image.Exif()
+            probe.load(payload)
+            if probe:
+                probe.get_ifd(_EXIF_IFD)
+        except Exception as error:
+            return _cause(error)
+    if complaints:
+        return _first(complaints)
+    return None if probe else "no tags could be read from it"
+
+
+def _unreadable(cause: str) -> str:
+    return f"EXIF unreadable: {cause}; orientation and capture data not used"
+
+
+def _first(complaints: list[warnings.WarningMessage]) -> str | None:
+    return _shorten(" ".join(str(complaints[0].message).split())) if complaints else None
+
+
+def _cause(error: Exception) -> str:
+    text = " ".join(str(error).split())
+    return _shorten(f"{text}" if text else type(error).__name__)
+
+
+def _shorten(text: str) -> str:
+    text = text.rstrip(". ")
+    return text if len(text) <= _CAUSE_CHARS else text[: _CAUSE_CHARS - 1] + "…"
 
 
 def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
@@ -83,16 +169,8 @@ def _iso_datetime(value) -> str | None:
     return f"{text[0:4]}-{text[5:7]}-{text[8:10]}T{text[11:19]}"
 
 
-def summarize_exif(image: Image.Image) -> ExifSummary:
+def _summary(exif: Image.Exif, sub) -> ExifSummary:
     """Camera, lens and exposure facts from the file's EXIF, where present."""
-    try:
-        exif = image.getexif()
-        sub = exif.get_ifd(_EXIF_IFD) if exif else {}
-    except Exception:
-        return ExifSummary()
-    if not exif and not sub:
-        return ExifSummary()
-
     make = _text(exif.get(_IFD0["make"]))
     model = _text(exif.get(_IFD0["model"]))
     if make and model and model.lower().startswith(make.split()[0].lower()):

@@ -18,12 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from critique_app.core.errors import CritiqueError, PhotoError
 from critique_app.core.imaging import color
-from critique_app.core.imaging.exif import (
-    apply_orientation,
-    read_orientation,
-    summarize_exif,
-    upright_size,
-)
+from critique_app.core.imaging.exif import apply_orientation, read_exif, upright_size
 from critique_app.core.imaging.photo import Photo
 from critique_app.core.imaging.raw import RAW_EXTENSIONS, load_raw
 
@@ -136,6 +131,9 @@ def target_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
 def _load_with_pillow(path: Path, *, max_side: int, max_pixels: int) -> Photo:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        # Pillow reads a JPEG's EXIF while opening it and warns once about a corrupt block;
+        # read_exif parses it again and turns that into a note on the photo instead.
+        warnings.filterwarnings("ignore", category=UserWarning, module="PIL.TiffImagePlugin")
         image = Image.open(path)
     with image:
         return photo_from_pillow(image, path, max_side=max_side, max_pixels=max_pixels)
@@ -155,9 +153,10 @@ def photo_from_pillow(
     stored_size = image.size
     check_pixel_limit(path, stored_size, max_pixels)
     fmt = image.format or "unknown"
+    reading = read_exif(image)
+    notes.extend(reading.notes)
     if orientation is None:
-        orientation = read_orientation(image)
-    exif = summarize_exif(image)
+        orientation = reading.orientation
     if fmt == "MPO":
         # Most cameras write JPEGs with embedded previews (Multi-Picture Format), which
         # Pillow opens as MPO, at the first picture: the photo, a JPEG like any other.
@@ -194,7 +193,7 @@ def photo_from_pillow(
         decode_scale=decode_scale,
         source=source,
         notes=notes,
-        exif=exif,
+        exif=reading.summary,
     )
 
 

@@ -11,12 +11,12 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from critique_app.core.errors import PhotoError
 from critique_app.core.imaging import color
-from critique_app.core.imaging.exif import summarize_exif
-from critique_app.core.imaging.photo import ExifSummary, Photo
+from critique_app.core.imaging.exif import ExifReading, read_exif
+from critique_app.core.imaging.photo import Photo
 
 RAW_EXTENSIONS = {
     ".3fr", ".ari", ".arw", ".bay", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".fff",
@@ -47,22 +47,29 @@ def load_raw(path: Path, *, max_side: int, max_pixels: int) -> Photo:
         stored = (sizes.width, sizes.height)
         check_pixel_limit(path, stored, max_pixels)
         upright = (stored[1], stored[0]) if orientation in (5, 6, 7, 8) else stored
-        exif = _exif_from_container(path)
+        container = _exif_from_container(path)
 
-        preview = _large_preview(raw, needed=min(max_side, max(upright)))
+        preview, reason = _large_preview(raw, needed=min(max_side, max(upright)))
+        photo = None
         if preview is not None:
-            photo = photo_from_pillow(
-                preview,
-                path,
-                max_side=max_side,
-                max_pixels=max_pixels,
-                source="raw-preview",
-                orientation=None if _has_own_orientation(preview) else orientation,
-            )
+            try:
+                photo = photo_from_pillow(
+                    preview,
+                    path,
+                    max_side=max_side,
+                    max_pixels=max_pixels,
+                    source="raw-preview",
+                    orientation=None if read_exif(preview).orientation != 1 else orientation,
+                )
+            except (OSError, SyntaxError, ValueError, EOFError) as error:  # a corrupt preview
+                photo, reason = None, f"the embedded preview could not be decoded: {error}"
+        if photo is not None:
             photo.format = f"RAW ({path.suffix.lstrip('.').upper()})"
             photo.original_size = upright
             photo.decode_scale = max(photo.pixels.shape[:2]) / max(upright)
-            photo.exif = photo.exif if not photo.exif.is_empty() else exif
+            if photo.exif.is_empty():
+                photo.exif = container.summary
+                photo.notes.extend(container.notes)
             photo.notes.append("the camera's embedded preview was analysed")
             return photo
 
@@ -71,7 +78,7 @@ def load_raw(path: Path, *, max_side: int, max_pixels: int) -> Photo:
         except rawpy.LibRawError as error:
             raise PhotoError(f"the RAW data could not be decoded ({error})", path=path) from None
 
-    notes = ["demosaiced at half size (no large embedded preview)"]
+    notes = [f"demosaiced at half size ({reason})", *container.notes]
     pixels = color.finish_channels(rgb.astype(np.float32) / 65535.0, notes)
     stored_half = (pixels.shape[1], pixels.shape[0])  # already upright: LibRaw applies the flip
     pixels = color.resize_float(pixels, target_size(stored_half, max_side))
@@ -84,43 +91,46 @@ def load_raw(path: Path, *, max_side: int, max_pixels: int) -> Photo:
         decode_scale=stored_half[0] / upright[0],
         source="raw-demosaic",
         notes=notes,
-        exif=exif,
+        exif=container.summary,
     )
 
 
-def _large_preview(raw, needed: int) -> Image.Image | None:
+def _large_preview(raw, needed: int) -> tuple[Image.Image | None, str]:
+    """The embedded preview if it is at least ``needed`` pixels long, else why not."""
     import rawpy
 
     try:
         thumb = raw.extract_thumb()
-    except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
-        return None
-    except rawpy.LibRawError:
-        return None
+    except rawpy.LibRawNoThumbnailError:
+        return None, "no embedded preview"
+    except rawpy.LibRawUnsupportedThumbnailError:
+        return None, "the embedded preview is in a format LibRaw cannot extract"
+    except rawpy.LibRawError as error:
+        return None, f"the embedded preview could not be read: {error}"
     try:
         if thumb.format == rawpy.ThumbFormat.JPEG:
             image = Image.open(io.BytesIO(thumb.data))
         else:
             image = Image.fromarray(np.asarray(thumb.data))
-    except Exception:
-        return None
-    return image if max(image.size) >= needed else None
+    except Exception as error:  # Pillow raises many kinds on a corrupt preview
+        return None, f"the embedded preview could not be decoded: {error}"
+    if max(image.size) < needed:
+        return None, f"the embedded preview is only {image.size[0]}×{image.size[1]}"
+    return image, ""
 
 
-def _has_own_orientation(image: Image.Image) -> bool:
-    try:
-        return int(image.getexif().get(0x0112, 1)) != 1
-    except Exception:
-        return False
-
-
-def _exif_from_container(path: Path) -> ExifSummary:
+def _exif_from_container(path: Path) -> ExifReading:
     """Most RAW formats are TIFF containers whose EXIF Pillow can read."""
     try:
         with Image.open(path) as container:
-            return summarize_exif(container)
-    except Exception:
-        return ExifSummary()
+            return read_exif(container)
+    except UnidentifiedImageError:
+        return ExifReading(notes=(
+            f"camera and exposure data (EXIF) not read: Pillow cannot open "
+            f"{path.suffix.lstrip('.').upper()} containers",))
+    except Exception as error:  # a corrupt container: LibRaw may still read the pixels
+        return ExifReading(notes=(
+            f"EXIF unreadable: {error}; capture data not used",))
 
 
 __all__ = ["RAW_EXTENSIONS", "load_raw"]
