@@ -15,7 +15,10 @@ Targets on 2 CPU cores: first text <= 20 s, whole critique <= 90 s, depth <= 5 s
 peak RSS <= 3 GB. The models are built in a child process, so building them does not
 count towards the peak.
 
-    python benchmarks/bench_real_size.py [--work DIR] [--photo PHOTO] [--no-tiles]
+    python benchmarks/bench_real_size.py [--work DIR] [--photo PHOTO] [--no-tiles] [--500m]
+
+``--500m`` runs the critique with SmolVLM-500M instead (config reconstructed from its
+model card), for the Models window's time of that critic.
 
 Random weights rarely end a sentence, so every section runs to its token cap: the
 critique time is an upper bound on what the real weights take.
@@ -48,16 +51,19 @@ from critique_app.core.critic.service import stream_critique
 TARGETS = {"first": 20.0, "whole": 90.0, "depth": 5.0, "rss_gb": 3.0}
 
 
-def build_models(work: Path) -> tuple[Path, Path]:
+def build_models(work: Path, vlm_name: str) -> tuple[Path, Path]:
     """Both models, built once in a child process (its memory is not ours)."""
-    vlm, depth = work / "SmolVLM-256M-Instruct", work / "Depth-Anything-V2-Small-hf"
+    vlm, depth = work / vlm_name, work / "Depth-Anything-V2-Small-hf"
     if not (vlm / "model.safetensors").is_file() or not (depth / "model.safetensors").is_file():
         code = ("import sys; sys.path.insert(0, sys.argv[1]);"
-                "from real_size_vlm import build_real_smolvlm as v;"
+                "import real_size_vlm as v;"
                 "from real_size_depth import build_real_depth_model as d;"
-                "from pathlib import Path; v(Path(sys.argv[2])); d(Path(sys.argv[3]))")
+                "from pathlib import Path;"
+                "v.build_real_smolvlm(Path(sys.argv[2]), getattr(v, sys.argv[4]));"
+                "d(Path(sys.argv[3]))")
+        configs = "REAL_CONFIGS_500M" if "500M" in vlm_name else "REAL_CONFIGS"
         subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(vlm),
-                        str(depth)], check=True, capture_output=True)
+                        str(depth), configs], check=True, capture_output=True)
     return vlm, depth
 
 
@@ -180,19 +186,24 @@ def main() -> None:
     parser.add_argument("--photo", type=Path, default=None)
     parser.add_argument("--no-tiles", action="store_true",
                         help="skip the reference encode of the processor's 13 default views")
+    parser.add_argument("--500m", dest="larger", action="store_true",
+                        help="SmolVLM-500M (reconstructed config) instead of the 256M")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="critique-real-size-"))
     work.mkdir(parents=True, exist_ok=True)
-    vlm_folder, depth_folder = build_models(work)
+    vlm_name = "SmolVLM-500M-Instruct" if args.larger else "SmolVLM-256M-Instruct"
+    vlm_folder, depth_folder = build_models(work, vlm_name)
     photo = photo_1280(args.photo)
     analysis = analyze(photo, depth=False)
     height, width = analysis.photo.pixels.shape[:2]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; photo {width}x{height}")
 
     result = run_critique(vlm_folder, analysis)
-    print(f"SmolVLM-256M (real size, random weights): loaded in {result['loaded']:.1f} s; "
+    print(f"{vlm_name} (real size, random weights): loaded in {result['loaded']:.1f} s; "
           f"{result['passes']} passes, {result['tokens']} tokens written, "
           f"photo encoded {result['encodes']}x (one 512 px view: {result['vision']:.1f} s)")
+    if args.larger:
+        print("  (the targets are for the default critic, SmolVLM-256M)")
     for key, label in (("first", "first critique text"), ("whole", "whole critique")):
         bare = result[f"bare_{key}"]
         print(f"  {label:<20} {result[key]:6.1f} s   bare passes {bare:6.1f} s   "

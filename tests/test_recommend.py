@@ -23,14 +23,17 @@ def test_an_11_gb_gpu_gets_the_largest_critic_that_fits_in_fp16():
     assert small.entry.name == "smolvlm-500m-instruct"
 
 
-def test_a_cpu_gets_the_smallest_critic_with_a_scaled_estimate():
+def test_a_cpu_gets_the_largest_critic_within_the_critique_target_with_its_time():
+    """On 2 cores only the 256M writes a whole critique within 90 s (measured); with 8
+    cores the 500M does too (its 2-core figure scaled, so estimated)."""
     two = recommend(CRITICS, Machine("cpu", "CPU", None, 2))
-    assert two.entry.name == "smolvlm-256m-instruct" and two.how == "estimated"
+    assert two.entry.name == "smolvlm-256m-instruct" and two.how == "measured"
     assert two.seconds == REFERENCE_CPU_SECONDS
-    eight = recommend(CRITICS, Machine("cpu", "CPU", None, 8))
-    assert eight.seconds == REFERENCE_CPU_SECONDS / 4
     bigger = next(e for e in CRITICS if e.name == "smolvlm-500m-instruct")
-    assert critique_seconds(bigger, Machine("cpu", "CPU", None, 2))[0] > 1.9 * two.seconds
+    assert critique_seconds(bigger, Machine("cpu", "CPU", None, 2)) == (137.0, "measured")
+    eight = recommend(CRITICS, Machine("cpu", "CPU", None, 8))
+    assert eight.entry.name == "smolvlm-500m-instruct" and eight.how == "estimated"
+    assert eight.seconds == 137.0 / 4
 
 
 def test_a_gpu_too_small_for_any_critic_is_advised_as_a_cpu():

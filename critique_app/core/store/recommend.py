@@ -14,12 +14,15 @@ from dataclasses import dataclass
 
 from critique_app.core.store.manifest import ModelEntry
 
-# Reference for CPU estimates (DESIGN.md): SmolVLM-256M at its real size, random
-# weights, a 1280 px photo tiled into 13 views, 2 cores: 762 s for a whole critique.
+# Reference for CPU estimates: benchmarks/bench_real_size.py, SmolVLM-256M at its real
+# size (random weights, so every section runs to its 150-token cap: an upper bound),
+# one 512 px view of a 1280 px photo encoded once, 2 cores: 68 s for a whole critique.
 REFERENCE_PARAMS = 256_484_928
-REFERENCE_CPU_SECONDS = 762.0
+REFERENCE_CPU_SECONDS = 68.0
 REFERENCE_CPU_CORES = 2
-CPU_BUDGET_S = 180.0  # on a CPU, prefer a larger critic only while it stays under this
+# On a CPU, prefer a larger critic only while a whole critique stays within the
+# project's own target for one (90 s).
+CPU_BUDGET_S = 90.0
 # GPU estimates: decoding reads every fp16 weight once per token; ~300 GB/s is what a
 # consumer card (RTX 2080 Ti: 616 GB/s peak) sustains. About 400 tokens per critique,
 # plus prefill of ~900 image/prompt tokens, counted as 15% on top.
