@@ -7,8 +7,9 @@ Prints, for a 1280 px photo that has been analysed:
     model passes it needs: one vision encode plus the text passes, replayed as plain
     ``forward``/``generate`` calls on the same inputs with the same token counts; the
     ratio shows the waste (streaming, re-encoding, prompt building);
-  - the depth map;
-  - peak resident memory of this process (both models loaded, as in the app);
+  - the depth map, beside the bare transformers processor + forward on the same photo;
+  - peak resident memory of this process (both models loaded, as in the app), beside
+    the size of their weights in memory;
   - for reference, one vision encode of the processor's default tiling (13 views of
     512 px), which every pass used to pay.
 Targets on 2 CPU cores: first text <= 20 s, whole critique <= 90 s, depth <= 5 s,
@@ -37,7 +38,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from real_size_depth import photo_1280, time_depth
+from real_size_depth import photo_1280, time_bare_transformers, time_depth
 
 from critique_app.core.analysis import analyze
 from critique_app.core.critic import choices as choices_module
@@ -211,11 +212,19 @@ def main() -> None:
               f"{verdict(result[key], TARGETS[key])}")
 
     depth = time_depth(depth_folder, photo)
-    print(f"  {'depth map':<20} {depth:6.1f} s   target <= {TARGETS['depth']:g} s: "
+    bare_depth = time_bare_transformers(depth_folder, photo)
+    print(f"  {'depth map':<20} {depth:6.1f} s   bare pass   {bare_depth:6.1f} s   "
+          f"ratio {depth / bare_depth:4.2f}   target <= {TARGETS['depth']:g} s: "
           f"{verdict(depth, TARGETS['depth'])}")
 
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
-    print(f"  {'peak RSS':<20} {rss_gb:6.2f} GB  target <= {TARGETS['rss_gb']:g} GB: "
+    from critique_app.core.modalities.depth import load_depth_model
+
+    weights_gb = sum(p.numel() * p.element_size() for model in
+                     (result["lm"].model, load_depth_model(depth_folder).model)
+                     for p in model.parameters()) / 2**30
+    print(f"  {'peak RSS':<20} {rss_gb:6.2f} GB  weights    {weights_gb:6.2f} GB   "
+          f"ratio {rss_gb / weights_gb:4.2f}   target <= {TARGETS['rss_gb']:g} GB: "
           f"{verdict(rss_gb, TARGETS['rss_gb'])}")
 
     if not args.no_tiles:

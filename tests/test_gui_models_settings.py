@@ -210,7 +210,7 @@ def test_models_dialog_recommends_a_critic_for_the_machine(qtbot, bridge):
     assert "<b>smolvlm2-2.2b-instruct</b>" in gpu.recommendation.text()
     assert "(RTX 2080 Ti, 11.0 GB)" in gpu.recommendation.text()
     assert "<b>smolvlm-256m-instruct</b>" in cpu.recommendation.text()
-    assert "per critique (estimated)" in cpu.recommendation.text()
+    assert "about 68 s per critique (measured)" in cpu.recommendation.text()
 
 
 def test_a_damaged_install_record_shows_and_can_be_pulled_again(qtbot, models_dialog):
