@@ -119,6 +119,7 @@ def _rules_only_notices(request: CritiqueRequest, reason: str) -> list[str]:
     skipped = [s for s in request.sections if SECTIONS[s].needs_model]
     notices = [reason]
     if skipped:
-        notices.append(f"{', '.join(skipped)} need a language model; showing the measured "
+        verb = "needs" if len(skipped) == 1 else "need"
+        notices.append(f"{', '.join(skipped)} {verb} a language model; showing the measured "
                        "evaluation and suggestions")
     return notices
