@@ -280,6 +280,7 @@ def test_a_model_failing_mid_critique_hands_the_rest_to_the_rules(models, cat, m
     ends = [e.section for e in events if e.kind == "end"]
     assert starts == ["description", "evaluation", "suggestions"] and ends == starts
     texts = collect_text(events)
+    assert texts["description"].endswith("[the model failed here; see the notice]")
     assert "Composition:" in texts["evaluation"] and texts["suggestions"].strip()
     assert events[-1].kind == "done" and len(calls) == 1
 

@@ -68,7 +68,8 @@ def _falling_back_to_rules(critic: LanguageCritic, analysis: Analysis,
             yield event
     except Exception as error:  # any model failure: the rules take over
         log.warning("the critique by %s failed", critic.lm.name, exc_info=True)
-        if open_section is not None:
+        if open_section is not None:  # say so where the text stops, not only in a notice
+            yield CritiqueEvent("text", open_section, " [the model failed here; see the notice]")
             yield CritiqueEvent("end", open_section)
         cause = error.__cause__ or error  # generation wraps the model's own error
         yield CritiqueEvent("notice", text=f"{critic.lm.name} failed while writing "
