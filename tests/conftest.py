@@ -103,3 +103,20 @@ def installed(tiny_model):
     from critique_app.core.store.store import ModelStore
 
     ModelStore().import_dir(tiny_model, report=lambda _: None)
+
+
+@pytest.fixture(scope="module")
+def cat():
+    """The chelsea photo analysed (no depth), shared by a module's critic tests."""
+    from critique_app.core.analysis import analyze
+
+    return analyze(PHOTOS["chelsea"], depth=False)
+
+
+@pytest.fixture
+def fresh_models():
+    """Language models loaded by a test are unloaded after it (use with usefixtures)."""
+    from critique_app.core.critic.loading import unload_all
+
+    yield
+    unload_all()

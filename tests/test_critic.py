@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import PHOTOS
 from tiny_lms import (
     save_tiny_causal_lm,
     save_tiny_idefics3,
@@ -19,7 +18,6 @@ from tiny_lms import (
     save_tiny_vlm,
 )
 
-from critique_app.core.analysis import analyze
 from critique_app.core.critic.chat import model_inputs, render_prompt
 from critique_app.core.critic.choices import choice_probabilities, deciding_length
 from critique_app.core.critic.events import collect_text
@@ -30,7 +28,6 @@ from critique_app.core.critic.loading import (
     choose_dtype,
     load_language_model,
     model_kind,
-    unload_all,
 )
 from critique_app.core.critic.personas import (
     BUILTIN_PERSONAS,
@@ -46,7 +43,8 @@ from critique_app.core.critic.service import stream_critique
 from critique_app.core.errors import CritiqueError, ModelError
 from critique_app.core.store.store import LOCAL_METADATA, ModelStore
 
-pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::FutureWarning"),
+              pytest.mark.usefixtures("fresh_models")]
 QUICK = GenerationSettings(max_new_tokens=12, sentence_end_after=None)
 
 
@@ -60,17 +58,6 @@ def models(tmp_path_factory) -> dict[str, Path]:
     made["causal-adapter"] = save_tiny_lora_adapter(made["causal"], root / "causal-adapter")
     made["vlm-adapter"] = save_tiny_lora_adapter(made["vlm"], root / "vlm-adapter", kind="vlm")
     return made
-
-
-@pytest.fixture(scope="module")
-def cat():
-    return analyze(PHOTOS["chelsea"], depth=False)
-
-
-@pytest.fixture(autouse=True)
-def fresh_models():
-    yield
-    unload_all()
 
 
 def install(store: ModelStore, folder: Path, name: str, task: str, **extra) -> None:

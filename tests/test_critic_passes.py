@@ -12,21 +12,20 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import PHOTOS
 from tiny_lms import save_tiny_causal_lm, save_tiny_idefics3, save_tiny_vlm
 
-from critique_app.core.analysis import analyze
 from critique_app.core.critic import vlm_score as vlm_score_module
 from critique_app.core.critic.chat import PhotoPrompts, model_inputs, render_prompt
 from critique_app.core.critic.choices import choice_probabilities
 from critique_app.core.critic.events import collect_text
 from critique_app.core.critic.generation import GenerationSettings, stream_generate
-from critique_app.core.critic.loading import load_language_model, unload_all
+from critique_app.core.critic.loading import load_language_model
 from critique_app.core.critic.request import CritiqueRequest
 from critique_app.core.critic.service import stream_critique
 from critique_app.core.errors import Cancelled, CritiqueError
 
-pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::FutureWarning"),
+              pytest.mark.usefixtures("fresh_models")]
 QUICK = GenerationSettings(max_new_tokens=8, sentence_end_after=None)
 
 
@@ -37,17 +36,6 @@ def models(tmp_path_factory) -> dict[str, Path]:
             "talker": save_tiny_causal_lm(root / "talker", never_stop=True),
             "vlm": save_tiny_vlm(root / "vlm"),
             "idefics3": save_tiny_idefics3(root / "idefics3")}
-
-
-@pytest.fixture(scope="module")
-def cat():
-    return analyze(PHOTOS["chelsea"], depth=False)
-
-
-@pytest.fixture(autouse=True)
-def fresh_models():
-    yield
-    unload_all()
 
 
 def notices_of(events) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT, load_rgb
+from depth_models import save_tiny_depth_model
 from hub_stand_in import HubStandIn
 
 from critique_app.core.errors import ModelError
@@ -34,24 +35,7 @@ MAIN_COMMIT = "c0ffee" + "0" * 34  # what the stand-in's 'main' points to
 @pytest.fixture(scope="module")
 def tiny_depth_files(tmp_path_factory) -> dict[str, bytes]:
     """A random Depth Anything of the real architecture, tiny, as the Hub would serve it."""
-    from transformers import (
-        DepthAnythingConfig,
-        DepthAnythingForDepthEstimation,
-        Dinov2Config,
-        DPTImageProcessor,
-    )
-
-    backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
-                            intermediate_size=64, image_size=56, patch_size=14,
-                            out_features=["stage1", "stage2", "stage3", "stage4"],
-                            reshape_hidden_states=False)
-    config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=32,
-                                 neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16,
-                                 head_hidden_size=8, patch_size=14)
-    folder = tmp_path_factory.mktemp("tiny-depth-hub")
-    DepthAnythingForDepthEstimation(config).save_pretrained(folder)
-    DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=True,
-                      ensure_multiple_of=14).save_pretrained(folder)
+    folder = save_tiny_depth_model(tmp_path_factory.mktemp("tiny-depth-hub"))
     files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
     files["README.md"] = b"# not asked for by the manifest's patterns\n"
     return files

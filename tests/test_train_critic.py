@@ -18,7 +18,7 @@ from critique_app.core.analysis import analyze
 from critique_app.core.critic import critics
 from critique_app.core.critic.events import collect_text
 from critique_app.core.critic.generation import GenerationSettings
-from critique_app.core.critic.loading import find_adapter, unload_all
+from critique_app.core.critic.loading import find_adapter
 from critique_app.core.critic.personas import BUILTIN_PERSONAS
 from critique_app.core.critic.request import CritiqueRequest
 from critique_app.core.critic.service import stream_critique
@@ -35,7 +35,8 @@ from train.tasks.critic_cli import evaluate_adapter, log_memory_estimate, run_cr
 from train.tasks.critic_data import IGNORE, MIN_TARGET_TOKENS, rows_for_persona
 from train.tasks.persona_compare import compare_personas
 
-pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::FutureWarning"),
+              pytest.mark.usefixtures("fresh_models")]
 CPU = resolve_hardware("cpu")
 QUICK = GenerationSettings(max_new_tokens=12, sentence_end_after=None)
 QUIET = Namespace(log=lambda message, level="info": None)
@@ -80,12 +81,6 @@ def data(tmp_path_factory) -> Path:
 @pytest.fixture
 def rows(data):
     return load_dataset(data, kind="critique").rows
-
-
-@pytest.fixture(autouse=True)
-def fresh_models():
-    yield
-    unload_all()
 
 
 def critic_args(data: Path, out: Path, *extra: str):
