@@ -238,3 +238,37 @@ def test_an_internal_error_on_one_photo_is_logged_with_its_traceback(tmp_path, m
     logged = [r for r in caplog.records if r.name == "critique.batch"]
     assert len(logged) == 1 and str(paths[1]) in logged[0].getMessage()
     assert logged[0].exc_info and logged[0].exc_info[0] is ZeroDivisionError
+
+
+def test_a_score_model_failing_on_one_batch_is_recorded_and_the_run_goes_on(installed, tmp_path,
+                                                                            caplog):
+    """The model raising on one batch (out of memory, a corrupt ONNX file found late)
+    marks that batch's photos as errors, logs it, scores the other batches, and caches
+    nothing for the failed ones, so a rerun scores them."""
+    paths = _shoot(tmp_path / "shoot", 4)
+    scorers = find_scorers(runtime="torch")
+    scorer = scorers.by_modality["photo"]
+    real_score, batches = scorer.score, []
+
+    def fails_on_the_second_batch(batch):
+        batches.append(len(batch))
+        if len(batches) == 2:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 3.00 GiB")
+        return real_score(batch)
+
+    scorer.score = fails_on_the_second_batch
+    with caplog.at_level("ERROR", logger="critique.batch"), \
+            ResultsCache(tmp_path / "cache.sqlite") as cache:
+        result = score_photos(paths, cache=cache, scorers=scorers, jobs=1, batch_size=2)
+    statuses = [row["status"] for row in result.rows]
+    assert sorted(statuses) == ["error", "error", "ok", "ok"]
+    failed = [row for row in result.rows if row["status"] == "error"]
+    assert all("the score model failed: RuntimeError: CUDA out of memory" in row["error"]
+               for row in failed)
+    assert any("failed on a batch of 2 photos" in r.getMessage() for r in caplog.records)
+
+    scorer.score = real_score
+    with ResultsCache(tmp_path / "cache.sqlite") as cache:
+        again = score_photos(paths, cache=cache, scorers=scorers, jobs=1, batch_size=2)
+    assert [row["status"] for row in again.rows] == ["ok"] * 4
+    assert again.computed == 2  # only the two that failed

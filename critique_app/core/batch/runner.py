@@ -185,7 +185,14 @@ def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
         if item.depth_problem and item.depth_problem not in result.depth_missing:
             result.depth_missing.append(item.depth_problem)
     if ready:
-        scores = _score_batch(ready, scorers)
+        try:
+            scores = _score_batch(ready, scorers)
+        except Exception as error:  # a model failing on one batch must not stop the folder
+            log.exception("the score model failed on a batch of %d photos", len(ready))
+            why = f"the score model failed: {type(error).__name__}: {error}".splitlines()[0]
+            failures = [*failures, *(_Failed(item.index, item.key, why, cacheable=False)
+                                     for item in ready)]
+            ready, scores = [], []
         for item, score_values in zip(ready, scores, strict=True):
             record = {"status": "ok", "error": "", **score_values, **item.values,
                       "content_key": item.key, "model": scorers.version}
