@@ -131,6 +131,29 @@ def test_a_damaged_depth_model_makes_depth_unavailable_and_says_why(
     assert analysis.measurements["exposure.ev_vs_middle_grey"] is not None
 
 
+def test_a_damaged_depth_model_is_tried_once_not_once_per_photo(tmp_path, tiny_depth_model,
+                                                                monkeypatch):
+    from critique_app.core.modalities import depth as depth_module
+
+    folder = tmp_path / "depth-anything-v2-small"
+    shutil.copytree(tiny_depth_model, folder)
+    _damage(folder, "truncated weights")
+    attempts = []
+    real_init = depth_module.DepthModel.__init__
+
+    def counting_init(self, *args, **kwargs):
+        attempts.append(1)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(depth_module.DepthModel, "__init__", counting_init)
+    rgb = load_rgb("chelsea").astype(np.float32) / 255
+    reasons = {compute_depth(rgb, folder).reason for _ in range(5)}
+    assert len(attempts) == 1 and len(reasons) == 1 and "damaged" in reasons.pop()
+    shutil.copy(tiny_depth_model / "model.safetensors", folder / "model.safetensors")
+    assert compute_depth(rgb, folder).status == "ok"  # repaired files are loaded afresh
+    assert len(attempts) == 2
+
+
 def test_a_config_that_is_not_json_is_unavailable_too(tmp_path):
     from critique_app.core.analysis import analyze
 

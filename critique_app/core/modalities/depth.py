@@ -193,14 +193,33 @@ def _first_line(error: BaseException) -> str:
 
 
 _loading = threading.Lock()
+# Folders that failed to load, by their files' sizes and times: a damaged model is
+# tried once, not once per photo of a batch, and tried again once its files change.
+_failed: dict[tuple, ModelError] = {}
 
 
 def load_depth_model(model_dir: Path, device: str = "cpu") -> DepthModel:
     """The loaded model for a folder, loaded once per process. Loading is serialised:
     threads asking at once (the batch's decoders) share one load instead of racing
     through transformers' lazy imports and loading the weights twice."""
+    model_dir = Path(model_dir)
     with _loading:
-        return _load(Path(model_dir), device)
+        key = (model_dir, device, _files_signature(model_dir))
+        if key in _failed:
+            raise _failed[key]
+        try:
+            return _load(model_dir, device)
+        except ModelError as error:
+            _failed[key] = error
+            raise
+
+
+def _files_signature(folder: Path) -> tuple:
+    try:
+        return tuple(sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+                            for entry in folder.iterdir() if entry.is_file()))
+    except OSError:
+        return ()
 
 
 @lru_cache(maxsize=2)
