@@ -38,13 +38,18 @@ def choice_probabilities(lm: LanguageModel, inputs: dict, candidates: list[str],
     if any(not row for row in ids):
         raise ValueError("every candidate needs at least one token")
     deciding = [row[: deciding_length(row, ids)] for row in ids]
+    accepts = inspect.signature(lm.model.forward).parameters
+    last_logits_only = {"logits_to_keep": 1} if "logits_to_keep" in accepts else {}
+    # transformers renamed ``past_key_values`` to ``cache`` (5.x); pass what this one takes
+    cache_argument = "cache" if "cache" in accepts else "past_key_values"
     with torch.inference_mode(), interruptible(lm.model, cancel):
-        out = lm.model(**inputs, use_cache=True, **_last_logits_only(lm.model))
+        out = lm.model(**inputs, use_cache=True, **last_logits_only)
         first = out.logits[0, -1].float().log_softmax(-1)
         scores = [float(first[row[0]]) for row in deciding]
         longest = max(len(row) for row in deciding)
         if longest > 1:
-            follow_logprobs = _follow_logprobs(lm, inputs, out, deciding, longest)
+            follow_logprobs = _follow_logprobs(lm, inputs, out, deciding, longest,
+                                               cache_argument)
             for i, row in enumerate(deciding):
                 scores[i] += sum(float(follow_logprobs[i, j, row[j + 1]])
                                  for j in range(len(row) - 1))
@@ -64,7 +69,7 @@ def deciding_length(row: list[int], rows: list[list[int]]) -> int:
 
 
 def _follow_logprobs(lm: LanguageModel, inputs: dict, out, deciding: list[list[int]],
-                     longest: int):
+                     longest: int, cache_argument: str):
     """Log-probabilities after each candidate's deciding tokens but the last, all
     candidates in one batch on top of the prompt's cache."""
     import torch
@@ -81,16 +86,6 @@ def _follow_logprobs(lm: LanguageModel, inputs: dict, out, deciding: list[list[i
     prompt_mask = inputs["attention_mask"].repeat_interleave(len(deciding), dim=0).cpu()
     attention = torch.cat([prompt_mask, mask], dim=1)
     logits = lm.model(input_ids=follow.to(lm.device), attention_mask=attention.to(lm.device),
-                      **{_cache_argument(lm.model): cache}, use_cache=True).logits
+                      **{cache_argument: cache}, use_cache=True).logits
     return logits.float().log_softmax(-1).cpu()
 
-
-def _last_logits_only(model) -> dict:
-    parameters = inspect.signature(model.forward).parameters
-    return {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}
-
-
-def _cache_argument(model) -> str:
-    """transformers renamed ``past_key_values`` to ``cache`` (5.x); use what this one takes."""
-    parameters = inspect.signature(model.forward).parameters
-    return "cache" if "cache" in parameters else "past_key_values"
