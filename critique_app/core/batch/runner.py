@@ -29,6 +29,7 @@ from critique_app.core.imaging import load_photo
 from critique_app.core.imaging.load import IMAGE_EXTENSIONS
 from critique_app.core.imaging.raw import RAW_EXTENSIONS
 from critique_app.core.modalities import find_depth_model
+from critique_app.core.modalities.depth import files_signature
 from critique_app.core.scoring.preprocess import to_network_input
 from critique_app.core.scoring.scorer import ScorerSet
 
@@ -229,20 +230,15 @@ def _score_batch(items: list[_Prepared], scorers: ScorerSet) -> list[dict]:
 
 
 def depth_model_version() -> str:
-    """Which depth model the batch's depth maps come from: folder name, weights size and
-    modification time (no hashing of 100 MB per run); "none" when none is installed."""
+    """Which depth model the batch's depth maps come from: its folder name and the state
+    of its files (no hashing of 100 MB per run); "none" when none is installed."""
     try:
         folder = find_depth_model()
     except CritiqueError:
         folder = None
     if folder is None:
         return "none"
-    weights = folder / "model.safetensors"
-    try:
-        stat = weights.stat()
-    except OSError:
-        return f"{folder.name}:no-weights"
-    return f"{folder.name}:{stat.st_size}:{stat.st_mtime_ns}"
+    return f"{folder.name}:{files_signature(folder)}"
 
 
 def _row(path: Path, record: dict) -> dict:

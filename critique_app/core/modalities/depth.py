@@ -204,7 +204,7 @@ def load_depth_model(model_dir: Path, device: str = "cpu") -> DepthModel:
     through transformers' lazy imports and loading the weights twice."""
     model_dir = Path(model_dir)
     with _loading:
-        key = (model_dir, device, _files_signature(model_dir))
+        key = (model_dir, device, files_signature(model_dir))
         if key in _failed:
             raise _failed[key]
         try:
@@ -214,12 +214,15 @@ def load_depth_model(model_dir: Path, device: str = "cpu") -> DepthModel:
             raise
 
 
-def _files_signature(folder: Path) -> tuple:
+def files_signature(folder: Path) -> str:
+    """The state of a model folder's files (names, sizes, modification times), without
+    reading 100 MB of weights: it changes when the model is replaced or repaired."""
     try:
-        return tuple(sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
-                            for entry in folder.iterdir() if entry.is_file()))
+        entries = sorted((entry.name, entry.stat()) for entry in folder.iterdir()
+                         if entry.is_file())
     except OSError:
-        return ()
+        return "unreadable"
+    return ";".join(f"{name}:{stat.st_size}:{stat.st_mtime_ns}" for name, stat in entries)
 
 
 @lru_cache(maxsize=2)
