@@ -120,3 +120,16 @@ def fresh_models():
 
     yield
     unload_all()
+
+
+@pytest.fixture(scope="session")
+def tiny_language_models(tmp_path_factory) -> dict[str, Path]:
+    """Tiny random language models (see tiny_lms.py), built once for the critic tests:
+    a text model, one that never stops talking, a LLaVA VLM and an Idefics3 VLM."""
+    from tiny_lms import save_tiny_causal_lm, save_tiny_idefics3, save_tiny_vlm
+
+    root = tmp_path_factory.mktemp("tiny-lms")
+    return {"causal": save_tiny_causal_lm(root / "causal"),
+            "talker": save_tiny_causal_lm(root / "talker", never_stop=True),
+            "vlm": save_tiny_vlm(root / "vlm"),
+            "idefics3": save_tiny_idefics3(root / "idefics3")}

@@ -12,10 +12,7 @@ import numpy as np
 import pytest
 import torch
 from tiny_lms import (
-    save_tiny_causal_lm,
-    save_tiny_idefics3,
     save_tiny_lora_adapter,
-    save_tiny_vlm,
 )
 
 from critique_app.core.critic.chat import model_inputs, render_prompt
@@ -49,12 +46,10 @@ QUICK = GenerationSettings(max_new_tokens=12, sentence_end_after=None)
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny-lms")
-    made = {"causal": save_tiny_causal_lm(root / "causal"),
-            "talker": save_tiny_causal_lm(root / "talker", never_stop=True),
-            "vlm": save_tiny_vlm(root / "vlm"),
-            "idefics3": save_tiny_idefics3(root / "idefics3")}
+def models(tiny_language_models, tmp_path_factory) -> dict[str, Path]:
+    """The shared tiny models plus LoRA adapters trained on them."""
+    root = tmp_path_factory.mktemp("tiny-adapters")
+    made = dict(tiny_language_models)
     made["causal-adapter"] = save_tiny_lora_adapter(made["causal"], root / "causal-adapter")
     made["vlm-adapter"] = save_tiny_lora_adapter(made["vlm"], root / "vlm-adapter", kind="vlm")
     return made

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_lms import save_tiny_causal_lm, save_tiny_idefics3, save_tiny_vlm
 
 from critique_app.core.critic import vlm_score as vlm_score_module
 from critique_app.core.critic.chat import PhotoPrompts, model_inputs, render_prompt
@@ -30,12 +29,8 @@ QUICK = GenerationSettings(max_new_tokens=8, sentence_end_after=None)
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny-passes")
-    return {"causal": save_tiny_causal_lm(root / "causal"),
-            "talker": save_tiny_causal_lm(root / "talker", never_stop=True),
-            "vlm": save_tiny_vlm(root / "vlm"),
-            "idefics3": save_tiny_idefics3(root / "idefics3")}
+def models(tiny_language_models) -> dict[str, Path]:
+    return tiny_language_models
 
 
 def notices_of(events) -> str:
