@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from critique_app.core.analysis import analyze
-from critique_app.core.imaging import load_photo
-from critique_app.core.paths import resource_path
+from critique_app.core.analysis.analyzer import analyze
+from critique_app.core.photo import load_photo
+from critique_app.core.util.paths import resource_path
 
 SOURCES = ["rocket.jpg", "chelsea.jpg"]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from critique_app.core.analysis import analyze
+from critique_app.core.analysis.analyzer import analyze
 from critique_app.core.critic.chat import model_inputs, render_prompt
 from critique_app.core.critic.critics import facts_of
 from critique_app.core.critic.facts import facts_text
@@ -32,8 +32,8 @@ from critique_app.core.critic.generation import GenerationSettings, stream_gener
 from critique_app.core.critic.loading import TEXT, find_language_model, load_language_model
 from critique_app.core.critic.personas import BUILTIN_PERSONAS
 from critique_app.core.critic.prompts import PromptContext, section_messages
-from critique_app.core.paths import resource_path
 from critique_app.core.store.store import ModelStore
+from critique_app.core.util.paths import resource_path
 
 
 def raw_run(lm, inputs, settings) -> tuple[float, float]:

@@ -25,8 +25,8 @@ from bench_analyze import best_of, full_decode, make_big_jpegs
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from critique_app.core.app.settings import Settings
 from critique_app.gui.main_window import MainWindow
-from critique_app.gui.settings import Settings
 
 
 def open_and_measure(app, window, path: Path, timeout: float = 30.0) -> dict[str, float]:

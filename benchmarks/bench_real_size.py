@@ -40,7 +40,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from real_size_depth import photo_1280, time_bare_transformers, time_depth
 
-from critique_app.core.analysis import analyze
+from critique_app.core.analysis.analyzer import analyze
 from critique_app.core.critic import choices as choices_module
 from critique_app.core.critic import emotion as emotion_module
 from critique_app.core.critic import vlm_score as vlm_score_module
@@ -218,7 +218,7 @@ def main() -> None:
           f"{verdict(depth, TARGETS['depth'])}")
 
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
-    from critique_app.core.modalities.depth import load_depth_model
+    from critique_app.core.maps.depth import load_depth_model
 
     weights_gb = sum(p.numel() * p.element_size() for model in
                      (result["lm"].model, load_depth_model(depth_folder).model)

@@ -32,9 +32,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_analyze import make_big_jpegs
 
-from critique_app.core.batch.cache import ResultsCache
-from critique_app.core.batch.runner import score_photos
-from critique_app.core.errors import ModelError
+from critique_app.core.folder_scoring.runner import score_photos
+from critique_app.core.library.results_cache import ResultsCache
 from critique_app.core.scoring.backbone import (
     LITE0,
     LITE0_INPUT,
@@ -45,6 +44,7 @@ from critique_app.core.scoring.model import ScoreNet
 from critique_app.core.scoring.package import Training, save_score_model
 from critique_app.core.scoring.preprocess import to_network_input
 from critique_app.core.scoring.scorer import Scorer, ScorerSet
+from critique_app.core.util.errors import ModelError
 
 
 def build_model(folder: Path) -> Path:

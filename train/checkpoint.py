@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from critique_app.core.errors import CritiqueError
+from critique_app.core.util.errors import CritiqueError
 
 CHECKPOINT = "checkpoint.pt"
 

@@ -16,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-from critique_app.core.errors import CritiqueError
+from critique_app.core.util.errors import CritiqueError
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
 RUN_FILE = "run.json"
@@ -250,7 +250,7 @@ def _with_stored_settings(parser, args: argparse.Namespace) -> argparse.Namespac
         resumed.progress, resumed.progress_file = args.progress, args.progress_file
         resumed.max_steps = args.max_steps
         return resumed
-    from critique_app.core.files import write_text_atomically
+    from critique_app.core.util.files import write_text_atomically
     from train.distributed import is_main_process
 
     if not is_main_process():

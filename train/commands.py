@@ -7,8 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
-from critique_app.core.errors import CritiqueError, ModelError
 from critique_app.core.store.store import LOCAL_METADATA
+from critique_app.core.util.errors import CritiqueError, ModelError
 
 
 def run_validate(args: argparse.Namespace) -> int:

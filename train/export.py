@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from critique_app.core.files import write_text_atomically
 from critique_app.core.scoring.package import Training, save_score_model
+from critique_app.core.util.files import write_text_atomically
 
 ONNX_FILE = "model.onnx"
 

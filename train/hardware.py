@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from critique_app.core.errors import CritiqueError
+from critique_app.core.util.errors import CritiqueError
 
 GiB = 1024**3
 RTX_2080_TI_MEMORY = 11 * GiB  # the card's 11 GB; the cap a bigger card imitates

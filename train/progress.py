@@ -18,7 +18,7 @@ stderr.
 
 :func:`read_events` reads such a stream back, skipping anything that is not
 an event (a library's stray print or warning) instead of failing; it uses the
-same per-line reader as the app's wizard (``critique_app.core.training.events``).
+same per-line reader as the app's wizard (``critique_app.core.finetuning.events``).
 :func:`describe_failure` turns an exception into the one-line message and the
 hint the ``error`` event carries; out-of-memory gets advice, not a traceback.
 """
@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from critique_app.core.errors import CritiqueError
+from critique_app.core.util.errors import CritiqueError
 
 SCHEMA_VERSION = 1
 EVENTS = ("start", "step", "evaluate", "checkpoint", "log", "done", "error")
@@ -267,9 +267,9 @@ def read_events(lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
     Libraries print to stdout now and then (warnings, download notices); a
     line that is not a JSON object with an ``event`` key is passed over, so
     the wizard never fails on it. The app's own reader
-    (:func:`critique_app.core.training.events.parse_event`) decides per line.
+    (:func:`critique_app.core.finetuning.events.parse_event`) decides per line.
     """
-    from critique_app.core.training.events import parse_event
+    from critique_app.core.finetuning.events import parse_event
 
     for raw in lines:
         event = parse_event(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)

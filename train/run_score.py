@@ -140,8 +140,8 @@ def write_examples(built: BuiltNet, task: ScoreTask, model_dir: Path, count: int
     for the wizard's results page and the curious."""
     import json
 
-    from critique_app.core.files import write_text_atomically
     from critique_app.core.scoring.distribution import ScoreDistribution
+    from critique_app.core.util.files import write_text_atomically
 
     samples = task.val_samples
     rows = samples.rows[:count]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from critique_app.core.errors import CritiqueError
+from critique_app.core.util.errors import CritiqueError
 from train.loop import LoopSettings
 
 # (CPU, GPU) micro-batch defaults; a GPU run may lower them to fit (see train/memory/).

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from critique_app import __version__
-from critique_app.core.errors import Cancelled, CritiqueError
+from critique_app.core.util.errors import Cancelled, CritiqueError
 
 app = typer.Typer(
     name="critique",
@@ -72,7 +72,7 @@ def analyze(
     """Measure a photo (exposure, colour, noise, sharpness, tilt, subject) and map it."""
     from critique_app.cli.maps import write_maps
     from critique_app.cli.report import print_report
-    from critique_app.core.analysis import analyze as run_analysis
+    from critique_app.core.analysis.analyzer import analyze as run_analysis
 
     result = run_analysis(photo, depth=not no_depth, depth_model=depth_model,
                           cancel=threading.Event())

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from critique_app.core.errors import Cancelled
+from critique_app.core.util.errors import Cancelled
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -42,7 +42,7 @@ def critique(
                        ] = False,
 ) -> None:
     """Critique a photo: description, impression, evaluation, emotion and suggestions."""
-    from critique_app.core.analysis import analyze
+    from critique_app.core.analysis.analyzer import analyze
     from critique_app.core.critic.generation import GenerationSettings
     from critique_app.core.critic.personas import resolve_persona
     from critique_app.core.critic.request import CritiqueRequest

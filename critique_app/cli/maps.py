@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from critique_app.core.analysis import Analysis
-from critique_app.core.errors import CritiqueError
-from critique_app.core.modalities import render_overlay, with_legend
+from critique_app.core.analysis.analyzer import Analysis
+from critique_app.core.maps import render_overlay, with_legend
+from critique_app.core.util.errors import CritiqueError
 
 
 def write_maps(analysis: Analysis, directory: Path) -> list[Path]:

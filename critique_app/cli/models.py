@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from critique_app.core.errors import ModelError
+from critique_app.core.util.errors import ModelError
 
 models_app = typer.Typer(help="The model store: list, pull, verify, import and remove models.",
                          no_args_is_help=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from critique_app.core.analysis import Analysis
+from critique_app.core.analysis.analyzer import Analysis
 from critique_app.core.measurements import SPECS
 
 _SHOWN = [

@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from critique_app.core.errors import Cancelled
+from critique_app.core.util.errors import Cancelled
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -44,11 +44,11 @@ def score(
     runtime: Annotated[str, typer.Option(help="auto (ONNX Runtime), onnx or torch.")] = "auto",
 ) -> None:
     """Score every photo in a folder: one row per photo, cached, resumable."""
-    from critique_app.core.batch.cache import ResultsCache
-    from critique_app.core.batch.output import write_results
-    from critique_app.core.batch.runner import find_photos, score_photos
-    from critique_app.core.paths import data_dir
+    from critique_app.core.folder_scoring.output import write_results
+    from critique_app.core.folder_scoring.runner import find_photos, score_photos
+    from critique_app.core.library.results_cache import ResultsCache
     from critique_app.core.scoring.scorer import find_scorers
+    from critique_app.core.util.paths import data_dir
 
     if rating_from not in ("percentile", "mean"):
         raise typer.BadParameter("use 'percentile' or 'mean'", param_hint="--rating-from")
@@ -90,8 +90,8 @@ def score(
 
 
 def _write_sidecars(rows: list[dict], rating_from: str, overwrite: bool) -> None:
-    from critique_app.core.batch.xmp import stars_from_mean, stars_from_percentile, write_rating
-    from critique_app.core.errors import CritiqueError
+    from critique_app.core.library.xmp import stars_from_mean, stars_from_percentile, write_rating
+    from critique_app.core.util.errors import CritiqueError
 
     scored = [row for row in rows if row.get("score_mean") is not None]
     if not scored:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from critique_app.core.errors import CritiqueError
+from critique_app.core.util.errors import CritiqueError
 from critique_app.gui import platform_check
 
 
@@ -23,8 +23,8 @@ def run(path: Path | None = None) -> int:
             raise
         raise CritiqueError(message) from None
 
+    from critique_app.core.app.settings import load_settings
     from critique_app.gui.main_window import MainWindow
-    from critique_app.gui.settings import load_settings
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Critique")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
-from critique_app.core.errors import Cancelled, CritiqueError
+from critique_app.core.util.errors import Cancelled, CritiqueError
 
 log = logging.getLogger("critique.gui")
 

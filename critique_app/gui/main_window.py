@@ -15,13 +15,13 @@ from PySide6.QtWidgets import (
 )
 
 from critique_app import __version__
-from critique_app.core.batch.runner import find_photos
-from critique_app.core.errors import CritiqueError
-from critique_app.gui.batch_view import BatchView
+from critique_app.core.app.services import Services
+from critique_app.core.app.settings import Settings, apply_models_dir, save_settings
+from critique_app.core.folder_scoring.runner import find_photos
+from critique_app.core.util.errors import CritiqueError
 from critique_app.gui.bridge import Bridge
-from critique_app.gui.photo_page import PhotoPage
-from critique_app.gui.services import Services
-from critique_app.gui.settings import Settings, apply_models_dir, save_settings
+from critique_app.gui.folder.view import BatchView
+from critique_app.gui.photo.page import PhotoPage
 
 log = logging.getLogger("critique.gui")
 PHOTO_FILTER = ("Photos (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp *.gif *.heic *.heif *.avif "
@@ -226,7 +226,7 @@ class MainWindow(QMainWindow):
 
     # --- dialogs ---------------------------------------------------------------------
     def show_models(self) -> None:
-        from critique_app.gui.models_dialog import ModelsDialog
+        from critique_app.gui.models.dialog import ModelsDialog
 
         dialog = ModelsDialog(self.bridge, parent=self)
         dialog.modelsChanged.connect(self.services.models_changed)
@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
 
     def show_fine_tune(self) -> None:
         """Tools ▸ Fine-tune…: a window of its own, so the app stays usable while it trains."""
-        from critique_app.gui.wizard import FineTuneWizard
+        from critique_app.gui.finetune import FineTuneWizard
 
         if self.fine_tune_wizard is None:
             wizard = FineTuneWizard(self.bridge, self.settings, open_folder=self.folder,
@@ -255,7 +255,7 @@ class MainWindow(QMainWindow):
             wizard.deleteLater()
 
     def show_settings(self) -> None:
-        from critique_app.gui.settings_dialog import SettingsDialog
+        from critique_app.gui.settings.dialog import SettingsDialog
 
         dialog = SettingsDialog(self.settings, self.services.store(), parent=self)
         if dialog.exec():

@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from train.data.generic import ImageFinder, read_text, text_lines
-from train.data.ratings import distribution_from_votes
 from train.data.records import SCORE_BINS, DataError, Dataset, RowError, ScoreRow
+from train.data.score_targets import distribution_from_votes
 
 FIELDS = 3 + SCORE_BINS + 2  # index, id, 10 votes, 2 tags, challenge
 _EXTENSIONS = (".jpg", ".JPG", ".jpeg", ".JPEG")

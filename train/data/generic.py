@@ -27,13 +27,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from critique_app.core.critic.sections import EMOTIONS
-from train.data.ratings import (
+from train.data.records import SCORE_BINS, CritiqueRow, DataError, Dataset, RowError, ScoreRow
+from train.data.score_targets import (
     distribution_from_flag,
     distribution_from_score,
     distribution_from_stars,
     distribution_from_votes,
 )
-from train.data.records import SCORE_BINS, CritiqueRow, DataError, Dataset, RowError, ScoreRow
 
 SECTION_COLUMNS = ("description", "impression", "evaluation", "emotion", "suggestions")
 P_COLUMNS = tuple(f"p{i}" for i in range(1, SCORE_BINS + 1))

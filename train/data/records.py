@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from critique_app.core.errors import CritiqueError
+from critique_app.core.util.errors import CritiqueError
 
 SCORE_BINS = 10  # scores 1..10
 
@@ -27,7 +27,7 @@ class ScoreRow:
 
     Readers turn every rating kind into a distribution: AVA vote counts
     directly; a single score, a star rating or a pick/reject flag as a narrow
-    bump around its value on the 1..10 scale (see :func:`train.data.ratings`).
+    bump around its value on the 1..10 scale (see :func:`train.data.score_targets`).
     ``rating`` keeps what the source said (e.g. "4 stars", "reject") for previews.
     """
 

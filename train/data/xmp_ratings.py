@@ -1,7 +1,7 @@
 """Your own culling as training data: star ratings and pick/reject flags in XMP sidecars.
 
 Lightroom Classic, darktable and digiKam keep ratings in sidecars next to the
-photos (found with :func:`critique_app.core.batch.xmp.sidecar_paths`, so the same
+photos (found with :func:`critique_app.core.library.xmp.sidecar_paths`, so the same
 files the app writes to). Per photo:
 
 * rejected if any sidecar says so: ``xmp:Rating="-1"`` (darktable, Lightroom) or
@@ -16,7 +16,7 @@ files the app writes to). Per photo:
   Lightroom's own pick flags live in its catalog, not in XMP, so they cannot be
   read here.
 
-Stars and flags become distributions with :mod:`train.data.ratings`. A sidecar
+Stars and flags become distributions with :mod:`train.data.score_targets`. A sidecar
 that is not valid XMP becomes a RowError naming it (line 0: not line-based).
 The folder is searched recursively; hidden folders are skipped.
 """
@@ -26,11 +26,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from critique_app.core.batch.xmp import PICK_LABEL, RATING, read_sidecar, sidecar_paths
-from critique_app.core.errors import CritiqueError
-from critique_app.core.ratings import PhotoRating, photos_in, rating_from_sidecars
-from train.data.ratings import distribution_from_flag, distribution_from_stars
+from critique_app.core.library.ratings import PhotoRating, photos_in, rating_from_sidecars
+from critique_app.core.library.xmp import PICK_LABEL, RATING, read_sidecar, sidecar_paths
+from critique_app.core.util.errors import CritiqueError
 from train.data.records import DataError, Dataset, RowError, ScoreRow
+from train.data.score_targets import distribution_from_flag, distribution_from_stars
 
 
 def _judgement(photo: Path, folder: Path) -> PhotoRating:

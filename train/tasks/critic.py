@@ -38,7 +38,7 @@ from critique_app.core.critic.chat import model_inputs
 from critique_app.core.critic.generation import GenerationSettings
 from critique_app.core.critic.loading import VLM, LanguageModel, model_kind
 from critique_app.core.critic.sections import EMOTIONS
-from critique_app.core.errors import CritiqueError, ModelError
+from critique_app.core.util.errors import CritiqueError, ModelError
 from train.data.records import CritiqueRow
 from train.metrics.text import text_metrics
 from train.tasks.critic_data import (
@@ -115,7 +115,7 @@ def load_base(model: str, hardware) -> BaseModel:
     """Full-precision weights; on a GPU with fp16/bf16 autocast the frozen weights may be
     held in that dtype (halving their memory), since they are never updated."""
     from critique_app.core.critic.loading import quiet_gguf_progress
-    from critique_app.core.hf import LOCAL_ONLY, import_transformers
+    from critique_app.core.util.hf import LOCAL_ONLY, import_transformers
 
     transformers = import_transformers()
     quiet_gguf_progress()
@@ -426,7 +426,7 @@ class CriticTask:
 
 
 def _pixels(example: Example):
-    from critique_app.core.imaging import load_photo
+    from critique_app.core.photo import load_photo
 
     return load_photo(example.image).pixels
 

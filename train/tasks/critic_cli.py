@@ -18,9 +18,9 @@ import torch
 
 from critique_app.core.critic.personas import DEFAULT_PERSONA, resolve_persona
 from critique_app.core.critic.sections import parse_sections
-from critique_app.core.errors import CritiqueError
-from critique_app.core.files import write_text_atomically
 from critique_app.core.store.store import LOCAL_METADATA
+from critique_app.core.util.errors import CritiqueError
+from critique_app.core.util.files import write_text_atomically
 from train.distributed import is_main_process
 from train.tasks.critic import CriticOptions, CriticTask, check_options, load_base
 
@@ -217,7 +217,7 @@ def export_adapter(task: CriticTask, folder: Path, *, card, extra_metrics: dict)
 def write_examples(model_dir: Path, base, val_rows, task: CriticTask, hardware) -> list[dict]:
     """Critiques of a few held-out photos written by the app's own critic with the adapter
     applied: what a user will see, next to what the dataset says."""
-    from critique_app.core.analysis import analyze
+    from critique_app.core.analysis.analyzer import analyze
     from critique_app.core.critic.events import collect_text
     from critique_app.core.critic.generation import GenerationSettings
     from critique_app.core.critic.loading import unload_all

@@ -38,8 +38,8 @@ from critique_app.core.critic.loading import VLM, LanguageModel
 from critique_app.core.critic.personas import DEFAULT_PERSONA, all_personas
 from critique_app.core.critic.prompts import PromptContext, section_messages
 from critique_app.core.critic.sections import EMOTIONS, VAD_ANCHORS
-from critique_app.core.errors import CritiqueError
-from critique_app.core.files import write_text_atomically
+from critique_app.core.util.errors import CritiqueError
+from critique_app.core.util.files import write_text_atomically
 from train.data.impressions import persona_traits
 from train.data.records import CritiqueRow
 
@@ -163,7 +163,7 @@ class GroundingCache:
                 {key: asdict(value) for key, value in self.entries.items()}))
 
     def _measure(self, image: Path) -> Grounding:
-        from critique_app.core.analysis import analyze
+        from critique_app.core.analysis.analyzer import analyze
         from critique_app.core.critic.critics import facts_of
         from critique_app.core.critic.facts import facts_text
         from critique_app.core.critic.suggestions import suggest, suggestions_prompt
@@ -290,7 +290,7 @@ class CritiqueSamples(torch.utils.data.Dataset):
         full = prompt + answer
         lm = self.maker.lm
         if lm.kind == VLM:
-            from critique_app.core.imaging import load_photo
+            from critique_app.core.photo import load_photo
 
             pixels = load_photo(example.image).pixels
             encoded = lm.tokenizer(images=[to_pil(pixels)], text=full, return_tensors="pt")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from critique_app.core.imaging import load_photo
+from critique_app.core.photo import load_photo
 from critique_app.core.scoring.backbone import InputSpec
 from critique_app.core.scoring.preprocess import to_network_input
 
@@ -25,8 +25,8 @@ RAW_SPEC_MEAN, RAW_SPEC_STD = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
 
 def modality_pixels(path: Path, modality: str, depth_model: Path | None = None):
     """The photo's pixels (H, W, 3) or one of its maps (H, W), all in [0, 1]."""
-    from critique_app.core.errors import ModelError
-    from critique_app.core.modalities import compute_blur, compute_depth, compute_saliency
+    from critique_app.core.maps import compute_blur, compute_depth, compute_saliency
+    from critique_app.core.util.errors import ModelError
 
     photo = load_photo(path)
     if modality == "photo":

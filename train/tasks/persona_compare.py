@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from critique_app.core.critic.loading import VLM
-from critique_app.core.errors import CritiqueError
+from critique_app.core.util.errors import CritiqueError
 from train.data.records import CritiqueRow
 
 COMPARED_SECTIONS = ("description", "impression", "evaluation")  # free text in every model
@@ -63,7 +63,7 @@ def _critiques(base: str, adapter: Path, persona: str, photos: list[Path],
     )
     from critique_app.core.critic.personas import resolve_persona
     from critique_app.core.critic.prompts import PromptContext, section_messages
-    from critique_app.core.imaging import load_photo
+    from critique_app.core.photo import load_photo
     from critique_app.core.store.store import ModelStore
     from train.tasks.critic_data import GroundingCache
 

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from critique_app.core.errors import CritiqueError
 from critique_app.core.scoring.model import emd_loss
+from critique_app.core.util.errors import CritiqueError
 from train.data.records import ScoreRow
 from train.metrics.scores import score_metrics
 from train.seed import item_rng

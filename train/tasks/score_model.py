@@ -15,7 +15,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from critique_app.core.errors import ModelError
 from critique_app.core.scoring.backbone import (
     LITE0,
     LITE0_INPUT,
@@ -28,6 +27,7 @@ from critique_app.core.scoring.model import ScoreNet
 from critique_app.core.scoring.package import FORMAT as SCORE_FORMAT
 from critique_app.core.scoring.package import load_score_model
 from critique_app.core.store.store import LOCAL_METADATA
+from critique_app.core.util.errors import ModelError
 
 BACKBONE_FORMAT = "critique-backbone/1"  # what `ssl` writes
 

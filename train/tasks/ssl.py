@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from critique_app.core.errors import CritiqueError, PhotoError
-from critique_app.core.files import write_text_atomically
 from critique_app.core.store.store import LOCAL_METADATA
+from critique_app.core.util.errors import CritiqueError, PhotoError
+from critique_app.core.util.files import write_text_atomically
 from train.distributed import is_main_process
 from train.seed import item_rng
 from train.tasks.degradations import DEGRADATIONS, degrade
@@ -173,7 +173,7 @@ def export_backbone(task: SslTask, folder: Path, *, name: str, metrics: dict, ha
 
 
 def run_ssl(args, hardware, progress) -> dict:
-    from critique_app.core.batch.runner import find_photos
+    from critique_app.core.folder_scoring.runner import find_photos
     from train.loop import fit
     from train.runs import loop_settings, require_data
 

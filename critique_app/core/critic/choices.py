@@ -28,7 +28,7 @@ def choice_probabilities(lm: LanguageModel, inputs: dict, candidates: list[str],
                          cancel: threading.Event | None = None) -> np.ndarray:
     """Probabilities over ``candidates`` as continuations of the prompt in ``inputs``.
 
-    Raises :class:`~critique_app.core.errors.Cancelled` when ``cancel``
+    Raises :class:`~critique_app.core.util.errors.Cancelled` when ``cancel``
     is set during a pass.
     """
     import torch

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Iterator
 
-from critique_app.core.analysis import Analysis
+from critique_app.core.analysis.analyzer import Analysis
 from critique_app.core.critic import emotion as emotions
 from critique_app.core.critic.chat import PhotoPrompts, render_prompt
 from critique_app.core.critic.events import CritiqueEvent
@@ -24,7 +24,7 @@ from critique_app.core.critic.prompts import PromptContext, section_messages
 from critique_app.core.critic.request import CritiqueRequest
 from critique_app.core.critic.sections import SECTIONS
 from critique_app.core.critic.suggestions import Suggestion, suggest, suggestions_prompt
-from critique_app.core.errors import Cancelled
+from critique_app.core.util.errors import Cancelled
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from critique_app.core.critic.interrupt import interruptible
-from critique_app.core.errors import Cancelled, CritiqueError
-from critique_app.core.hf import import_transformers
+from critique_app.core.util.errors import Cancelled, CritiqueError
+from critique_app.core.util.hf import import_transformers
 
 DEFAULT_TOKEN_TIMEOUT_S = 120.0  # between two pieces of text: past this, it has stalled
 # Floating-point operations per second that even a slow machine sustains through a

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from critique_app.core.errors import Cancelled
+from critique_app.core.util.errors import Cancelled
 
 
 @contextmanager

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from critique_app.core.critic.vision_cache import reuse_image_features
-from critique_app.core.errors import CritiqueError, ModelError
-from critique_app.core.hf import LOCAL_ONLY, import_transformers
+from critique_app.core.util.errors import CritiqueError, ModelError
+from critique_app.core.util.hf import LOCAL_ONLY, import_transformers
 
 VLM, TEXT = "vlm", "text"
 NO_MODEL_HINT = ("no language model is installed; for a written critique run "

@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from critique_app.core.errors import CritiqueError
-from critique_app.core.files import write_text_atomically
-from critique_app.core.paths import data_dir
+from critique_app.core.util.errors import CritiqueError
+from critique_app.core.util.files import write_text_atomically
+from critique_app.core.util.paths import data_dir
 
 
 @dataclass(frozen=True)

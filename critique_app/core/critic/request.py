@@ -8,7 +8,7 @@ from pathlib import Path
 from critique_app.core.critic.generation import GenerationSettings
 from critique_app.core.critic.personas import BUILTIN_PERSONAS, DEFAULT_PERSONA, Persona
 from critique_app.core.critic.sections import SECTION_NAMES
-from critique_app.core.errors import CritiqueError
+from critique_app.core.util.errors import CritiqueError
 
 TILINGS = ("auto", "one", "full")  # how a VLM sees the photo: see chat.image_options
 

@@ -47,7 +47,7 @@ VAD_ANCHORS: dict[str, tuple[float, float, float]] = {
 
 def parse_sections(names: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
     """Validated section names in the critique's order (all of them when none are given)."""
-    from critique_app.core.errors import CritiqueError
+    from critique_app.core.util.errors import CritiqueError
 
     if not names:
         return SECTION_NAMES

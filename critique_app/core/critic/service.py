@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
-from critique_app.core.analysis import Analysis
+from critique_app.core.analysis.analyzer import Analysis
 from critique_app.core.critic.critics import Critic, LanguageCritic, RuleCritic
 from critique_app.core.critic.events import CritiqueEvent
 from critique_app.core.critic.labels import imagenet_labels, labels_text
@@ -27,8 +27,8 @@ from critique_app.core.critic.loading import (
 )
 from critique_app.core.critic.request import CritiqueRequest
 from critique_app.core.critic.sections import SECTIONS
-from critique_app.core.errors import CritiqueError
 from critique_app.core.scoring.distribution import ScoreDistribution
+from critique_app.core.util.errors import CritiqueError
 
 log = logging.getLogger(__name__)
 

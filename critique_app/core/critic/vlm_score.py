@@ -39,7 +39,7 @@ class VlmScore:
 
 def vlm_score(lm: LanguageModel, photo: PhotoPrompts, *,
               cancel: threading.Event | None = None) -> VlmScore:
-    """Raises :class:`~critique_app.core.errors.Cancelled` when cancelled."""
+    """Raises :class:`~critique_app.core.util.errors.Cancelled` when cancelled."""
     if lm.kind != VLM:
         raise ValueError("a rating from the model's eyes needs a vision-language model")
     prompt = render_prompt(lm, [{"role": "user", "content": QUESTION}],

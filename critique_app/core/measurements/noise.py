@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from critique_app.core.modalities.base import sample
+from critique_app.core.maps.base import sample
 
 MIN_SIDE = 8  # px: smaller photos have no flat areas to speak of
 _KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from critique_app.core.modalities.base import ModalityResult
+from critique_app.core.maps.base import ModalityResult
 
 
 def _weighted_sharpness(blur: np.ndarray, weights: np.ndarray) -> float | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from critique_app.core.errors import ModelError
+from critique_app.core.util.errors import ModelError
 
 LITE0 = "tf_efficientnet_lite0"
 LITE0_STORE_NAME = "efficientnet-lite0-imagenet"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import onnxruntime as ort
 
-from critique_app.core.errors import ModelError
+from critique_app.core.util.errors import ModelError
 
 if TYPE_CHECKING:
     import torch

@@ -14,9 +14,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from critique_app.core.errors import ModelError
 from critique_app.core.scoring.backbone import InputSpec, create_backbone
 from critique_app.core.store.store import LOCAL_METADATA
+from critique_app.core.util.errors import ModelError
 
 FORMAT = "critique-score/1"
 WEIGHTS = "model.safetensors"

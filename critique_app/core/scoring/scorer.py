@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from critique_app.core.errors import ModelError
-from critique_app.core.paths import data_dir
 from critique_app.core.scoring.distribution import ScoreDistribution
 from critique_app.core.scoring.package import load_score_model, read_score_model_info
 from critique_app.core.scoring.preprocess import PREPROCESS_VERSION
 from critique_app.core.store.hashing import sha256_file
+from critique_app.core.util.errors import ModelError
+from critique_app.core.util.paths import data_dir
 
 log = logging.getLogger("critique.scoring")
 NO_SCORER_HINT = ("no trained score model is installed: train one with the bundled trainer "

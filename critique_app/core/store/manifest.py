@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from critique_app.core.errors import ModelError
+from critique_app.core.util.errors import ModelError
 
 TASKS = ("backbone", "score", "depth", "saliency", "critic", "critic-adapter", "text-lm",
          "text-embedding")

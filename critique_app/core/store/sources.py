@@ -17,9 +17,9 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from critique_app.core.errors import ModelError
 from critique_app.core.store.hashing import sha256_file
 from critique_app.core.store.manifest import ModelEntry
+from critique_app.core.util.errors import ModelError
 
 Report = Callable[[str], None]
 

@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from critique_app.core.errors import ModelError
-from critique_app.core.paths import models_dir
 from critique_app.core.store import sources
 from critique_app.core.store.hashing import sha256_file
 from critique_app.core.store.manifest import (
@@ -29,6 +27,8 @@ from critique_app.core.store.manifest import (
     entry_from_dict,
     load_manifest,
 )
+from critique_app.core.util.errors import ModelError
+from critique_app.core.util.paths import models_dir
 
 RECORD = "critique_install.json"
 LOCAL_METADATA = "critique_model.json"  # written by train/ beside the weights

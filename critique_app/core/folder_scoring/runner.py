@@ -1,0 +1,256 @@
+"""Score a folder of photos: parallel draft decoding, batched models, a resumable cache.
+
+Flow: every photo's content key is looked up in the cache (no hashing when
+size and mtime are unchanged); stored results are reused. The rest go to
+``jobs`` worker threads that hash, decode (JPEG draft at ``max_side``) and
+analyse them; the main thread runs the score models on batches and commits
+each batch to the cache in one transaction. At most a few batches are in
+flight, so memory stays flat however large the folder. A cancel (Ctrl-C)
+stops submitting, keeps everything committed, and returns what is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from critique_app.core.analysis.analyzer import analyze
+from critique_app.core.folder_scoring.columns import MEASUREMENT_COLUMNS
+from critique_app.core.library.results_cache import ResultsCache, content_key
+from critique_app.core.maps import find_depth_model
+from critique_app.core.maps.depth import files_signature
+from critique_app.core.photo import load_photo
+from critique_app.core.photo.load import IMAGE_EXTENSIONS
+from critique_app.core.photo.raw import RAW_EXTENSIONS
+from critique_app.core.scoring.preprocess import to_network_input
+from critique_app.core.scoring.scorer import ScorerSet
+from critique_app.core.util.errors import CritiqueError
+
+BATCH_MAX_SIDE = 720  # analysis size for culling; lets a 24 MP JPEG decode at 1/8 scale
+PHOTO_EXTENSIONS = set(IMAGE_EXTENSIONS) | set(RAW_EXTENSIONS)
+
+Progress = Callable[[int, int, dict[str, int]], None]  # (done, total, counts)
+log = logging.getLogger("critique.batch")
+
+
+def find_photos(folder: Path, *, recursive: bool = False) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CritiqueError(f"{folder} is not a folder")
+    candidates = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in candidates if p.is_file() and p.suffix.lower() in PHOTO_EXTENSIONS
+                  and not p.name.startswith("."))
+
+
+@dataclass
+class _Prepared:
+    index: int
+    key: str
+    # (resolved path, size, mtime_ns) when the key was hashed here, for the cache's files table
+    stat: tuple[str, int, int] | None
+    values: dict
+    inputs: dict[str, np.ndarray]
+    depth_problem: str | None = None  # why a depth scorer had no depth map to score
+
+
+@dataclass
+class _Failed:
+    index: int
+    key: str | None
+    message: str
+    cacheable: bool  # a photo error depends only on the bytes; a bug does not
+
+
+@dataclass
+class BatchResult:
+    rows: list[dict | None]  # in the order of the paths; None where not reached (cancelled)
+    cached: int = 0  # served from the results cache
+    computed: int = 0  # scored in this run
+    failed: int = 0  # could not be read as photos (in this run or an earlier one)
+    cancelled: bool = False
+    model_version: str = ""
+    depth_missing: list[str] = field(default_factory=list)  # why depth scores are empty
+
+
+def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, jobs: int = 2,
+                 batch_size: int = 16, max_side: int = BATCH_MAX_SIDE, cancel=None,
+                 progress: Progress | None = None) -> BatchResult:
+    needs_depth = "depth" in scorers.by_modality
+    # With a depth scorer the depth model shapes the results too: a new (or newly
+    # installed) one must not be answered from the cache.
+    version = f"{scorers.version}|analysis-{max_side}" + (
+        f"|depth-{depth_model_version()}" if needs_depth else "")
+    result = BatchResult([None] * len(paths), model_version=scorers.version)
+    known = {i: cache.known_key(p) for i, p in enumerate(paths)}
+    stored = cache.get_many({k for k in known.values() if k}, version)
+    todo = []
+    for i, key in known.items():
+        if key and key in stored:
+            result.rows[i] = _row(paths[i], stored[key])
+            if stored[key]["status"] == "ok":
+                result.cached += 1
+            else:
+                result.failed += 1
+        else:
+            todo.append(i)
+
+    def report() -> None:
+        if progress:
+            counts = {"cached": result.cached, "computed": result.computed,
+                      "failed": result.failed}
+            progress(result.cached + result.computed + result.failed, len(paths), counts)
+
+    report()
+    cancel = cancel or threading.Event()
+    specs = {m: s.info.input for m, s in scorers.by_modality.items()}
+    ready: list[_Prepared] = []
+    failures: list[_Failed] = []
+    limit = max(jobs * 2, batch_size + jobs)
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="critique-decode") as pool:
+        in_flight: set[Future] = set()
+        queue = iter(todo)
+        exhausted = False
+        while True:
+            while not exhausted and not cancel.is_set() and len(in_flight) < limit:
+                index = next(queue, None)
+                if index is None:
+                    exhausted = True
+                    break
+                in_flight.add(pool.submit(_prepare, index, paths[index], known[index], specs,
+                                          needs_depth, max_side))
+            if not in_flight:
+                break
+            try:
+                done, in_flight = wait(in_flight, timeout=0.5, return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                cancel.set()
+                continue
+            for future in done:
+                item = future.result()
+                (ready if isinstance(item, _Prepared) else failures).append(item)
+            flush = len(ready) >= batch_size or (not in_flight and (exhausted or cancel.is_set()))
+            if flush or len(failures) >= batch_size:
+                _commit(ready, failures, paths, scorers, cache, version, result)
+                ready, failures = [], []
+                report()
+        _commit(ready, failures, paths, scorers, cache, version, result)
+        report()
+    result.cancelled = cancel.is_set() and any(row is None for row in result.rows)
+    add_percentiles([row for row in result.rows if row is not None])
+    return result
+
+
+def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: bool,
+             max_side: int) -> _Prepared | _Failed:
+    """Worker thread: hash, decode, analyse, make the network inputs. Never raises."""
+    try:
+        hashed = None
+        if key is None:
+            resolved = str(path.resolve())
+            stat = os.stat(resolved)
+            key = content_key(resolved)
+            hashed = (resolved, stat.st_size, stat.st_mtime_ns)
+        photo = load_photo(path, max_side=max_side)
+        analysis = analyze(photo, depth=needs_depth)
+        values = {column: analysis.measurements.get(measure)
+                  for measure, column in MEASUREMENT_COLUMNS.items()}
+        values["width"], values["height"] = photo.original_size
+        sources = analysis.sources()
+        inputs = {modality: to_network_input(sources[modality], spec)
+                  for modality, spec in specs.items() if modality in sources}
+        depth = analysis.modalities.get("depth")
+        problem = depth.reason if needs_depth and depth and not depth.available else None
+        return _Prepared(index, key, hashed, values, inputs, problem)
+    except CritiqueError as error:
+        return _Failed(index, key, str(error).removeprefix(f"{path}: "), cacheable=key is not None)
+    except OSError as error:
+        return _Failed(index, key, f"cannot read the file ({error.strerror})", cacheable=False)
+    except Exception as error:  # a bug must not stop the folder; it is not cached
+        log.exception("internal error while scoring %s", path)
+        return _Failed(index, key, f"internal error: {type(error).__name__}: {error}",
+                       cacheable=False)
+
+
+def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
+            scorers: ScorerSet, cache: ResultsCache, version: str, result: BatchResult) -> None:
+    """Score one batch, store it in one transaction, fill the rows."""
+    stored: list[tuple[str, str, dict]] = []
+    for item in ready:
+        if item.depth_problem and item.depth_problem not in result.depth_missing:
+            result.depth_missing.append(item.depth_problem)
+    if ready:
+        try:
+            scores = _score_batch(ready, scorers)
+        except Exception as error:  # a model failing on one batch must not stop the folder
+            log.exception("the score model failed on a batch of %d photos", len(ready))
+            why = f"the score model failed: {type(error).__name__}: {error}".splitlines()[0]
+            failures = [*failures, *(_Failed(item.index, item.key, why, cacheable=False)
+                                     for item in ready)]
+            ready, scores = [], []
+        for item, score_values in zip(ready, scores, strict=True):
+            record = {"status": "ok", "error": "", **score_values, **item.values,
+                      "content_key": item.key, "model": scorers.version}
+            stored.append((item.key, version, record))
+            result.rows[item.index] = _row(paths[item.index], record)
+            result.computed += 1
+    for failure in failures:
+        record = {"status": "error", "error": failure.message, "content_key": failure.key or "",
+                  "model": scorers.version}
+        if failure.cacheable:
+            stored.append((failure.key, version, record))
+        result.rows[failure.index] = _row(paths[failure.index], record)
+        result.failed += 1
+    cache.put_many(stored)
+    cache.remember_keys([(*item.stat, item.key) for item in ready if item.stat])
+
+
+def _score_batch(items: list[_Prepared], scorers: ScorerSet) -> list[dict]:
+    scores: list[dict] = [{} for _ in items]
+    for modality, scorer in scorers.by_modality.items():
+        members = [i for i, item in enumerate(items) if modality in item.inputs]
+        if not members:
+            continue
+        batch = np.stack([items[i].inputs[modality] for i in members])
+        for i, distribution in zip(members, scorer.score(batch), strict=True):
+            if modality == "photo":
+                scores[i].update({"score_mean": round(distribution.mean, 3),
+                                  "score_std": round(distribution.std, 3)})
+                scores[i].update({f"p{k + 1}": round(p, 5)
+                                  for k, p in enumerate(distribution.probabilities)})
+            else:
+                scores[i][f"{modality}_score"] = round(distribution.mean, 3)
+    return scores
+
+
+def depth_model_version() -> str:
+    """Which depth model the batch's depth maps come from: its folder name and the state
+    of its files (no hashing of 100 MB per run); "none" when none is installed."""
+    try:
+        folder = find_depth_model()
+    except CritiqueError:
+        folder = None
+    if folder is None:
+        return "none"
+    return f"{folder.name}:{files_signature(folder)}"
+
+
+def _row(path: Path, record: dict) -> dict:
+    return {"path": str(path), **record}
+
+
+def add_percentiles(rows: list[dict]) -> None:
+    """score_percentile: % of this run's scored photos scoring lower (ties count half)."""
+    scored = [row for row in rows if row.get("score_mean") is not None]
+    means = np.array([row["score_mean"] for row in scored], dtype=np.float64)
+    for row in scored:
+        below = float((means < row["score_mean"]).sum())
+        ties = float((means == row["score_mean"]).sum()) - 1.0
+        row["score_percentile"] = round(100.0 * (below + 0.5 * ties) / max(len(scored) - 1, 1),
+                                        1) if len(scored) > 1 else 50.0

@@ -1,6 +1,0 @@
-"""The fine-tuning wizard (Tools ▸ Fine-tune…): one page per file, the trainer as a
-separate process (see :mod:`critique_app.gui.wizard.wizard`)."""
-
-from critique_app.gui.wizard.wizard import FineTuneWizard
-
-__all__ = ["FineTuneWizard"]
