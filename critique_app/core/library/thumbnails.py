@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from PIL import Image
 
 from critique_app.core.photo import load_photo
 from critique_app.core.photo.decoded import to_uint8
+from critique_app.core.util.files import atomic_path
 from critique_app.core.util.paths import data_dir
 
 DEFAULT_SIZE = 160
@@ -66,15 +66,5 @@ def _read_cached(cached: Path, size: int) -> np.ndarray | None:
 
 def _write_atomic(target: Path, pixels: np.ndarray) -> None:
     """Best effort: a cache that cannot be written only costs a decode next time."""
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".thumb-", suffix=".tmp")
-    except OSError:
-        return
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            Image.fromarray(pixels).save(stream, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
-        os.replace(temporary, target)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+    with contextlib.suppress(OSError), atomic_path(target, durable=False) as temporary:
+        Image.fromarray(pixels).save(temporary, format="JPEG", quality=JPEG_QUALITY, subsampling=0)

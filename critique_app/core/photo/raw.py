@@ -16,6 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from critique_app.core.photo import color
 from critique_app.core.photo.decoded import Photo
 from critique_app.core.photo.exif import ExifReading, read_exif
+from critique_app.core.photo.pillow_decode import check_pixel_limit, photo_from_pillow, target_size
 from critique_app.core.util.errors import PhotoError
 
 RAW_EXTENSIONS = {
@@ -29,7 +30,6 @@ _FLIP_TO_ORIENTATION = {0: 1, 3: 3, 5: 8, 6: 6}  # LibRaw's flip -> EXIF orienta
 def load_raw(path: Path, *, max_side: int, max_pixels: int) -> Photo:
     import rawpy  # imported here: LibRaw is only needed for RAW files
 
-    from critique_app.core.photo.load import check_pixel_limit, photo_from_pillow, target_size
 
     try:
         raw = rawpy.imread(str(path))

@@ -9,8 +9,6 @@ runs such a file, on CUDA when that really works and on the CPU otherwise.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -21,6 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from critique_app.core.util.errors import ModelError
+from critique_app.core.util.files import atomic_path
 
 if TYPE_CHECKING:
     import torch
@@ -45,32 +44,26 @@ def export_onnx(model: torch.nn.Module, path: Path, input_size: int, *, opset: i
     import torch
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     params = next(model.parameters(), None)
     device = params.device if params is not None else torch.device("cpu")
     dummy = torch.zeros(2, 3, input_size, input_size, device=device)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), warnings.catch_warnings():
+        with atomic_path(path) as temporary, torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
-                model, (dummy,), temp_name, dynamo=False, opset_version=opset,
+                model, (dummy,), str(temporary), dynamo=False, opset_version=opset,
                 input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                 dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
                 do_constant_folding=True,
             )
-        onnx.checker.check_model(temp_name)
-        os.replace(temp_name, path)
+            onnx.checker.check_model(str(temporary))
     except Exception as exc:
         raise ModelError(f"could not export the model to ONNX: {_one_line(exc)}",
                          path=path) from exc
     finally:
         model.train(was_training)
-        if os.path.exists(temp_name):
-            os.unlink(temp_name)
     return path
 
 

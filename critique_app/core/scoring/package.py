@@ -10,13 +10,13 @@ refused: an untrained head would print random numbers as if they were scores.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from critique_app.core.scoring.backbone import InputSpec, create_backbone
 from critique_app.core.store.store import LOCAL_METADATA
 from critique_app.core.util.errors import ModelError
+from critique_app.core.util.files import atomic_path, write_text_atomically
 
 FORMAT = "critique-score/1"
 WEIGHTS = "model.safetensors"
@@ -68,9 +68,8 @@ def save_score_model(model, folder: Path, *, name: str, backbone: str, modality:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    tmp = folder / f".{WEIGHTS}.tmp"
-    save_file(state, str(tmp))
-    os.replace(tmp, folder / WEIGHTS)
+    with atomic_path(folder / WEIGHTS) as temporary:
+        save_file(state, str(temporary))
     metadata = {
         "name": name,
         "task": "score",
@@ -87,7 +86,7 @@ def save_score_model(model, folder: Path, *, name: str, backbone: str, modality:
             "training": training.__dict__ if training else None,
         },
     }
-    (folder / LOCAL_METADATA).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
+    write_text_atomically(folder / LOCAL_METADATA, json.dumps(metadata, indent=2))
     return folder
 
 

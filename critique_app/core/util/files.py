@@ -19,8 +19,9 @@ from pathlib import Path
 def atomic_path(path: Path, *, mode: int | None = None, durable: bool = True) -> Iterator[Path]:
     """Yield a fresh temporary path beside ``path``; write it inside the ``with`` block.
 
-    On a clean exit it is fsynced and renamed over ``path`` (and, when ``durable``, the
-    folder is fsynced so the rename survives a power cut). ``mode`` sets the new file's
+    On a clean exit it is renamed over ``path``. When ``durable`` (the default) the file is
+    fsynced first and the folder after, so the new content survives a power cut; caches
+    that are cheap to rebuild pass ``durable=False`` to skip both. ``mode`` sets the new file's
     permissions (default: what the umask gives a new file). Writers that need a file
     name (torch.save, ONNX export, safetensors) use the yielded path directly.
     """
@@ -29,7 +30,7 @@ def atomic_path(path: Path, *, mode: int | None = None, durable: bool = True) ->
     temporary = _reserve_temporary(path)
     try:
         yield temporary
-        if temporary.exists():
+        if durable:
             _fsync_file(temporary)
         if mode is not None:
             os.chmod(temporary, mode)
