@@ -1,6 +1,6 @@
 """The critic backends, behind one interface.
 
-``Critic.stream(photo, analysis, request, cancel)`` yields :class:`CritiqueEvent`s.
+``Critic.stream(analysis, request, cancel)`` yields :class:`CritiqueEvent`s.
 - :class:`RuleCritic` needs no model: the measured evaluation and ranked suggestions.
 - :class:`LanguageCritic` writes every section with a language model (a VLM that
   sees the photo, or a text-only model given the classifier's labels), keeping
@@ -37,6 +37,10 @@ class Critic:
 
     def stream(self, analysis: Analysis, request: CritiqueRequest,
                cancel: threading.Event | None = None) -> Iterator[CritiqueEvent]:
+        """The critique of ``analysis`` (the photo with its maps and measurements), section
+        by section as ``request`` asks (persona, sections, model options): a "start"
+        event, the section's text events, an "end" event per section, then "done"; a
+        "cancelled" event instead as soon as ``cancel`` is set."""
         cancel = cancel or threading.Event()
         for section in request.sections:
             if cancel.is_set():
