@@ -11,7 +11,6 @@ import defusedxml.ElementTree as SafeET
 import pytest
 from PIL import Image
 
-from critique_app.core.library import xmp
 from critique_app.core.library.xmp import (
     CRITIQUE_NS,
     XMP_NS,
@@ -22,7 +21,7 @@ from critique_app.core.library.xmp import (
     write_rating,
 )
 from critique_app.core.util.errors import CritiqueError
-from tests.helpers.sidecars import DARKTABLE, LIGHTROOM
+from tests.helpers.sidecars import DARKTABLE, LIGHTROOM, written_by_critique
 
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 OUR_MARKER = (
@@ -99,7 +98,7 @@ def test_raw_jpeg_pair_skips_the_shared_stem_sidecar(tmp_path):
 
 def test_existing_stem_sidecar_is_updated_but_not_when_shared(tmp_path):
     jpeg = _jpeg(tmp_path)
-    (tmp_path / "IMG_1.XMP").write_bytes(xmp._new_packet(2, "score-mean"))
+    (tmp_path / "IMG_1.XMP").write_bytes(written_by_critique(2, "score-mean"))
     result = write_rating(jpeg, 4, source="score-mean")
     assert result.written == [tmp_path / "IMG_1.JPG.xmp", tmp_path / "IMG_1.XMP"]
     assert read_rating(tmp_path / "IMG_1.XMP") == 4
@@ -113,7 +112,7 @@ def test_existing_stem_sidecar_is_updated_but_not_when_shared(tmp_path):
 
 def test_existing_darktable_name_is_found(tmp_path):
     photo = _raw(tmp_path, "P1000123.RW2")
-    (tmp_path / "P1000123.RW2.XMP").write_bytes(xmp._new_packet(3, "score-mean"))
+    (tmp_path / "P1000123.RW2.XMP").write_bytes(written_by_critique(3, "score-mean"))
     assert sidecar_paths(photo) == [tmp_path / "P1000123.RW2.XMP", tmp_path / "P1000123.xmp"]
 
 
@@ -363,7 +362,7 @@ def test_invalid_xml_is_left_unchanged(tmp_path, content):
 def test_not_utf8_is_left_unchanged(tmp_path):
     photo = _raw(tmp_path)
     sidecar = tmp_path / "IMG_1.CR2.xmp"
-    packet = xmp._new_packet(1, "score-mean").decode()
+    packet = written_by_critique(1, "score-mean").decode()
     content = ('<?xml version="1.0" encoding="UTF-16"?>\n' + packet).encode("utf-16")
     sidecar.write_bytes(content)
     with pytest.raises(CritiqueError, match="not UTF-8"):
@@ -376,7 +375,8 @@ def test_failed_verification_leaves_original(tmp_path, monkeypatch):
     sidecar = tmp_path / "IMG_1.CR2.xmp"
     sidecar.write_text(LIGHTROOM, encoding="utf-8")
     # An edit that parses but changes more than the rating must be refused.
-    monkeypatch.setattr(xmp, "_edited", lambda data, *args: data.replace(b"sunset", b"sunrise"))
+    monkeypatch.setattr("critique_app.core.library.xmp._updates.edit_text",
+                        lambda data, *args: data.replace(b"sunset", b"sunrise"))
     with pytest.raises(CritiqueError, match="could not update the rating safely"):
         write_rating(photo, 4, source="score-mean", overwrite_manual=True)
     assert sidecar.read_text(encoding="utf-8") == LIGHTROOM
@@ -426,7 +426,7 @@ def test_permissions_are_preserved(tmp_path):
 def test_read_only_sidecar_is_left_alone(tmp_path):
     photo = _raw(tmp_path)
     sidecar = tmp_path / "IMG_1.CR2.xmp"
-    sidecar.write_bytes(xmp._new_packet(2, "score-mean"))
+    sidecar.write_bytes(written_by_critique(2, "score-mean"))
     sidecar.chmod(0o444)
     with pytest.raises(CritiqueError, match="read-only"):
         write_rating(photo, 4, source="score-mean")

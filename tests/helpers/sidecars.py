@@ -119,3 +119,19 @@ DARKTABLE = """\
  </rdf:RDF>
 </x:xmpmeta>
 """
+
+
+def written_by_critique(stars: int, source: str) -> bytes:
+    """A new sidecar exactly as Critique writes one: ``stars`` with our marker, nothing else."""
+    return f"""\
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:critique="https://github.com/critique-photo/critique/ns/1.0/"
+   xmp:Rating="{stars}"
+   critique:RatingSource="{source}"
+   critique:WrittenRating="{stars}"/>
+ </rdf:RDF>
+</x:xmpmeta>
+""".encode()

@@ -22,12 +22,13 @@ def atomic_path(path: Path, *, mode: int | None = None, durable: bool = True) ->
     On a clean exit it is renamed over ``path``. When ``durable`` (the default) the file is
     fsynced first and the folder after, so the new content survives a power cut; caches
     that are cheap to rebuild pass ``durable=False`` to skip both. ``mode`` sets the new file's
-    permissions (default: what the umask gives a new file). Writers that need a file
-    name (torch.save, ONNX export, safetensors) use the yielded path directly.
+    permissions (default: what the umask gives a new file); the temporary file stays private
+    (0o600) until it gets them, so it is never readable by more than ``mode`` allows. Writers
+    that need a file name (torch.save, ONNX export, safetensors) use the yielded path directly.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _reserve_temporary(path)
+    temporary = _reserve_temporary(path, 0o666 if mode is None else 0o600)
     try:
         yield temporary
         if durable:
@@ -55,14 +56,15 @@ def write_text_atomically(path: Path, text: str) -> Path:
     return write_bytes_atomically(path, text.encode("utf-8"))
 
 
-def _reserve_temporary(path: Path) -> Path:
+def _reserve_temporary(path: Path, mode: int) -> Path:
     """A hidden, unused name in the same folder (a rename across file systems is not
-    atomic); created empty with O_EXCL so two writers never share one."""
+    atomic); created empty with O_EXCL so two writers never share one, with ``mode``
+    (less the umask)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
         temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
         try:
-            os.close(os.open(temporary, flags, 0o666))
+            os.close(os.open(temporary, flags, mode))
         except FileExistsError:
             continue
         return temporary

@@ -1,0 +1,102 @@
+"""Critique's star ratings: stars from scores, written without overriding the photographer's."""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from pathlib import Path
+
+from critique_app.core.library.xmp._manual_ratings import holds_manual_rating
+from critique_app.core.library.xmp._properties import (
+    RATING,
+    RATING_SOURCE,
+    USER_SOURCE,
+    WRITTEN_RATING,
+    Changes,
+)
+from critique_app.core.library.xmp._updates import (
+    SidecarResult,
+    prepare,
+    read_plans,
+    write_plans,
+)
+
+_SOURCE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # safe in an attribute as-is
+
+
+def stars_from_percentile(p: float) -> int:
+    """Stars for a photo whose score is at percentile ``p`` (0-100) within its folder.
+
+    Top 10% (p >= 90) -> 5, next 20% (p >= 70) -> 4, middle 40% (p >= 30) -> 3,
+    next 20% (p >= 10) -> 2, bottom 10% -> 1. With ``p = 100 * rank / (n - 1)`` (rank 0
+    = lowest score) ten photos get 1, 2, 4, 2 and 1 photos of 1..5 stars.
+    """
+    if not 0 <= p <= 100:  # also refuses NaN
+        raise ValueError(f"percentile must be within 0-100, not {p}")
+    for threshold, stars in ((90, 5), (70, 4), (30, 3), (10, 2)):
+        if p >= threshold:
+            return stars
+    return 1
+
+
+def stars_from_mean(mean: float) -> int:
+    """Stars for a mean score on the 1-10 scale: ``clip(round(mean / 2), 1, 5)``.
+
+    Halves round up (not Python's round-half-to-even), so the bands are
+    [1, 3) -> 1, [3, 5) -> 2, [5, 7) -> 3, [7, 9) -> 4, [9, 10] -> 5.
+    """
+    if not math.isfinite(mean):
+        raise ValueError(f"mean score must be a finite number, not {mean}")
+    return min(5, max(1, math.floor(mean / 2 + 0.5)))
+
+
+def write_rating(
+    photo: Path, stars: int, *, source: str, overwrite_manual: bool = False
+) -> SidecarResult:
+    """Write ``stars`` (1-5) into the XMP sidecars of ``photo``; the photo itself is not opened.
+
+    ``source`` says how the rating was made (e.g. ``"score-percentile"``, ``"score-mean"``)
+    and is stored beside it. If any existing sidecar holds the photographer's rating,
+    nothing is written (all sidecars of a photo should agree) unless ``overwrite_manual``.
+    Every sidecar is read, edited and checked before any is written; each write is
+    atomic. Raises :class:`CritiqueError` (one line, file left unchanged) for sidecars
+    that are not valid XMP or cannot be written, ValueError for bad arguments.
+    """
+    stars = _check_stars(stars)
+    if not isinstance(source, str) or not _SOURCE_PATTERN.fullmatch(source):
+        raise ValueError(f"source must be a short word such as 'score-mean', not {source!r}")
+    if source == USER_SOURCE:
+        raise ValueError(f"source {USER_SOURCE!r} is kept for the photographer's own ratings "
+                         "(critique_app.core.library.ratings)")
+    plans, result = read_plans(photo)
+    manual = [
+        plan.path for plan in plans if plan.root is not None and holds_manual_rating(plan.root)
+    ]
+    if manual and not overwrite_manual:
+        result.kept_manual = manual
+        result.skipped += [
+            f"{plan.path.name}: not written; the photographer's rating in "
+            f"{manual[0].name} is kept"
+            for plan in plans
+            if plan.path not in manual
+        ]
+        return result
+
+    changes: Changes = {RATING: str(stars), RATING_SOURCE: source, WRITTEN_RATING: str(stars)}
+    for plan in plans:  # edit and check all before writing any
+        prepare(plan, changes)
+    write_plans(plans, result)
+    return result
+
+
+def _check_stars(stars: int) -> int:
+    if isinstance(stars, bool):
+        raise ValueError("stars must be a whole number from 1 to 5, not a bool")
+    try:
+        stars = operator.index(stars)  # numpy integers too
+    except TypeError:
+        raise ValueError(f"stars must be a whole number from 1 to 5, not {stars!r}") from None
+    if not 1 <= stars <= 5:
+        raise ValueError(f"stars must be from 1 to 5, not {stars}")
+    return stars
