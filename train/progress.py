@@ -1,24 +1,15 @@
-"""Training progress as JSON lines (for the GUI wizard) and a progress bar (for people).
+"""Fine-tuning progress as JSON lines (for the app's wizard) and a progress bar (for people).
 
 The wizard runs ``python -m train ... --progress json`` as a subprocess and
-reads its stdout line by line, so every event is one complete JSON object on
-one line, flushed at once::
-
-    {"event": "step", "time": "2025-01-01T12:00:03.120Z", "elapsed_s": 3.12,
-     "step": 10, "total_steps": 500, "epoch": 0, "loss": 0.81, "lr": 0.0002,
-     "steps_per_s": 3.4, "eta_s": 144.1}
-
-Events: ``start``, ``step``, ``evaluate``, ``checkpoint``, ``log``, ``done``,
-``error``. Every line carries ``event``, ``time`` (ISO-8601, UTC) and
-``elapsed_s`` (seconds since the :class:`Progress` was made); ``start`` also
-carries ``schema`` (:data:`SCHEMA_VERSION`). Values JSON cannot hold (NaN and
-infinite losses) are written as ``null``, so each line parses with any JSON
-reader. The stream never contains ANSI codes: the rich bar, when on, draws on
-stderr.
+reads its stdout line by line. What goes on the wire (every event, its fields,
+the protocol's version the ``start`` event carries) is described once, in
+:mod:`critique_app.core.finetuning.protocol`, which both sides import;
+:meth:`Progress.emit` writes only the events it declares. The stream never
+contains ANSI codes: the rich bar, when on, draws on stderr.
 
 :func:`read_events` reads such a stream back, skipping anything that is not
 an event (a library's stray print or warning) instead of failing; it uses the
-same per-line reader as the app's wizard (``critique_app.core.finetuning.events``).
+protocol's per-line reader, as the app's wizard does.
 :func:`describe_failure` turns an exception into the one-line message and the
 hint the ``error`` event carries; out-of-memory gets advice, not a traceback.
 """
@@ -37,10 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from critique_app.core.finetuning.protocol import (
+    EVENTS,
+    PROTOCOL_VERSION,
+    VERSION_FIELD,
+    parse_event,
+)
 from critique_app.core.util.errors import CritiqueError
-
-SCHEMA_VERSION = 1
-EVENTS = ("start", "step", "evaluate", "checkpoint", "log", "done", "error")
 
 OOM_MESSAGE = "out of GPU memory"
 OOM_HINT = (
@@ -50,7 +44,7 @@ OOM_HINT = (
 
 
 class Progress:
-    """Reports one training run: JSON lines to a stream and/or a file, and a bar.
+    """Reports one fine-tuning run: JSON lines to a stream and/or a file, and a bar.
 
     ``json_stream``: e.g. ``sys.stdout`` under ``--progress json``.
     ``json_path``: a file the events are appended to (a run's log on disk).
@@ -95,6 +89,9 @@ class Progress:
 
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
         """Write one event as one JSON line (to the stream and the file); return it."""
+        if event not in EVENTS:
+            raise ValueError(f"'{event}' is not an event of the progress protocol "
+                             "(critique_app.core.finetuning.protocol.EVENTS)")
         record = {
             "event": event,
             "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -135,7 +132,7 @@ class Progress:
         self._start_bar(task, total_steps)
         return self.emit(
             "start",
-            schema=SCHEMA_VERSION,
+            **{VERSION_FIELD: PROTOCOL_VERSION},
             task=task,
             total_steps=total_steps,
             epochs=epochs,
@@ -262,15 +259,13 @@ class Progress:
 
 
 def read_events(lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
-    """The events in a training process's output, skipping everything else.
+    """The events in a trainer's output, skipping everything else.
 
     Libraries print to stdout now and then (warnings, download notices); a
     line that is not a JSON object with an ``event`` key is passed over, so
-    the wizard never fails on it. The app's own reader
-    (:func:`critique_app.core.finetuning.events.parse_event`) decides per line.
+    the wizard never fails on it. The protocol's reader
+    (:func:`critique_app.core.finetuning.protocol.parse_event`) decides per line.
     """
-    from critique_app.core.finetuning.events import parse_event
-
     for raw in lines:
         event = parse_event(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
         if event is not None:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from critique_app.core.finetuning.events import RunProgress, format_seconds, parse_event
+from critique_app.core.finetuning.events import RunProgress, format_seconds
 from critique_app.core.finetuning.plan import TASKS, TrainingPlan, resume_argv
 from critique_app.core.finetuning.probes import detect_hardware, validate_data
+from critique_app.core.finetuning.protocol import parse_event
 from critique_app.core.finetuning.runs import list_runs, new_run_dir, read_results, read_run
 from critique_app.core.util.errors import CritiqueError
 from tests.helpers.photos import PHOTOS

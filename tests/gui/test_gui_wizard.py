@@ -17,7 +17,7 @@ from critique_app.core.app.settings import Settings, load_settings
 from critique_app.core.finetuning.runs import list_runs, read_run
 from critique_app.core.store.store import ModelStore
 from critique_app.gui.finetune import FineTuneWizard
-from critique_app.gui.finetune.wizard import DATA, RESULTS, RUN, SETTINGS, TASK
+from critique_app.gui.finetune.pages import DATA, RESULTS, RUN, SETTINGS, TASK
 from tests.helpers.photos import PHOTOS, REPO_ROOT
 
 SAMPLE = REPO_ROOT / "resources" / "samples" / "chelsea.jpg"
@@ -144,6 +144,7 @@ def wait_for_outcome(qtbot, wizard: FineTuneWizard, timeout: int = RUN_MS) -> st
 
 # -- the whole way: data, model, settings, run, results, install ---------------------------
 
+@pytest.mark.slow
 def test_a_score_run_from_data_to_an_installed_model_in_use(qtbot, ratings, tmp_path):
     from critique_app.gui.main_window import MainWindow
 
@@ -236,6 +237,7 @@ def test_without_apply_settings_the_settings_file_is_written(qtbot, open_wizard,
 
 # -- stopping and resuming ---------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_stopped_run_is_resumed_later_and_finishes(qtbot, open_wizard, ratings):
     wizard = open_wizard()
     set_up_tiny_score_run(qtbot, wizard, ratings, epochs=4,
@@ -282,6 +284,7 @@ def test_a_stopped_run_is_resumed_later_and_finishes(qtbot, open_wizard, ratings
 
 # -- failures never take the app down --------------------------------------------------------
 
+@pytest.mark.slow
 def test_bad_data_and_failing_runs_show_the_reason(qtbot, open_wizard, ratings, tmp_path):
     wizard = open_wizard()
     go_to_data(wizard)
@@ -313,6 +316,7 @@ def test_bad_data_and_failing_runs_show_the_reason(qtbot, open_wizard, ratings, 
 
 # -- closing mid-run leaves no trainer behind -----------------------------------------------
 
+@pytest.mark.slow
 def test_closing_the_wizard_mid_run_stops_the_trainer(qtbot, open_wizard, ratings):
     wizard = open_wizard()
     set_up_tiny_score_run(qtbot, wizard, ratings, epochs=500, extra="--batch-size 1")
@@ -326,6 +330,7 @@ def test_closing_the_wizard_mid_run_stops_the_trainer(qtbot, open_wizard, rating
     assert not wizard.isVisible()
 
 
+@pytest.mark.slow
 def test_closing_the_app_mid_run_stops_the_trainer(qtbot, ratings, tmp_path):
     from critique_app.gui.main_window import MainWindow
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from critique_app.core.finetuning.protocol import PROTOCOL_VERSION
 from critique_app.core.util.errors import CritiqueError
 from tests.helpers.photos import REPO_ROOT
 from train.progress import (
     OOM_HINT,
-    SCHEMA_VERSION,
     Progress,
     describe_failure,
     failure_kind,
@@ -75,7 +75,7 @@ def test_every_event_is_one_json_line_with_the_common_keys():
         assert {"event", "time", "elapsed_s"} <= event.keys()
         assert datetime.fromisoformat(event["time"]).utcoffset().total_seconds() == 0
     start, step, evaluate, checkpoint, log, _, done = events
-    assert start["schema"] == SCHEMA_VERSION
+    assert start["schema"] == PROTOCOL_VERSION
     assert start["task"] == "score" and start["total_steps"] == 2 and start["epochs"] == 1
     assert start["config"] == {"batch_size": 8} and start["memory"] == {"total": 123}
     assert start["elapsed_s"] == 0.0 and step["elapsed_s"] == 1.5

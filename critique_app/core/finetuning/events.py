@@ -1,27 +1,17 @@
-"""The training process's JSON-lines events, folded into what the wizard shows.
+"""The trainer's progress events, folded into what the wizard shows.
 
-Mirrors the events ``train/progress.py`` writes (start, validation, step,
-evaluate, checkpoint, log, memory_estimate, done, error); unknown events and
-non-JSON lines (a library's stray warning) are ignored, so an older or newer
-trainer never breaks the app.
+The events and their fields are described once, in
+:mod:`critique_app.core.finetuning.protocol` (which ``train/progress.py``
+writes); :class:`RunProgress` checks the protocol's version in the ``start``
+event and says so when the trainer speaks another. Unknown events and non-JSON
+lines (a library's stray warning) are ignored.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
-
-def parse_event(line: str) -> dict | None:
-    """One event from one line of output, or None for anything that is not one."""
-    line = line.strip()
-    if not line.startswith("{"):
-        return None
-    try:
-        event = json.loads(line)
-    except ValueError:
-        return None
-    return event if isinstance(event, dict) and isinstance(event.get("event"), str) else None
+from critique_app.core.finetuning.protocol import parse_event, version_problem
 
 
 @dataclass
@@ -41,6 +31,7 @@ class RunProgress:
     checkpoint_step: int | None = None
     error: dict | None = None
     result: dict | None = None
+    protocol_problem: str | None = None  # the trainer speaks another protocol version
 
     def apply(self, event: dict) -> None:
         kind = event.get("event")
@@ -51,6 +42,9 @@ class RunProgress:
             self.hardware = event.get("hardware") or self.hardware
             self.memory = event.get("memory") or self.memory
             self.error = None  # a resumed run starts afresh
+            self.protocol_problem = version_problem(event)
+            if self.protocol_problem:
+                self.logs.append(f"warning: {self.protocol_problem}")
         elif kind == "step":
             self.step = int(event.get("step") or self.step)
             self.epoch = float(event.get("epoch") or self.epoch)

@@ -29,10 +29,12 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from critique_app.core.finetuning.events import RunProgress, format_seconds, parse_event
+from critique_app.core.finetuning.events import RunProgress, format_seconds
 from critique_app.core.finetuning.plan import resume_argv, train_command
+from critique_app.core.finetuning.protocol import parse_event
 from critique_app.core.finetuning.runs import new_run_dir, read_run
 from critique_app.gui.finetune.loss_plot import LossPlot
+from critique_app.gui.finetune.pages import RESULTS
 from critique_app.gui.finetune.process import TrainingProcess
 from critique_app.gui.finetune.widgets import MessageLabel, note
 
@@ -134,8 +136,6 @@ class RunPage(QWizardPage):
         self._start(train_command(plan.argv(self.run_dir)), resuming=False)
 
     def nextId(self) -> int:
-        from critique_app.gui.finetune.wizard import RESULTS
-
         return RESULTS
 
     def isComplete(self) -> bool:
@@ -192,6 +192,8 @@ class RunPage(QWizardPage):
         if event["event"] == "start" and self._resuming:
             self._forget_after_checkpoint()
         self.progress.apply(event)
+        if event["event"] == "start" and self.progress.protocol_problem:
+            self._log(f"warning: {self.progress.protocol_problem}")
         text = describe_event(event)
         if text:
             self._log(text)

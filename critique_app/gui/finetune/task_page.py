@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from critique_app.core.finetuning.plan import TASKS
 from critique_app.core.finetuning.runs import RunInfo, list_runs
+from critique_app.gui.finetune.pages import DATA, RESULTS, RUN
 from critique_app.gui.finetune.widgets import note
 
 
@@ -131,8 +132,6 @@ class TaskPage(QWizardPage):
         wizard.next()
 
     def nextId(self) -> int:
-        from critique_app.gui.finetune.wizard import DATA, RESULTS, RUN
-
         wizard = self.wizard()
         if wizard is not None and wizard.chosen_action == "resume":
             return RUN

@@ -23,8 +23,7 @@ from critique_app.core.finetuning import probes
 from critique_app.core.finetuning.plan import TrainingPlan
 from critique_app.core.finetuning.runs import RunInfo
 from critique_app.gui.bridge import Bridge, Task
-
-TASK, DATA, MODEL, SETTINGS, RUN, RESULTS = range(6)
+from critique_app.gui.finetune.pages import DATA, MODEL, RESULTS, RUN, SETTINGS, TASK
 
 
 class FineTuneWizard(QWizard):
