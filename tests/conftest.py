@@ -14,6 +14,17 @@ from tests.helpers.photos import PHOTOS
 # Qt tests run without a display; set before pytest-qt creates the QApplication.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# Fixtures below that train or build a model: every test using one is marked slow, so
+# `pytest -m "not slow"` stays a fast loop. Tests that build a model otherwise say so
+# themselves (pytestmark or @pytest.mark.slow); tests/test_architecture.py checks both.
+MODEL_FIXTURES = frozenset({"tiny_model", "installed", "tiny_language_models"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory, monkeypatch):

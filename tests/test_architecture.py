@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,7 @@ def test_import_contracts_hold():
     result = subprocess.run([_tool("lint-imports"), "--no-cache"], cwd=REPO_ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 4 kept, 0 broken" in result.stdout
+    assert "Contracts: 5 kept, 0 broken" in result.stdout
 
 
 def test_ruff_is_clean():
@@ -42,3 +43,35 @@ def test_resources_are_found():
     from critique_app.core.util.paths import resource_path
 
     assert resource_path("samples", "rocket.jpg").is_file()
+
+
+# A fixture whose code calls one of these trains, builds or exports a model.
+MODEL_BUILDERS = re.compile(r"\b(save_tiny_\w+|train_tiny_scorer|build_real_\w+|export_onnx"
+                            r"|train_main)\(")
+
+
+def test_the_fast_loop_uses_no_model_building_fixture():
+    """`pytest -m "not slow"` is the fast loop: no test it selects uses a fixture that
+    trains or builds a model (conftest marks users of the shared ones slow; a module's own
+    model fixtures need the test or module marked). Collected in-process: cheap once the
+    suite's modules are imported."""
+    import inspect
+
+    import pytest
+
+    class Selected:
+        def __init__(self):
+            self.items = []
+
+        def pytest_collection_finish(self, session):
+            self.items = list(session.items)
+
+    selected = Selected()
+    code = pytest.main(["--collect-only", "-qq", "-m", "not slow", "-p", "no:cacheprovider",
+                        str(REPO_ROOT / "tests")], plugins=[selected])
+    assert code == 0 and selected.items
+    offenders = sorted({f"{item.nodeid.split('[')[0]} uses {name}"
+                        for item in selected.items
+                        for name, defs in item._fixtureinfo.name2fixturedefs.items()
+                        if MODEL_BUILDERS.search(inspect.getsource(defs[-1].func))})
+    assert not offenders, "mark these slow:\n" + "\n".join(offenders)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.helpers.photos import PHOTOS, REPO_ROOT
 from tests.helpers.tiny_lms import save_tiny_causal_lm
 
@@ -28,6 +30,7 @@ def test_with_no_model_it_prints_suggestions_and_how_to_get_a_model():
     assert "critique models pull smollm2-135m-instruct-gguf" in result.stderr
 
 
+@pytest.mark.slow
 def test_json_lines_events_in_order(tmp_path):
     model = save_tiny_causal_lm(tmp_path / "tiny")
     result = cli("critique", str(PHOTOS["chelsea"]), "--model", str(model), "--json",
@@ -43,6 +46,7 @@ def test_json_lines_events_in_order(tmp_path):
     assert any(e["event"] == "notice" and "written by tiny" in e["text"] for e in events)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_promptly_and_keeps_the_partial_text(tmp_path):
     # a model big enough to be slow, which never stops by itself
     model = save_tiny_causal_lm(tmp_path / "talker", never_stop=True, hidden_size=192,

@@ -80,6 +80,7 @@ def test_run_folders_are_listed_with_their_state(tmp_path):
     assert read_run(tmp_path / "not-a-run") is None
 
 
+@pytest.mark.slow
 def test_validation_and_hardware_come_from_the_trainer(tmp_path):
     table = tmp_path / "ratings.csv"
     with table.open("w", newline="") as handle:

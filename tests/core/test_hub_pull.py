@@ -30,6 +30,7 @@ DEPTH_COMMIT = "32d03942121d29edb49de4e2cc15831558af3f36"  # the manifest's pin
 UNPINNED = "smolvlm2-2.2b-instruct"
 UNPINNED_REPO = "HuggingFaceTB/SmolVLM2-2.2B-Instruct"
 MAIN_COMMIT = "c0ffee" + "0" * 34  # what the stand-in's 'main' points to
+pytestmark = pytest.mark.slow  # pulls (tiny) models and loads them
 
 
 @pytest.fixture(scope="module")

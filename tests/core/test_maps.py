@@ -88,6 +88,7 @@ def tiny_depth_model(tmp_path_factory):
     return save_tiny_depth_model(tmp_path_factory.mktemp("tiny-depth"))
 
 
+@pytest.mark.slow
 def test_depth_model_loads_from_a_local_folder(tiny_depth_model):
     rgb = load_rgb("chelsea").astype(np.float32) / 255
     result = compute_depth(rgb, tiny_depth_model)
@@ -108,6 +109,7 @@ def _damage(folder, how: str) -> None:
         (folder / "config.json").write_text(json.dumps({**config, "model_type": "bert"}))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("how", "cause"), [
     ("truncated weights", "model.safetensors is damaged or incomplete"),
     ("no processor", "preprocessor_config.json is missing"),
@@ -131,6 +133,7 @@ def test_a_damaged_depth_model_makes_depth_unavailable_and_says_why(
     assert analysis.measurements["exposure.ev_vs_middle_grey"] is not None
 
 
+@pytest.mark.slow
 def test_a_damaged_depth_model_is_tried_once_not_once_per_photo(tmp_path, tiny_depth_model,
                                                                 monkeypatch):
     from critique_app.core.maps import depth as depth_module
@@ -162,6 +165,7 @@ def test_a_config_that_is_not_json_is_unavailable_too(tmp_path):
     assert depth.status == "unavailable" and "config.json is unreadable" in depth.reason
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["metric", "relative"])
 def test_depth_maps_put_near_at_one_for_metric_and_relative_models(tmp_path, kind):
     """Metric Depth Anything checkpoints share model_type "depth_anything" with relative
@@ -212,6 +216,7 @@ def test_which_way_each_model_family_runs(config, expected):
     assert near_is_large(SimpleNamespace(**config)) == expected
 
 
+@pytest.mark.slow
 def test_a_named_folder_without_a_model_is_an_error_not_a_fallback(tmp_path, tiny_depth_model,
                                                                    monkeypatch):
     from critique_app.core.maps import find_depth_model

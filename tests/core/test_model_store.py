@@ -39,6 +39,7 @@ def test_malformed_manifest_entry_names_itself():
                         where="test")
 
 
+@pytest.mark.slow
 def test_pull_backbone_then_imagenet_labels_are_right():
     """After a pull, real photos get sensible ImageNet labels (proof the weights map)."""
     import torch

@@ -25,6 +25,7 @@ SIZE = 64
 MEAN = np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1)
 STD = np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1)
 GPU = torch.cuda.is_available()
+pytestmark = pytest.mark.slow  # trains, exports and runs a score model
 
 
 def _score_model() -> torch.nn.Module:

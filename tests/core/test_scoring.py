@@ -28,6 +28,7 @@ def _grey_inputs(levels) -> np.ndarray:
     return np.stack([to_network_input(image, TINY_INPUT) for image in images])
 
 
+@pytest.mark.slow
 def test_trained_scorer_ranks_what_it_learned(trained_folder):
     scorer = Scorer(trained_folder, runtime="torch")
     dark, mid, bright = scorer.score(_grey_inputs([0.15, 0.5, 0.85]))
@@ -36,6 +37,7 @@ def test_trained_scorer_ranks_what_it_learned(trained_folder):
         assert abs(sum(result.probabilities) - 1) < 1e-6 and 1 <= result.mean <= 10
 
 
+@pytest.mark.slow
 def test_onnx_and_torch_give_the_same_distribution(trained_folder):
     inputs = _grey_inputs([0.1, 0.3, 0.6, 0.9])
     torch_p = Scorer(trained_folder, runtime="torch").probabilities(inputs)
@@ -59,6 +61,7 @@ def test_no_trained_scorer_installed_is_a_plain_state(tmp_path):
     assert found.photo is None and found.missing == NO_SCORER_HINT
 
 
+@pytest.mark.slow
 def test_scorers_found_per_modality(tmp_path, trained_folder):
     store = ModelStore(tmp_path / "store")
     store.import_dir(trained_folder, report=lambda _: None)

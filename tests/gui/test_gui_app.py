@@ -59,6 +59,7 @@ def test_open_a_photo_overlays_measurements_and_rule_critique(qtbot, window):
     assert str(SAMPLE) in main.settings.recent
 
 
+@pytest.mark.slow
 def test_the_histogram_shows_the_installed_score_model(qtbot, window, tmp_path):
     ModelStore().import_dir(save_tiny_scorer(tmp_path / "tiny-score", steps=30),
                             report=lambda _: None)
@@ -72,6 +73,7 @@ def test_the_histogram_shows_the_installed_score_model(qtbot, window, tmp_path):
     assert f"{distribution.mean:.1f}" in page.score_panel.headline_text()
 
 
+@pytest.mark.slow
 def test_a_language_model_critique_streams_and_stops(qtbot, window, tmp_path):
     model = save_tiny_causal_lm(tmp_path / "talker", never_stop=True, hidden_size=128,
                                 intermediate_size=256, num_hidden_layers=4)
@@ -88,6 +90,7 @@ def test_a_language_model_critique_streams_and_stops(qtbot, window, tmp_path):
     assert not [t for t in threading.enumerate() if t.name == "critique-generate"]
 
 
+@pytest.mark.slow
 def test_the_ui_never_stalls_while_a_photo_is_analysed_and_a_critique_streams(
         qtbot, window, tmp_path):
     model = save_tiny_causal_lm(tmp_path / "talker", never_stop=True, hidden_size=128,
@@ -135,6 +138,7 @@ def test_a_folder_fills_the_filmstrip_and_arrow_keys_move(qtbot, window, tmp_pat
                     timeout=30_000)
 
 
+@pytest.mark.slow
 def test_quitting_mid_critique_stops_every_thread(qtbot, window, tmp_path):
     model = save_tiny_causal_lm(tmp_path / "talker", never_stop=True, hidden_size=128,
                                 intermediate_size=256, num_hidden_layers=4)
@@ -179,6 +183,7 @@ def test_dropping_a_photo_or_a_folder_opens_it(qtbot, window, tmp_path):
     assert len(main.photo_page.filmstrip.paths()) == 2
 
 
+@pytest.mark.slow
 def test_new_settings_take_effect_on_the_open_photo(qtbot, window, tmp_path):
     model = save_tiny_causal_lm(tmp_path / "talker", never_stop=True, hidden_size=64,
                                 intermediate_size=128, num_hidden_layers=2)
@@ -237,6 +242,7 @@ def test_a_depth_score_is_shown_when_depth_arrives_and_the_critique_cites_it(
     assert scores["depth"] == depth
 
 
+@pytest.mark.slow
 def test_a_critique_keeps_its_own_analysis_while_depth_arrives(qtbot, window, tmp_path,
                                                                monkeypatch):
     """A critique started before depth comes (the user asks at once) reads an Analysis

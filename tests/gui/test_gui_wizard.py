@@ -26,6 +26,7 @@ RUN_MS = 90_000
 TINY = "test_efficientnet"  # a timm test architecture: random start, nothing downloaded
 NEXT = QWizard.WizardButton.NextButton
 BACK = QWizard.WizardButton.BackButton
+pytestmark = pytest.mark.slow  # each wizard starts the trainer (python -m train)
 
 
 def blurred_crops(folder: Path, size: int = 96) -> Path:
@@ -144,7 +145,6 @@ def wait_for_outcome(qtbot, wizard: FineTuneWizard, timeout: int = RUN_MS) -> st
 
 # -- the whole way: data, model, settings, run, results, install ---------------------------
 
-@pytest.mark.slow
 def test_a_score_run_from_data_to_an_installed_model_in_use(qtbot, ratings, tmp_path):
     from critique_app.gui.main_window import MainWindow
 
@@ -237,7 +237,6 @@ def test_without_apply_settings_the_settings_file_is_written(qtbot, open_wizard,
 
 # -- stopping and resuming ---------------------------------------------------------------
 
-@pytest.mark.slow
 def test_a_stopped_run_is_resumed_later_and_finishes(qtbot, open_wizard, ratings):
     wizard = open_wizard()
     set_up_tiny_score_run(qtbot, wizard, ratings, epochs=4,
@@ -284,7 +283,6 @@ def test_a_stopped_run_is_resumed_later_and_finishes(qtbot, open_wizard, ratings
 
 # -- failures never take the app down --------------------------------------------------------
 
-@pytest.mark.slow
 def test_bad_data_and_failing_runs_show_the_reason(qtbot, open_wizard, ratings, tmp_path):
     wizard = open_wizard()
     go_to_data(wizard)
@@ -316,7 +314,6 @@ def test_bad_data_and_failing_runs_show_the_reason(qtbot, open_wizard, ratings, 
 
 # -- closing mid-run leaves no trainer behind -----------------------------------------------
 
-@pytest.mark.slow
 def test_closing_the_wizard_mid_run_stops_the_trainer(qtbot, open_wizard, ratings):
     wizard = open_wizard()
     set_up_tiny_score_run(qtbot, wizard, ratings, epochs=500, extra="--batch-size 1")
@@ -330,7 +327,6 @@ def test_closing_the_wizard_mid_run_stops_the_trainer(qtbot, open_wizard, rating
     assert not wizard.isVisible()
 
 
-@pytest.mark.slow
 def test_closing_the_app_mid_run_stops_the_trainer(qtbot, ratings, tmp_path):
     from critique_app.gui.main_window import MainWindow
 

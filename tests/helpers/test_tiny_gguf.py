@@ -24,7 +24,8 @@ from tests.helpers.tiny_gguf import (
 )
 from tests.helpers.tiny_lms import CORPUS, IM_END, IM_START, TEXT_SIZES
 
-pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
+pytestmark = [pytest.mark.slow,  # builds and runs tiny GGUF language models
+              pytest.mark.filterwarnings("ignore::FutureWarning")]
 SENTENCE = "The light falls softly across the frame, warming the sky!"
 SEED = 3
 

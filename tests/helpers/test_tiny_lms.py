@@ -35,8 +35,9 @@ from tests.helpers.tiny_lms import (
 )
 
 # peft 0.21 asks transformers 5 for a deprecated attribute when it wraps a model.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")
+pytestmark = [pytest.mark.slow,  # builds and runs tiny language models
+              pytest.mark.filterwarnings(
+                  "ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")]
 
 CHAT = [
     {"role": "system", "content": "You are a photography critic."},

@@ -35,7 +35,8 @@ from train.tasks.critic_cli import evaluate_adapter, log_memory_estimate, run_cr
 from train.tasks.critic_data import IGNORE, MIN_TARGET_TOKENS, rows_for_persona
 from train.tasks.persona_compare import compare_personas
 
-pytestmark = [pytest.mark.filterwarnings("ignore::FutureWarning"),
+pytestmark = [pytest.mark.slow,  # trains LoRA adapters on tiny language models
+              pytest.mark.filterwarnings("ignore::FutureWarning"),
               pytest.mark.usefixtures("fresh_models")]
 CPU = resolve_hardware("cpu")
 QUICK = GenerationSettings(max_new_tokens=12, sentence_end_after=None)

@@ -334,6 +334,7 @@ def test_tokens_per_tile():
     assert KNOWN_VLMS["HuggingFaceTB/SmolVLM-Instruct"].tokens_per_tile == 81
 
 
+@pytest.mark.slow
 def test_default_critic_fits_a_2080_ti(no_network):
     rows = critic_memory_table(11 * GiB, models=[DEFAULT_CRITIC], batch_sizes=(1, 4))
     assert [row["batch_size"] for row in rows] == [1, 4]
@@ -346,6 +347,7 @@ def test_default_critic_fits_a_2080_ti(no_network):
     json.dumps(rows)
 
 
+@pytest.mark.slow
 def test_checkpointing_and_autocast_shrink_the_critic(no_network):
     kwargs = {"lora_rank": 8, "seq_len": 128, "image_tokens": 64, "batch_size": 2}
     lean = estimate_critic_memory(DEFAULT_CRITIC, amp=True, gradient_checkpointing=True, **kwargs)

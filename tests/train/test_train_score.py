@@ -26,7 +26,8 @@ from train.cli import main as train_main
 from train.progress import read_events
 
 SIGMAS = (0.0, 0.7, 1.4, 2.2, 3.0, 4.0)
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+pytestmark = [pytest.mark.slow,  # trains score models
+              pytest.mark.filterwarnings("ignore::UserWarning")]
 
 
 def blur_quality_set(folder: Path, crops_per_photo: int = 2, size: int = 192) -> Path:
