@@ -17,15 +17,14 @@ from PySide6.QtWidgets import (
 from critique_app import __version__
 from critique_app.core.app.services import Services
 from critique_app.core.app.settings import Settings, apply_models_dir, save_settings
-from critique_app.core.folder_scoring.runner import find_photos
+from critique_app.core.library.finding import dialog_filter, find_photos
 from critique_app.core.util.errors import CritiqueError
 from critique_app.gui.bridge import Bridge
-from critique_app.gui.folder.view import BatchView
+from critique_app.gui.folder.view import FolderView
 from critique_app.gui.photo.page import PhotoPage
 
 log = logging.getLogger("critique.gui")
-PHOTO_FILTER = ("Photos (*.jpg *.jpeg *.png *.tif *.tiff *.webp *.bmp *.gif *.heic *.heif *.avif "
-                "*.dng *.cr2 *.cr3 *.nef *.arw *.orf *.rw2 *.raf *.pef *.srw);;All files (*)")
+PHOTO_FILTER = dialog_filter()  # every extension the folder lister finds, and "All files"
 
 
 # (menu text, shortcut, what it does): the keys that rate the open photo
@@ -63,7 +62,7 @@ class MainWindow(QMainWindow):
 
         self.photo_page = PhotoPage(self.bridge, self.thumbnail_bridge, self.services,
                                     rating_bridge=self.rating_bridge)
-        self.batch = BatchView(self.bridge)
+        self.batch = FolderView(self.bridge)  # the Folder page
         self.pages = QTabWidget()
         self.pages.addTab(self.photo_page, "Photo")
         self.pages.addTab(self.batch, "Folder")
@@ -74,10 +73,10 @@ class MainWindow(QMainWindow):
         self.photo_page.photoOpened.connect(lambda _path: self._enable_rating())
         self.photo_page.ratings.ratingsChanged.connect(self.ratingsChanged)
         self.pages.currentChanged.connect(lambda _index: self._enable_rating())
-        # The batch view may have written ratings (Write XMP): show them.
+        # The folder view may have written ratings (Write XMP): show them.
         self.batch.runningChanged.connect(
             lambda running: None if running else self.photo_page.ratings.reload())
-        self.batch.openPhoto.connect(self._open_from_batch)
+        self.batch.openPhoto.connect(self._open_from_folder_view)
         self.batch.scoringFinished.connect(self._folder_scored)
         self._build_menus()
         self.show_status("Open a photo or a folder to begin")
@@ -168,7 +167,7 @@ class MainWindow(QMainWindow):
             self.open_path(Path(path))
 
     def open_path(self, path: Path) -> None:
-        """A photo opens on the photo page; a folder fills the filmstrip and the batch view."""
+        """A photo opens on the photo page; a folder fills the filmstrip and the folder view."""
         path = Path(path)
         if path.is_dir():
             try:
@@ -190,7 +189,7 @@ class MainWindow(QMainWindow):
         else:
             self.show_status(f"{path} does not exist")
 
-    def _open_from_batch(self, path: Path) -> None:
+    def _open_from_folder_view(self, path: Path) -> None:
         self.pages.setCurrentWidget(self.photo_page)
         self.photo_page.filmstrip.select(path)
         self.photo_page.open_photo(path)

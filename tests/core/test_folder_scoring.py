@@ -1,4 +1,4 @@
-"""The whole chain: store -> scorer -> batch -> CSV/XMP -> cache and resume."""
+"""The whole chain: store -> scorer -> folder scoring -> CSV/XMP -> cache and resume."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ import pytest
 from PIL import Image
 
 from critique_app.core.folder_scoring.columns import COLUMNS, markdown
-from critique_app.core.folder_scoring.runner import add_percentiles, find_photos, score_photos
+from critique_app.core.folder_scoring.runner import add_percentiles, score_photos
+from critique_app.core.library.finding import PHOTO_EXTENSIONS, dialog_filter, find_photos
 from critique_app.core.library.results_cache import ResultsCache
 from critique_app.core.library.xmp import read_rating
 from critique_app.core.scoring.scorer import find_scorers
 from critique_app.core.store.store import ModelStore
+from critique_app.core.util.errors import CritiqueError
 from tests.helpers.depth_models import save_tiny_depth_model
 from tests.helpers.photos import PHOTOS, load_rgb
 from tests.helpers.score_models import save_tiny_scorer
@@ -176,6 +178,30 @@ def test_find_photos_filters_and_recurses(tmp_path):
     assert len(find_photos(tmp_path / "a", recursive=True)) == 3
 
 
+def test_find_photos_one_rule_hidden_case_and_order(tmp_path):
+    """Any case of extension; hidden files and folders skipped; the folder's own photos
+    first, then each subfolder's, by name; links to folders not followed."""
+    for name in ("b.JPG", "a.nef", "c.txt", ".hidden.jpg", "sub/x.Png", "sub/.y.jpg",
+                 ".cache/z.jpg", "a-sub/w.tif"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "looks-like.jpg").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "sub", target_is_directory=True)
+    names = [p.relative_to(tmp_path).as_posix() for p in find_photos(tmp_path, recursive=True)]
+    assert names == ["a.nef", "b.JPG", "a-sub/w.tif", "sub/x.Png"]
+    assert [p.name for p in find_photos(tmp_path)] == ["a.nef", "b.JPG"]
+    with pytest.raises(CritiqueError, match="is not a folder"):
+        find_photos(tmp_path / "b.JPG")
+
+
+def test_the_dialog_filter_lists_every_photo_extension():
+    text = dialog_filter()
+    assert text.startswith("Photos (*.") and text.endswith(");;All files (*)")
+    patterns = text.removeprefix("Photos (").split(")")[0].split()
+    assert {p.removeprefix("*") for p in patterns} == PHOTO_EXTENSIONS
+    assert "*.jpg" in patterns and "*.nef" in patterns
+
+
 def test_columns_are_documented():
     assert (REPO / "docs" / "score-columns.md").read_text(encoding="utf-8") == markdown()
 
@@ -230,12 +256,12 @@ def test_an_internal_error_on_one_photo_is_logged_with_its_traceback(tmp_path, m
         return real_analyze(photo, **kwargs)
 
     monkeypatch.setattr(runner, "analyze", analyze)
-    with caplog.at_level("ERROR", logger="critique.batch"), \
+    with caplog.at_level("ERROR", logger="critique.folder_scoring"), \
             ResultsCache(tmp_path / "cache.sqlite") as cache:
         result = score_photos(paths, cache=cache, scorers=ScorerSet({}), jobs=2)
     assert [row["status"] for row in result.rows] == ["ok", "error", "ok"]
     assert "internal error: ZeroDivisionError" in result.rows[1]["error"]
-    logged = [r for r in caplog.records if r.name == "critique.batch"]
+    logged = [r for r in caplog.records if r.name == "critique.folder_scoring"]
     assert len(logged) == 1 and str(paths[1]) in logged[0].getMessage()
     assert logged[0].exc_info and logged[0].exc_info[0] is ZeroDivisionError
 
@@ -257,7 +283,7 @@ def test_a_score_model_failing_on_one_batch_is_recorded_and_the_run_goes_on(inst
         return real_score(batch)
 
     scorer.score = fails_on_the_second_batch
-    with caplog.at_level("ERROR", logger="critique.batch"), \
+    with caplog.at_level("ERROR", logger="critique.folder_scoring"), \
             ResultsCache(tmp_path / "cache.sqlite") as cache:
         result = score_photos(paths, cache=cache, scorers=scorers, jobs=1, batch_size=2)
     statuses = [row["status"] for row in result.rows]

@@ -13,13 +13,13 @@ from PySide6.QtCore import Qt
 from critique_app.core.folder_scoring.columns import COLUMNS
 from critique_app.core.library.xmp import read_rating
 from critique_app.core.scoring.scorer import NO_SCORER_HINT
-from critique_app.gui.folder.view import (
+from critique_app.gui.folder.table_model import (
     PERCENTILE_COLUMN,
     PHOTO_COLUMN,
     SCORE_COLUMN,
     SORT_ROLE,
-    BatchView,
 )
+from critique_app.gui.folder.view import FolderView
 from tests.helpers.photos import PHOTOS, SHOOT, copy_shoot
 
 NAMES = SHOOT
@@ -41,13 +41,13 @@ def shoot(tmp_path) -> Path:
 
 @pytest.fixture
 def view(qtbot, bridge):
-    widget = BatchView(bridge)
+    widget = FolderView(bridge)
     qtbot.addWidget(widget)
     widget.resize(900, 500)
     return widget
 
 
-def _score(qtbot, view: BatchView) -> None:
+def _score(qtbot, view: FolderView) -> None:
     assert view.score_button.isEnabled()
     view.score_button.click()
     assert view.is_running and not view.score_button.isEnabled()
@@ -55,13 +55,13 @@ def _score(qtbot, view: BatchView) -> None:
 
 
 @pytest.fixture
-def scored(qtbot, view, shoot, installed) -> BatchView:
+def scored(qtbot, view, shoot, installed) -> FolderView:
     view.set_folder(shoot)
     _score(qtbot, view)
     return view
 
 
-def _column(view: BatchView, column: int) -> list:
+def _column(view: FolderView, column: int) -> list:
     proxy = view.proxy
     return [proxy.index(r, column).data(SORT_ROLE) for r in range(proxy.rowCount())]
 

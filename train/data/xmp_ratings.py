@@ -26,7 +26,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from critique_app.core.library.ratings import PhotoRating, photos_in, rating_from_sidecars
+from critique_app.core.library.finding import find_photos
+from critique_app.core.library.ratings import PhotoRating, rating_from_sidecars
 from critique_app.core.library.xmp import PICK_LABEL, RATING, read_sidecar, sidecar_paths
 from critique_app.core.util.errors import CritiqueError
 from train.data.records import DataError, Dataset, RowError, ScoreRow
@@ -66,7 +67,7 @@ def read_xmp_folder(path: Path, *, images: Path | None = None,
     if kind not in (None, "score"):
         raise DataError("a photo folder holds ratings (scores), not critiques", path=path)
     dataset = Dataset("score", "xmp", folder)
-    for photo in photos_in(folder):
+    for photo in find_photos(folder, recursive=True):
         dataset.total_lines += 1
         try:
             judgement = _judgement(photo, folder)

@@ -24,7 +24,7 @@ class Services:
         self.settings = settings
         self._lock = threading.Lock()
         self._scorers: ScorerSet | None = None
-        self.folder_scores: dict[Path, float] = {}  # path -> percentile, from the batch view
+        self.folder_scores: dict[Path, float] = {}  # path -> percentile, from the folder view
 
     def store(self) -> ModelStore:
         return ModelStore()

@@ -1,1 +1,1 @@
-"""batch"""
+"""Folder scoring: every photo of a folder scored and measured, cached, rated."""

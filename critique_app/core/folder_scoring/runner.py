@@ -27,26 +27,14 @@ from critique_app.core.library.results_cache import ResultsCache, content_key
 from critique_app.core.maps import find_depth_model
 from critique_app.core.maps.depth import files_signature
 from critique_app.core.photo import load_photo
-from critique_app.core.photo.load import IMAGE_EXTENSIONS
-from critique_app.core.photo.raw import RAW_EXTENSIONS
 from critique_app.core.scoring.preprocess import to_network_input
 from critique_app.core.scoring.scorer import ScorerSet
 from critique_app.core.util.errors import CritiqueError
 
-BATCH_MAX_SIDE = 720  # analysis size for culling; lets a 24 MP JPEG decode at 1/8 scale
-PHOTO_EXTENSIONS = set(IMAGE_EXTENSIONS) | set(RAW_EXTENSIONS)
+CULLING_MAX_SIDE = 720  # analysis size for culling; lets a 24 MP JPEG decode at 1/8 scale
 
 Progress = Callable[[int, int, dict[str, int]], None]  # (done, total, counts)
-log = logging.getLogger("critique.batch")
-
-
-def find_photos(folder: Path, *, recursive: bool = False) -> list[Path]:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CritiqueError(f"{folder} is not a folder")
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in candidates if p.is_file() and p.suffix.lower() in PHOTO_EXTENSIONS
-                  and not p.name.startswith("."))
+log = logging.getLogger("critique.folder_scoring")
 
 
 @dataclass
@@ -69,7 +57,9 @@ class _Failed:
 
 
 @dataclass
-class BatchResult:
+class FolderScoringResult:
+    """What scoring a folder's photos gave: a row per photo and how each was got."""
+
     rows: list[dict | None]  # in the order of the paths; None where not reached (cancelled)
     cached: int = 0  # served from the results cache
     computed: int = 0  # scored in this run
@@ -77,17 +67,19 @@ class BatchResult:
     cancelled: bool = False
     model_version: str = ""
     depth_missing: list[str] = field(default_factory=list)  # why depth scores are empty
+    scores_missing: str | None = None  # why every score is empty (no score model to use)
 
 
 def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, jobs: int = 2,
-                 batch_size: int = 16, max_side: int = BATCH_MAX_SIDE, cancel=None,
-                 progress: Progress | None = None) -> BatchResult:
+                 batch_size: int = 16, max_side: int = CULLING_MAX_SIDE, cancel=None,
+                 progress: Progress | None = None) -> FolderScoringResult:
     needs_depth = "depth" in scorers.by_modality
     # With a depth scorer the depth model shapes the results too: a new (or newly
     # installed) one must not be answered from the cache.
     version = f"{scorers.version}|analysis-{max_side}" + (
         f"|depth-{depth_model_version()}" if needs_depth else "")
-    result = BatchResult([None] * len(paths), model_version=scorers.version)
+    result = FolderScoringResult([None] * len(paths), model_version=scorers.version,
+                                 scores_missing=scorers.missing)
     known = {i: cache.known_key(p) for i, p in enumerate(paths)}
     stored = cache.get_many({k for k in known.values() if k}, version)
     todo = []
@@ -179,7 +171,8 @@ def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: 
 
 
 def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
-            scorers: ScorerSet, cache: ResultsCache, version: str, result: BatchResult) -> None:
+            scorers: ScorerSet, cache: ResultsCache, version: str,
+            result: FolderScoringResult) -> None:
     """Score one batch, store it in one transaction, fill the rows."""
     stored: list[tuple[str, str, dict]] = []
     for item in ready:
@@ -230,7 +223,7 @@ def _score_batch(items: list[_Prepared], scorers: ScorerSet) -> list[dict]:
 
 
 def depth_model_version() -> str:
-    """Which depth model the batch's depth maps come from: its folder name and the state
+    """Which depth model a folder's depth maps come from: its folder name and the state
     of its files (no hashing of 100 MB per run); "none" when none is installed."""
     try:
         folder = find_depth_model()

@@ -19,13 +19,13 @@ whatever rating was there before. Sidecars are edited by :mod:`critique_app.core
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from critique_app.core.library.finding import find_photos
 from critique_app.core.library.xmp import (
     PICK_LABEL,
     RATING,
@@ -38,13 +38,10 @@ from critique_app.core.library.xmp import (
     sidecar_paths,
     update_sidecars,
 )
-from critique_app.core.photo.load import IMAGE_EXTENSIONS
-from critique_app.core.photo.raw import RAW_EXTENSIONS
 from critique_app.core.util.errors import CritiqueError, check_cancelled
 
 Flag = Literal["pick", "reject"] | None
 PICK_REJECTED, PICK_ACCEPTED = 1, 3  # digiKam's PickLabel: 0 none, 1 rejected, 3 accepted
-PHOTO_EXTENSIONS = frozenset(IMAGE_EXTENSIONS | RAW_EXTENSIONS)
 STAR, NO_STAR = "★", "☆"
 
 
@@ -177,17 +174,6 @@ def read_ratings(photos: Iterable[Path], cancel: threading.Event | None = None,
             yield Path(photo), error
 
 
-def photos_in(folder: Path, *, recursive: bool = True) -> list[Path]:
-    """Photos under ``folder`` as the training reader finds them: sorted, by extension,
-    hidden files and folders skipped."""
-    found: list[Path] = []
-    for where, folders, files in os.walk(folder):
-        folders[:] = sorted(f for f in folders if not f.startswith(".")) if recursive else []
-        found += [Path(where) / name for name in sorted(files)
-                  if Path(name).suffix.lower() in PHOTO_EXTENSIONS and not name.startswith(".")]
-    return found
-
-
 def summarize_folder(folder: Path, *, recursive: bool = True,
                      cancel: threading.Event | None = None) -> RatingSummary:
     """How many photos under ``folder`` are rated, and how: what ``python -m train personal
@@ -197,7 +183,7 @@ def summarize_folder(folder: Path, *, recursive: bool = True,
     if not folder.is_dir():
         raise CritiqueError("folder not found", path=folder)
     summary = RatingSummary()
-    for _photo, rating in read_ratings(photos_in(folder, recursive=recursive), cancel):
+    for _photo, rating in read_ratings(find_photos(folder, recursive=recursive), cancel):
         if isinstance(rating, CritiqueError):
             summary.total += 1
             summary.problems.append(str(rating))
@@ -280,7 +266,6 @@ __all__ = [
     "PhotoRating",
     "RatingSummary",
     "RatingUpdate",
-    "photos_in",
     "rating_from_sidecars",
     "read_photo_rating",
     "read_ratings",

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from critique_app.core.finetuning import probes
-from critique_app.core.folder_scoring.runner import find_photos
+from critique_app.core.library.finding import find_photos
 from critique_app.gui.finetune.widgets import MessageLabel, note, plural
 
 FORMATS = (("Detect automatically", None), ("AVA (AVA.txt)", "ava"),

@@ -1,26 +1,18 @@
 """Score a whole folder: progress, a sortable results table, CSV export and XMP ratings.
 
-The GUI twin of ``critique score FOLDER``: the same core calls, cache file and
-rating rule (stars from the score's percentile within the folder), run through the
-:class:`~critique_app.gui.bridge.Bridge` so the UI never waits on a photo.
+The GUI twin of ``critique score FOLDER``: the same core calls
+(:func:`~critique_app.core.folder_scoring.folder.score_folder`, then
+:func:`~critique_app.core.folder_scoring.folder.write_star_ratings`), run through the
+:class:`~critique_app.gui.bridge.Bridge` so the UI never waits on a photo. The table's
+model lives in :mod:`critique_app.gui.folder.table_model`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    Signal,
-)
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -36,191 +28,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from critique_app.core.folder_scoring.columns import COLUMNS
-from critique_app.core.util.errors import CritiqueError, check_cancelled
+from critique_app.core.util.errors import CritiqueError
 from critique_app.gui.bridge import Bridge, Task
-
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the raw value (number, text or None) to sort by
-ERROR_TINT = QColor(214, 69, 65, 46)
-ERROR_TEXT = QColor(190, 45, 40)
-AnyIndex = QModelIndex | QPersistentModelIndex
-
-
-def _number(value, digits: int, suffix: str = "", signed: bool = False) -> str:
-    if value is None:
-        return "—"
-    if round(value, digits) == 0:
-        value, signed = 0.0, False  # "0.0", not "-0.0" or "+0.0"
-    return f"{value:{'+' if signed else ''}.{digits}f}{suffix}"
+from critique_app.gui.folder.table_model import (
+    ERROR_TEXT,
+    PHOTO_COLUMN,
+    FolderFilterProxy,
+    FolderResultsModel,
+)
 
 
-def _sharpness(row: dict):
-    subject = row.get("subject_sharpness")
-    return subject if subject is not None else row.get("sharpness")
-
-
-def _sharpness_tip(row: dict) -> str:
-    parts = [f"{name} {row[key]:.2f}" for name, key in
-             (("subject", "subject_sharpness"), ("global", "sharpness"),
-              ("background", "background_sharpness")) if row.get(key) is not None]
-    return "sharpness (0-1, 1 = crisp): " + ", ".join(parts) if parts else ""
-
-
-def _status_text(row: dict) -> str:
-    return "ok" if row.get("status") == "ok" else f"error: {row.get('error') or 'unknown'}"
-
-
-@dataclass(frozen=True)
-class _Column:
-    title: str
-    value: Callable[[dict], object]  # the sort value
-    text: Callable[[dict], str]
-    tip: str  # header tooltip
-    numeric: bool = True
-
-
-_COLUMNS = [
-    _Column("photo", lambda r: Path(r["path"]).name.lower(), lambda r: Path(r["path"]).name,
-            "the photo file", numeric=False),
-    _Column("score", lambda r: r.get("score_mean"), lambda r: _number(r.get("score_mean"), 2),
-            COLUMNS["score_mean"]),
-    _Column("±", lambda r: r.get("score_std"), lambda r: _number(r.get("score_std"), 2),
-            COLUMNS["score_std"]),
-    _Column("percentile", lambda r: r.get("score_percentile"),
-            lambda r: _number(r.get("score_percentile"), 0), COLUMNS["score_percentile"]),
-    _Column("sharpness", _sharpness, lambda r: _number(_sharpness(r), 2),
-            "sharpness of the subject (of the whole frame when no subject was found), 0-1"),
-    _Column("blown", lambda r: r.get("highlights_clipped_pct"),
-            lambda r: _number(r.get("highlights_clipped_pct"), 1, " %"),
-            COLUMNS["highlights_clipped_pct"]),
-    _Column("crushed", lambda r: r.get("shadows_clipped_pct"),
-            lambda r: _number(r.get("shadows_clipped_pct"), 1, " %"),
-            COLUMNS["shadows_clipped_pct"]),
-    _Column("tilt", lambda r: r.get("tilt_deg"),
-            lambda r: _number(r.get("tilt_deg"), 1, "°", signed=True), COLUMNS["tilt_deg"]),
-    _Column("status", lambda r: r.get("status"), _status_text, COLUMNS["status"],
-            numeric=False),
-]
-PHOTO_COLUMN, SCORE_COLUMN, STD_COLUMN, PERCENTILE_COLUMN, SHARPNESS_COLUMN = range(5)
-STATUS_COLUMN = len(_COLUMNS) - 1
-
-
-class BatchResultsModel(QAbstractTableModel):
-    """The rows of a folder's results (the core's row dicts), one per photo."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self._rows: list[dict] = []
-
-    def set_rows(self, rows: list[dict]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def rows(self) -> list[dict]:
-        return list(self._rows)
-
-    def row_at(self, row: int) -> dict:
-        return self._rows[row]
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(_COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation != Qt.Orientation.Horizontal:
-            return None
-        column = _COLUMNS[section]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.title
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return column.tip
-        return None
-
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        row = self._rows[index.row()]
-        column = _COLUMNS[index.column()]
-        failed = row.get("status") != "ok"
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.text(row)
-        if role == SORT_ROLE:
-            return column.value(row)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(row, index.column(), failed)
-        if role == Qt.ItemDataRole.BackgroundRole and failed:
-            return QBrush(ERROR_TINT)
-        if role == Qt.ItemDataRole.ForegroundRole and failed and index.column() == STATUS_COLUMN:
-            return QBrush(ERROR_TEXT)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column.numeric:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    @staticmethod
-    def _tooltip(row: dict, column: int, failed: bool) -> str | None:
-        if failed:
-            return f"{row['path']}\n{row.get('error') or 'could not be read'}"
-        if column == PHOTO_COLUMN:
-            return row["path"]
-        if column == SHARPNESS_COLUMN:
-            return _sharpness_tip(row) or None
-        if column in (SCORE_COLUMN, STD_COLUMN) and row.get("score_mean") is not None:
-            return f"predicted mean score {row['score_mean']:.2f} ± {row.get('score_std', 0):.2f}"
-        return None
-
-
-class BatchFilterProxy(QSortFilterProxyModel):
-    """Sorts by the raw values (numbers numerically, empty cells last in either order) and
-    filters by a minimum score and by status."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.setSortRole(SORT_ROLE)
-        self._minimum = 0.0
-        self._status = "all"
-
-    def set_minimum_score(self, minimum: float) -> None:
-        self.beginFilterChange()
-        self._minimum = minimum
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def set_status(self, status: str) -> None:
-        """``"all"``, ``"ok"`` or ``"error"``."""
-        self.beginFilterChange()
-        self._status = status
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
-        row = self.sourceModel().row_at(source_row)
-        if self._status != "all" and (row.get("status") == "ok") != (self._status == "ok"):
-            return False
-        if self._minimum > 0:
-            score = row.get("score_mean")
-            return score is not None and score >= self._minimum
-        return True
-
-    def lessThan(self, left: AnyIndex, right: AnyIndex) -> bool:
-        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
-        if a is None or b is None:
-            # Qt flips the comparison for descending order; flip back so None stays last.
-            ascending = self.sortOrder() == Qt.SortOrder.AscendingOrder
-            return (a is not None and b is None) == ascending
-        if a == b:  # stable and deterministic: fall back to the file name
-            a, b = (i.siblingAtColumn(PHOTO_COLUMN).data(SORT_ROLE) for i in (left, right))
-        return a < b
-
-
-class BatchView(QWidget):
+class FolderView(QWidget):
     """Score a folder and browse its results. ``set_folder`` first, then ``score()``."""
 
     openPhoto = Signal(Path)  # a row was double-clicked
     runningChanged = Signal(bool)  # scoring or writing ratings started / ended
     scoreProgress = Signal(int, int)  # (done, total) while scoring
-    scoringFinished = Signal(object)  # the core BatchResult (also a cancelled one)
+    scoringFinished = Signal(object)  # the core FolderScoringResult (also a cancelled one)
 
     def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -228,14 +52,14 @@ class BatchView(QWidget):
         self.jobs = 2  # decoding threads, like the CLI's default
         self.folder: Path | None = None
         self.recursive = False
-        self.last_result = None  # the last BatchResult, None before a run ends
+        self.last_result = None  # the last FolderScoringResult, None before a run ends
         self._task: Task | None = None
         self._photo_count = 0
         self._started = 0.0
         self._first_done: int | None = None
 
-        self.model = BatchResultsModel(self)
-        self.proxy = BatchFilterProxy(self)
+        self.model = FolderResultsModel(self)
+        self.proxy = FolderFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self._build()
         self._update_buttons()
@@ -342,7 +166,7 @@ class BatchView(QWidget):
 
     def set_folder(self, folder: Path, recursive: bool = False) -> None:
         """The folder to score; a different folder cancels a run and clears the table."""
-        from critique_app.core.folder_scoring.runner import find_photos
+        from critique_app.core.library.finding import find_photos
 
         folder = Path(folder)
         if (folder, recursive) != (self.folder, self.recursive):
@@ -373,20 +197,10 @@ class BatchView(QWidget):
         outcome: dict = {}  # what the worker got, read back if the run is cancelled
 
         def work(task: Task):
-            from critique_app.core.folder_scoring.runner import find_photos, score_photos
-            from critique_app.core.library.results_cache import ResultsCache
-            from critique_app.core.scoring.scorer import find_scorers
-            from critique_app.core.util.paths import data_dir
+            from critique_app.core.folder_scoring.folder import score_folder
 
-            photos = find_photos(folder, recursive=recursive)
-            scorers = find_scorers()
-            outcome["missing"] = scorers.missing
-            check_cancelled(task.cancel_event)
-            # The cache is opened here: a SQLite connection belongs to its thread.
-            with ResultsCache(data_dir() / "cache" / "results.sqlite") as cache:
-                outcome["result"] = score_photos(photos, cache=cache, scorers=scorers,
-                                                 jobs=jobs, cancel=task.cancel_event,
-                                                 progress=task.report)
+            outcome["result"] = score_folder(folder, recursive=recursive, jobs=jobs,
+                                             cancel=task.cancel_event, progress=task.report)
             return outcome
 
         self._show_info("")
@@ -394,7 +208,7 @@ class BatchView(QWidget):
         self._reset_progress()
         self.progress.setFormat("starting…")
         self._started, self._first_done = time.monotonic(), None
-        task = self.bridge.call("batch score", work, on_progress=self._scoring_progress,
+        task = self.bridge.call("score folder", work, on_progress=self._scoring_progress,
                                 on_done=self._scoring_done, on_error=self._failed)
         task.finished.connect(lambda: self._scoring_ended(task, outcome))
         self._set_task(task)
@@ -433,30 +247,14 @@ class BatchView(QWidget):
     def write_xmp(self) -> None:
         """Stars from each score's percentile into the photos' XMP sidecars, off the UI
         thread; ratings the photographer set are kept (as the CLI does by default)."""
-        rows = [dict(row) for row in self.rows() if row.get("status") == "ok"
-                and row.get("score_mean") is not None and row.get("score_percentile") is not None]
+        from critique_app.core.folder_scoring.folder import rows_to_rate, write_star_ratings
+
+        rows = [dict(row) for row in rows_to_rate(self.rows())]
         if not rows or self.is_running:
             return
 
-        def work(task: Task) -> dict:
-            from critique_app.core.library.xmp import stars_from_percentile, write_rating
-
-            counts = {"written": 0, "kept": 0, "skipped": 0, "problems": []}
-            for done, row in enumerate(rows):
-                check_cancelled(task.cancel_event)
-                try:
-                    outcome = write_rating(Path(row["path"]),
-                                           stars_from_percentile(row["score_percentile"]),
-                                           source="score-percentile")
-                except CritiqueError as error:
-                    counts["skipped"] += 1
-                    counts["problems"].append(str(error))
-                else:
-                    counts["written"] += bool(outcome.written or outcome.unchanged)
-                    counts["kept"] += bool(outcome.kept_manual)
-                    counts["problems"] += outcome.skipped
-                task.report(done + 1, len(rows))
-            return counts
+        def work(task: Task):
+            return write_star_ratings(rows, cancel=task.cancel_event, progress=task.report)
 
         self._show_info("")
         self._reset_progress()
@@ -481,7 +279,7 @@ class BatchView(QWidget):
         self.scoreProgress.emit(done, total)
 
     def _scoring_done(self, outcome: dict) -> None:
-        self._show_result(outcome["result"], outcome.get("missing"))
+        self._show_result(outcome["result"])
 
     def _scoring_ended(self, task: Task, outcome: dict) -> None:
         if task is not self._task:
@@ -489,12 +287,12 @@ class BatchView(QWidget):
         self._set_task(None)
         if task.cancelled:
             if "result" in outcome:
-                self._show_result(outcome["result"], outcome.get("missing"))
+                self._show_result(outcome["result"])
             else:
                 self.summary_label.setText("cancelled before any photo was scored")
                 self._reset_progress()
 
-    def _show_result(self, result, missing: str | None) -> None:
+    def _show_result(self, result) -> None:
         rows = [row for row in result.rows if row is not None]
         self.last_result = result
         self.model.set_rows(rows)
@@ -508,8 +306,9 @@ class BatchView(QWidget):
             summary += (f" — cancelled after {len(rows)} of {total}; finished photos are kept "
                         "in the cache, Score folder goes on from there")
         self.summary_label.setText(summary)
-        if missing:
-            self._show_info(f"Scores left empty: {missing}. The measurements are shown.")
+        if result.scores_missing:
+            self._show_info(f"Scores left empty: {result.scores_missing}. "
+                            "The measurements are shown.")
         self._update_buttons()
         self.scoringFinished.emit(result)
 
@@ -520,12 +319,12 @@ class BatchView(QWidget):
         self.progress.setFormat(f"ratings {done}/{total}")
         self.progress_label.setText(self._eta(done, total))
 
-    def _xmp_done(self, counts: dict) -> None:
+    def _xmp_done(self, report) -> None:
         self.progress_label.setText("")
         self.summary_label.setText(
-            f"XMP ratings: written {counts['written']}, kept your own ratings "
-            f"{counts['kept']}, skipped {counts['skipped']}")
-        self.summary_label.setToolTip("\n".join(counts["problems"][:30]))
+            f"XMP ratings: written {report.written}, kept your own ratings "
+            f"{report.kept}, skipped {len(report.failed)}")
+        self.summary_label.setToolTip("\n".join(report.problems[:30]))
 
     def _xmp_ended(self, task: Task) -> None:
         if task is not self._task:
