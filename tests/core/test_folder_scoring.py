@@ -20,7 +20,7 @@ from critique_app.core.folder_scoring.columns import COLUMNS, markdown
 from critique_app.core.folder_scoring.runner import add_percentiles, score_photos
 from critique_app.core.library.finding import PHOTO_EXTENSIONS, dialog_filter, find_photos
 from critique_app.core.library.results_cache import ResultsCache
-from critique_app.core.library.xmp import read_rating
+from critique_app.core.library.xmp import read_rating, stars_from_mean
 from critique_app.core.scoring.scorer import find_scorers
 from critique_app.core.store.store import ModelStore
 from critique_app.core.util.errors import CritiqueError
@@ -161,6 +161,42 @@ def test_xmp_ratings_follow_the_percentile_and_keep_manual_ones(installed, tmp_p
         assert stars == (5 if percentile >= 90 else 4 if percentile >= 70 else
                          3 if percentile >= 30 else 2 if percentile >= 10 else 1)
     assert [(p.read_bytes(), p.stat().st_mtime_ns) for p in paths] == before
+
+
+def test_score_folder_owns_the_photos_the_cache_and_the_stars(installed, tmp_path):
+    """What both shells call: the photos and models are announced before scoring, the
+    shared results cache answers a second run, and stars go into the sidecars."""
+    from critique_app.core.folder_scoring.folder import (
+        results_cache_path,
+        rows_to_rate,
+        score_folder,
+        write_star_ratings,
+    )
+    from critique_app.core.util.errors import Cancelled
+
+    paths = _shoot(tmp_path / "shoot", 3)
+    seen, done = [], []
+    result = score_folder(tmp_path / "shoot", runtime="torch",
+                          started=lambda photos, scorers: seen.append((photos, scorers)),
+                          progress=lambda d, total, counts: done.append((d, total)))
+    assert seen and seen[0][0] == paths and not seen[0][1].missing
+    assert result.computed == 3 and done[-1] == (3, 3) and result.scores_missing is None
+    assert results_cache_path().is_file()
+    assert score_folder(tmp_path / "shoot", runtime="torch").cached == 3
+
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        score_folder(tmp_path / "shoot", runtime="torch", cancel=cancel)
+
+    rows = [*result.rows, {"path": str(tmp_path / "x.jpg"), "status": "error"}]
+    assert rows_to_rate(rows) == result.rows
+    report = write_star_ratings(rows, rating_from="mean")
+    assert (report.rated, report.written, report.kept, report.failed) == (3, 3, 0, [])
+    for row in result.rows:
+        assert read_rating(Path(row["path"] + ".xmp")) == stars_from_mean(row["score_mean"])
+    with pytest.raises(ValueError):
+        write_star_ratings(rows, rating_from="median")
 
 
 def test_percentiles_count_ties_half():
