@@ -9,12 +9,12 @@ resuming with different ones is refused instead of silently diverging.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
 from critique_app.core.util.errors import CritiqueError
+from critique_app.core.util.files import atomic_path
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -29,10 +29,8 @@ def checkpoint_path(run_dir: Path) -> Path:
 
 def save_checkpoint(run_dir: Path, state: dict) -> Path:
     path = checkpoint_path(run_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, temp)
-    os.replace(temp, path)
+    with atomic_path(path) as temporary:
+        torch.save(state, temporary)
     return path
 
 

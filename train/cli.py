@@ -17,160 +17,10 @@ import sys
 from pathlib import Path
 
 from critique_app.core.util.errors import CritiqueError
+from train.parser import RUN_FILE, build_parser
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
-RUN_FILE = "run.json"
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("run")
-    group.add_argument("--out", "-o", type=Path, required=True, help="the run's folder")
-    group.add_argument("--resume", action="store_true",
-                       help="continue the stopped run in --out with its stored settings")
-    group.add_argument("--epochs", type=int, default=10)
-    group.add_argument("--batch-size", type=int, default=None,
-                       help="photos per micro-batch (default: chosen to fit the profile)")
-    group.add_argument("--accumulate", type=int, default=1,
-                       help="micro-batches per optimizer step (a bigger step, same memory)")
-    group.add_argument("--lr", type=float, default=None, help="peak learning rate")
-    group.add_argument("--weight-decay", type=float, default=1e-4)
-    group.add_argument("--seed", type=int, default=0)
-    group.add_argument("--val-fraction", type=float, default=0.1,
-                       help="share of photos held out for evaluation")
-    group.add_argument("--checkpoint-every", type=int, default=0,
-                       help="optimizer steps between checkpoints (0: every epoch)")
-    group.add_argument("--max-steps", type=int, default=None,
-                       help="stop after this many steps (resume later with --resume)")
-    group.add_argument("--workers", type=int, default=0, help="data-loading processes")
-    group.add_argument("--name", default=None, help="the trained model's name")
-    hw = parser.add_argument_group("hardware")
-    hw.add_argument("--profile", choices=("auto", "2080ti", "cpu", "cuda"), default="auto")
-    hw.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto")
-    hw.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction,
-                    default=None)
-    out = parser.add_argument_group("progress")
-    out.add_argument("--progress", choices=("auto", "bar", "json", "none"), default="auto",
-                     help="json: one JSON event per line on stdout (for the app's wizard)")
-    out.add_argument("--progress-file", type=Path, default=None,
-                     help="also append JSON events here (default: <out>/progress.jsonl)")
-
-
-def _data(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    group = parser.add_argument_group("data")
-    group.add_argument("--data", type=Path, required=required,
-                       help="dataset file or folder (AVA.txt, CSV, JSONL, JSON, a photo folder)")
-    group.add_argument("--format", default=None,
-                       help="ava, impressions, artemis, pccd, xmp, csv, jsonl (default: detect)")
-    group.add_argument("--images", type=Path, default=None,
-                       help="the dataset's image folder, where it is not beside the data")
-
-
-def _score_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model")
-    group.add_argument("--backbone", default="lite0",
-                       help="lite0 (ImageNet weights from the model store) or a timm name")
-    group.add_argument("--init", type=Path, default=None,
-                       help="start from a score model or ssl backbone folder")
-    group.add_argument("--freeze", default="last:2", help="backbone, last:N or none")
-    group.add_argument("--input-size", type=int, default=224)
-    group.add_argument("--mean-weight", type=float, default=0.0,
-                       help="Explaining-IAA: weight of the mean-score error term")
-    group.add_argument("--std-weight", type=float, default=0.0,
-                       help="Explaining-IAA: weight of the score-spread error term")
-    group.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
-    group.add_argument("--no-cache", action="store_true",
-                       help="decode photos every epoch instead of caching the inputs")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="critique-train", description="Fine-tune Critique's models on your own photos.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="TASK")
-
-    score = commands.add_parser("score", help="a NIMA score model from rated photos")
-    _data(score, required=False)
-    _score_options(score)
-    _common(score)
-
-    modality = commands.add_parser("modality",
-                                   help="a score model that looks at a saliency/depth/blur map")
-    _data(modality, required=False)
-    _score_options(modality)
-    modality.add_argument("--modality", choices=("saliency", "depth", "blur"), default=None)
-    modality.add_argument("--depth-model", default=None, help="depth model folder or name")
-    _common(modality)
-
-    ssl = commands.add_parser("ssl", help="self-supervised pre-training on an unrated folder")
-    ssl.add_argument("--data", type=Path, required=False, help="a folder of photos")
-    ssl.add_argument("--backbone", default="lite0")
-    ssl.add_argument("--input-size", type=int, default=224)
-    ssl.add_argument("--freeze", default="last:3")
-    ssl.add_argument("--margin", type=float, default=0.5)
-    ssl.add_argument("--degradations", type=int, default=2,
-                     help="degraded copies per photo and step")
-    ssl.add_argument("--recursive", action="store_true")
-    _common(ssl)
-
-    personal = commands.add_parser("personal", help="learn your taste from your own ratings")
-    _data(personal, required=False)
-    personal.add_argument("--base", default=None,
-                          help="the score model to start from (installed name or folder)")
-    personal.add_argument("--freeze", default="backbone")
-    personal.add_argument("--rater", default=None, help="use only this rater's rows")
-    personal.add_argument("--no-cache", action="store_true")
-    _common(personal)
-
-    critic = commands.add_parser("critic", help="LoRA fine-tuning of the critic on critiques")
-    _data(critic, required=False)
-    from train.tasks.critic_cli import add_critic_options
-
-    add_critic_options(critic)
-    _common(critic)
-
-    evaluate = commands.add_parser("eval", help="metrics of a model on a dataset")
-    evaluate.add_argument("model", help="model folder (or installed name)")
-    _data(evaluate)
-    evaluate.add_argument("--split", choices=("val", "all"), default="val",
-                          help="val: the held-out split training used (same --seed); all")
-    evaluate.add_argument("--val-fraction", type=float, default=None,
-                          help="default: the value the model was trained with (else 0.1)")
-    evaluate.add_argument("--seed", type=int, default=None,
-                          help="default: the seed the model was trained with (else 0)")
-    evaluate.add_argument("--json", action="store_true")
-
-    export = commands.add_parser("export", help="write a run's model folder (and ONNX)")
-    export.add_argument("run", type=Path, help="the run's folder")
-    export.add_argument("--to", type=Path, default=None, help="where (default: <run>/model)")
-    export.add_argument("--no-onnx", action="store_true")
-
-    personas = commands.add_parser(
-        "compare-personas", help="do two persona adapters write differently? (a permutation test)")
-    personas.add_argument("adapter_a", type=Path)
-    personas.add_argument("adapter_b", type=Path)
-    _data(personas)
-    personas.add_argument("--limit", type=int, default=20, help="photos to critique")
-    personas.add_argument("--max-new-tokens", type=int, default=48)
-    personas.add_argument("--seed", type=int, default=0)
-    personas.add_argument("--json", action="store_true")
-
-    validate = commands.add_parser("validate", help="check a dataset before training")
-    _data(validate)
-    validate.add_argument("--json", action="store_true")
-
-    estimate = commands.add_parser("estimate", help="peak GPU memory of a task's settings")
-    estimate.add_argument("--task", choices=("critic", "score"), default="critic")
-    estimate.add_argument("--model", default=None,
-                          help="critic: a known VLM (Hub id) or a model folder (default: all "
-                               "known VLMs)")
-    estimate.add_argument("--backbone", default="lite0", help="score: the backbone")
-    estimate.add_argument("--input-size", type=int, default=224)
-    estimate.add_argument("--batch-size", type=int, default=None)
-    estimate.add_argument("--limit-gb", type=float, default=11.0)
-    estimate.add_argument("--json", action="store_true")
-
-    hardware = commands.add_parser("hardware", help="what this machine offers for training")
-    hardware.add_argument("--json", action="store_true")
-    return parser
+TRAINING_COMMANDS = ("score", "modality", "personal", "ssl", "critic")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]
     try:
-        if args.command in ("score", "modality", "ssl", "personal", "critic"):
+        if args.command in TRAINING_COMMANDS:
             return _train(parser, args)
         from train import commands
 
@@ -190,9 +40,36 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def task_entry(command: str):
+    """The entry module of a training command's task (``train/run_<task>.py``); each has
+    ``run(args, hardware, progress) -> dict``, the result its ``done`` event carries."""
+    if command in ("score", "modality", "personal"):  # score runs on a map, or for one person
+        from train import run_score as entry
+    elif command == "ssl":
+        from train import run_ssl as entry
+    elif command == "critic":
+        from train import run_critic as entry
+    else:
+        raise ValueError(f"'{command}' is not a training command")
+    return entry
+
+
+def run_task(args: argparse.Namespace, progress) -> dict:
+    """Seed, resolve the hardware, run the command's task and report its result."""
+    from train.hardware import apply_memory_cap, resolve_hardware
+    from train.seed import seed_everything
+
+    seed_everything(args.seed)  # before any model is built: fresh heads start the same way
+    hardware = resolve_hardware(args.profile, args.precision, args.gradient_checkpointing)
+    apply_memory_cap(hardware)
+    progress.log(f"hardware: {hardware.describe()}")
+    result = task_entry(args.command).run(args, hardware, progress)
+    progress.done(result)
+    return result
+
+
 def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from train.progress import describe_failure
-    from train.runs import run_task
 
     args = _with_stored_settings(parser, args)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -220,7 +97,7 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def summary(result: dict) -> str:
     """What a finished (or stopped) run did, for a person at a terminal."""
-    from train.run_score import describe_metrics as line
+    from train.metrics import describe_metrics as line
 
     if result.get("stopped_early") or not result.get("model_dir"):
         return f"stopped after {result.get('steps', 0)} steps; continue with --resume"

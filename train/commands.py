@@ -76,7 +76,7 @@ def run_estimate(args: argparse.Namespace) -> int:
 def _score_estimate(args: argparse.Namespace, limit: int) -> dict:
     from critique_app.core.scoring.backbone import LITE0, create_backbone
     from critique_app.core.scoring.model import ScoreNet
-    from train.run_score import score_memory_by_batch
+    from train.tasks.score_model import score_memory_by_batch
 
     name = LITE0 if args.backbone == "lite0" else args.backbone
     batch = args.batch_size or 32
@@ -107,7 +107,7 @@ def run_eval(args: argparse.Namespace) -> int:
     metadata = json.loads((folder / LOCAL_METADATA).read_text(encoding="utf-8"))
     _default_split(args, folder)
     if metadata.get("task") == "critic-adapter":
-        from train.tasks.critic_cli import evaluate_adapter
+        from train.tasks.critic_adapter import evaluate_adapter
 
         metrics = evaluate_adapter(folder, args)
     elif metadata.get("task") == "score":
@@ -187,8 +187,8 @@ def _export_from_checkpoint(run: Path, target: Path) -> None:
     import torch
 
     from train.checkpoint import checkpoint_path
-    from train.cli import RUN_FILE, build_parser
     from train.export import ModelCard, export_score_model
+    from train.parser import RUN_FILE, build_parser
     from train.tasks.score_model import build_score_net
 
     stored = run / RUN_FILE

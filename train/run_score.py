@@ -1,19 +1,27 @@
-"""One score-model run, start to finish: split, check every photo, train, export.
+"""``python -m train score|modality|personal``: one score-model run, start to finish.
 
-Shared by `score`, `modality` and `personal` (which are score runs with another
-input or starting point).
+The entry point of the score task, shaped like every task's (``train/run_<task>.py``):
+:func:`run` takes the parsed command line, the hardware and the progress reporter, and
+returns the result the ``done`` event carries. ``modality`` is a score run on a
+saliency, depth or blur map instead of the photo; ``personal`` one that starts from a
+trained score model and learns one person's ratings. Each splits the data, checks every
+photo, trains and exports.
 """
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from critique_app.core.util.errors import CritiqueError
+from train.common import load_validated, loop_settings
 from train.data.records import DataError, Dataset
 from train.data.split import split_rows
 from train.distributed import is_main_process
 from train.export import ModelCard, export_score_model
 from train.loop import FitResult, LoopSettings, fit
+from train.metrics import describe_metrics
 from train.tasks.images import InputCache
 from train.tasks.score import (
     ScoreOptions,
@@ -22,7 +30,7 @@ from train.tasks.score import (
     predict,
     prepare_inputs,
 )
-from train.tasks.score_model import BuiltNet
+from train.tasks.score_model import BuiltNet, build_score_net, score_memory_by_batch
 
 MIN_TRAIN, MIN_VAL = 4, 2
 
@@ -47,16 +55,71 @@ class ScoreOutcome:
     skipped: list[str]
 
 
-def run_score(run: ScoreRun, data: Dataset, built: BuiltNet, options: ScoreOptions,
-              settings: LoopSettings, hardware, run_dir: Path, progress, *,
-              resume: bool = False, baseline: bool = False) -> ScoreOutcome:
-    """``baseline``: also measure the starting model on the held-out split (when it
+def run(args: argparse.Namespace, hardware, progress) -> dict:
+    """``score``, ``modality`` or ``personal``, as ``args.command`` says."""
+    command = args.command
+    dataset = load_validated(args, progress, "score")
+    if command == "personal":
+        base = _personal_base(args.base)
+        if args.rater:
+            dataset.rows = [row for row in dataset.rows if row.rater == args.rater]
+            if not dataset.rows:
+                raise CritiqueError(f"no ratings by '{args.rater}' in {dataset.source}")
+        built = build_score_net(init=base)
+        options = ScoreOptions(freeze=args.freeze, flip=True)
+        summary = (f"A personal score model: {built.started_from}, adapted to "
+                   f"{args.rater or 'one person'}'s ratings.")
+    else:
+        if command == "modality" and not args.modality:
+            raise CritiqueError("'modality' needs --modality saliency, depth or blur")
+        built = build_score_net(args.backbone, init=args.init, input_size=args.input_size)
+        options = ScoreOptions(modality=getattr(args, "modality", None) or "photo",
+                               freeze=args.freeze, mean_weight=args.mean_weight,
+                               std_weight=args.std_weight, flip=not args.no_flip,
+                               depth_model=getattr(args, "depth_model", None))
+        summary = ""
+    name = args.name or f"{command}-{Path(args.out).resolve().name}"
+    score_run = ScoreRun(name=name, dataset_name=f"{dataset.source.name} ({dataset.format})",
+                         val_fraction=args.val_fraction, cache=not args.no_cache,
+                         summary=summary)
+    outcome = train_score_model(score_run, dataset, built, options,
+                                loop_settings(args, hardware), hardware, args.out, progress,
+                                resume=args.resume,
+                                baseline=command == "personal" or args.init is not None)
+    return {"task": command, "model_dir": None if outcome.fit.stopped_early
+            else str(outcome.model_dir),
+            "stopped_early": outcome.fit.stopped_early, "steps": outcome.fit.steps,
+            "metrics": outcome.metrics, "baseline_metrics": outcome.baseline_metrics,
+            "skipped": len(outcome.skipped),
+            "peak_gpu_memory_bytes": outcome.fit.peak_gpu_memory_bytes}
+
+
+def _personal_base(base: str | None) -> Path:
+    """The score model a personal model starts from: a folder or an installed name."""
+    from critique_app.core.store.store import ModelStore
+
+    if not base:
+        raise CritiqueError("'personal' needs --base: the trained score model to start from")
+    if Path(base).is_dir():
+        return Path(base)
+    folder = ModelStore().path(base)
+    if folder is None:
+        raise CritiqueError(f"no score model '{base}' is installed (see 'critique models list')")
+    return folder
+
+
+def train_score_model(score_run: ScoreRun, data: Dataset, built: BuiltNet,
+                      options: ScoreOptions, settings: LoopSettings, hardware, run_dir: Path,
+                      progress, *, resume: bool = False, baseline: bool = False) -> ScoreOutcome:
+    """Split, check every photo, fit and export (the shared part of the score commands).
+
+    ``baseline``: also measure the starting model on the held-out split (when it
     is itself a trained scorer), so the result shows what training changed."""
     run_dir = Path(run_dir)
-    train_rows, val_rows = split_rows(data.rows, run.val_fraction, settings.seed)
-    cache = InputCache(run_dir / "cache" if run.cache else None)
+    train_rows, val_rows = split_rows(data.rows, score_run.val_fraction, settings.seed)
+    cache = InputCache(run_dir / "cache" if score_run.cache else None)
     task = ScoreTask(built, train_rows, val_rows, options, cache, seed=settings.seed,
-                     data_fingerprint=data_fingerprint(data.rows), name=run.name)
+                     data_fingerprint=data_fingerprint(data.rows), name=score_run.name)
     skipped = _drop_unreadable(task, progress, settings.workers or 2)
     if len(task.train_samples) < MIN_TRAIN or len(task.val_samples) < MIN_VAL:
         raise DataError(f"too few usable photos: {len(task.train_samples)} to train on and "
@@ -79,18 +142,19 @@ def run_score(run: ScoreRun, data: Dataset, built: BuiltNet, options: ScoreOptio
     model_dir = run_dir / "model"
     if not result.stopped_early and is_main_process():
         card = ModelCard(
-            name=run.name, task="score", dataset=run.dataset_name,
-            summary=run.summary or f"NIMA score model on the {options.modality}, trained with "
-                                   "Critique's trainer.",
-            samples=len(task.train_samples), licence=run.licence, data_licence=run.data_licence,
+            name=score_run.name, task="score", dataset=score_run.dataset_name,
+            summary=score_run.summary or f"NIMA score model on the {options.modality}, "
+                                         "trained with Critique's trainer.",
+            samples=len(task.train_samples), licence=score_run.licence,
+            data_licence=score_run.data_licence,
             started_from=built.started_from,
             hyper_parameters={**asdict(settings), **asdict(options),
                               "backbone": built.backbone, "input_size": built.input_spec.size,
-                              "val_fraction": run.val_fraction},
+                              "val_fraction": score_run.val_fraction},
             hardware=hardware.to_dict(), metrics=result.metrics,
             baseline_metrics=baseline_metrics,
             notes=[f"skipped unreadable: {s}" for s in skipped[:20]])
-        peak = {"split": {"val_fraction": run.val_fraction, "seed": settings.seed},
+        peak = {"split": {"val_fraction": score_run.val_fraction, "seed": settings.seed},
                 "peak_gpu_memory_bytes": result.peak_gpu_memory_bytes,
                 "history": result.history, "seconds": round(result.seconds, 1)}
         export_score_model(built.net, model_dir, card=card, backbone=built.backbone,
@@ -99,18 +163,6 @@ def run_score(run: ScoreRun, data: Dataset, built: BuiltNet, options: ScoreOptio
                            extra_metrics=peak)
         write_examples(built, task, model_dir)
     return ScoreOutcome(model_dir, result, result.metrics, baseline_metrics, skipped)
-
-
-def score_memory_by_batch(model, input_size: int, *, amp: bool, gradient_checkpointing: bool):
-    """Peak GPU memory of training a score network on square inputs, per batch size."""
-    import torch
-
-    from train.memory import memory_by_batch
-
-    sample = torch.zeros(1, 3, input_size, input_size)
-    return memory_by_batch(model, (sample,), amp=amp,
-                           gradient_checkpointing=gradient_checkpointing,
-                           loss_fn=lambda out: out.float().sum())
 
 
 def fit_to_memory(task: ScoreTask, settings: LoopSettings, hardware, progress):
@@ -171,11 +223,3 @@ def _drop_unreadable(task: ScoreTask, progress, workers: int) -> list[str]:
             progress.log(f"skipped {line}", level="warning")
         samples.rows = [row for row in samples.rows if id(row) not in bad]
     return skipped
-
-
-def describe_metrics(metrics: dict) -> str:
-    """"srcc 0.912, plcc 0.930, ...": the measured values, for a log line or a terminal."""
-    return ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
-
-
-

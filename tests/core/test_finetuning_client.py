@@ -16,7 +16,7 @@ from critique_app.core.finetuning.protocol import parse_event
 from critique_app.core.finetuning.runs import list_runs, new_run_dir, read_results, read_run
 from critique_app.core.util.errors import CritiqueError
 from tests.helpers.photos import PHOTOS
-from train.cli import build_parser
+from train.parser import build_parser
 from train.progress import Progress
 
 

@@ -24,14 +24,16 @@ from critique_app.core.store.store import LOCAL_METADATA, ModelStore
 from critique_app.core.util.errors import CritiqueError
 from tests.helpers.photos import PHOTOS
 from tests.helpers.tiny_lms import save_tiny_causal_lm, save_tiny_idefics3
-from train.cli import build_parser
 from train.cli import main as train_main
 from train.data.formats import load_dataset
 from train.hardware import resolve_hardware
 from train.loop import LoopSettings, fit
+from train.parser import build_parser
 from train.progress import Progress, read_events
+from train.run_critic import log_memory_estimate
+from train.run_critic import run as run_critic
 from train.tasks.critic import CriticOptions, CriticTask, load_base
-from train.tasks.critic_cli import evaluate_adapter, log_memory_estimate, run_critic
+from train.tasks.critic_adapter import evaluate_adapter
 from train.tasks.critic_data import IGNORE, MIN_TARGET_TOKENS, rows_for_persona
 from train.tasks.persona_compare import compare_personas
 

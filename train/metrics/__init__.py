@@ -1,4 +1,4 @@
-"""Evaluation metrics for training: score models (NIMA / AVA), critique text
+"""Evaluation metrics for fine-tuning: score models (NIMA / AVA), critique text
 (BLEU, METEOR, ROUGE-L, CIDEr-D) and a test of whether two personas write differently."""
 
 from train.metrics.persona_test import (
@@ -16,6 +16,7 @@ __all__ = [
     "bleu",
     "cider_d",
     "compare_personas",
+    "describe_metrics",
     "emd",
     "meteor",
     "paired_feature_test",
@@ -27,3 +28,8 @@ __all__ = [
     "tokenize",
     "vocabulary_test",
 ]
+
+
+def describe_metrics(metrics: dict) -> str:
+    """"srcc 0.912, plcc 0.930, ...": the measured values, for a log line or a terminal."""
+    return ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))

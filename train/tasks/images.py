@@ -10,8 +10,6 @@ see in the app.
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ import numpy as np
 from critique_app.core.photo import load_photo
 from critique_app.core.scoring.backbone import InputSpec
 from critique_app.core.scoring.preprocess import to_network_input
+from critique_app.core.util.files import atomic_path
 
 RAW_SPEC_MEAN, RAW_SPEC_STD = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
 
@@ -78,10 +77,10 @@ class InputCache:
         if modality != "photo":
             stored = stored[:1]
         if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            temp = cached.with_name(f".{cached.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-            temp.write_bytes(np.ascontiguousarray(stored).tobytes())
-            os.replace(temp, cached)
+            # Workers may make the same entry at once: each writes its own temporary file.
+            # A cache is cheap to rebuild, so no fsync per photo (durable=False).
+            with atomic_path(cached, durable=False) as temporary:
+                temporary.write_bytes(np.ascontiguousarray(stored).tobytes())
         return _expand(stored)
 
 

@@ -27,7 +27,7 @@ def compare_personas(adapter_a: Path, adapter_b: Path, rows: Sequence[CritiqueRo
     """Critiques by both adapters of the photos in ``rows`` (each photo once, at most
     ``limit``), and the permutation tests on them. Both must share a base model."""
     from train.metrics.persona_test import compare_personas as run_tests
-    from train.tasks.critic_cli import adapter_base, adapter_metadata
+    from train.tasks.critic_adapter import adapter_base, adapter_metadata
 
     extra_a = adapter_metadata(adapter_a)["extra"]
     extra_b = adapter_metadata(adapter_b)["extra"]

@@ -150,3 +150,13 @@ def parameter_groups(net: ScoreNet, backbone_lr_scale: float) -> list[dict]:
     if body:
         groups.append({"params": body, "lr_scale": backbone_lr_scale})
     return groups
+
+
+def score_memory_by_batch(model, input_size: int, *, amp: bool, gradient_checkpointing: bool):
+    """Peak GPU memory of training a score network on square inputs, per batch size."""
+    from train.memory import memory_by_batch
+
+    sample = torch.zeros(1, 3, input_size, input_size)
+    return memory_by_batch(model, (sample,), amp=amp,
+                           gradient_checkpointing=gradient_checkpointing,
+                           loss_fn=lambda out: out.float().sum())

@@ -14,7 +14,6 @@ of degradation (ranking accuracy, 0.5 = chance).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,6 @@ from torch.utils.data import Dataset
 from critique_app.core.store.store import LOCAL_METADATA
 from critique_app.core.util.errors import CritiqueError, PhotoError
 from critique_app.core.util.files import write_text_atomically
-from train.distributed import is_main_process
 from train.seed import item_rng
 from train.tasks.degradations import DEGRADATIONS, degrade
 from train.tasks.images import InputCache, normalise
@@ -33,7 +31,6 @@ from train.tasks.score_model import (
     BACKBONE_FORMAT,
     ScoreTrainee,
     apply_freezing,
-    build_score_net,
     parameter_groups,
 )
 
@@ -172,37 +169,19 @@ def export_backbone(task: SslTask, folder: Path, *, name: str, metrics: dict, ha
     return folder
 
 
-def run_ssl(args, hardware, progress) -> dict:
-    from critique_app.core.folder_scoring.runner import find_photos
-    from train.loop import fit
-    from train.runs import loop_settings, require_data
+def split_photos(folder: Path, *, recursive: bool, val_fraction: float,
+                 seed: int) -> tuple[list[Path], list[Path]]:
+    """The folder's photos, split by ``seed`` into (to learn from, held out)."""
+    from critique_app.core.library.finding import find_photos
 
-    folder = require_data(args)
     if not folder.is_dir():
         raise CritiqueError(f"{folder}: 'ssl' trains on a folder of photos")
-    photos = find_photos(folder, recursive=args.recursive)
+    photos = find_photos(folder, recursive=recursive)
     if len(photos) < 6:
         raise CritiqueError(f"{folder}: {len(photos)} photos found; self-supervised training "
                             "needs at least 6 (try --recursive)")
-    order = np.random.default_rng(args.seed).permutation(len(photos))
-    held = max(2, round(args.val_fraction * len(photos)))
+    order = np.random.default_rng(seed).permutation(len(photos))
+    held = max(2, round(val_fraction * len(photos)))
     val_paths = [photos[i] for i in sorted(order[:held])]
     train_paths = [photos[i] for i in sorted(order[held:])]
-    built = build_score_net(args.backbone, input_size=args.input_size)
-    cache = InputCache(Path(args.out) / "cache")
-    task = SslTask(built, train_paths, val_paths, cache, freeze=args.freeze, margin=args.margin,
-                   copies=args.degradations, seed=args.seed)
-    progress.log(f"{len(train_paths)} photos to learn from, {len(val_paths)} held out")
-    settings = loop_settings(args, hardware)
-    result = fit(task, settings, hardware, Path(args.out), progress, resume=args.resume)
-    model_dir = None
-    if not result.stopped_early and is_main_process():
-        name = args.name or f"ssl-{Path(args.out).resolve().name}"
-        model_dir = export_backbone(task, Path(args.out) / "model", name=name,
-                                    metrics=result.metrics, hardware=hardware.to_dict(),
-                                    settings={**asdict(settings), "margin": args.margin,
-                                              "freeze": args.freeze},
-                                    photos=len(train_paths))
-    return {"task": "ssl", "model_dir": str(model_dir) if model_dir else None,
-            "stopped_early": result.stopped_early, "steps": result.steps,
-            "metrics": result.metrics}
+    return train_paths, val_paths
