@@ -1,4 +1,4 @@
-"""The commands that are not training runs: validate, eval, export, estimate, hardware."""
+"""The commands that are not fine-tuning runs: validate, eval, export, estimate, hardware."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Which device and precision a training run uses, decided once, up front.
+"""Which device and precision a fine-tuning run uses, decided once, up front.
 
 Critique's fine-tuning targets one consumer GPU, an RTX 2080 Ti: 11 GB and
 compute capability 7.5, so fp16 autocast with a GradScaler and *no* bf16 (bf16
@@ -68,7 +68,7 @@ class GpuInfo:
 
 @dataclass(frozen=True)
 class Hardware:
-    """The device, precision and memory settings of one training run."""
+    """The device, precision and memory settings of one run."""
 
     profile: str  # "2080ti" | "cuda" | "cpu"
     device: str  # "cuda" | "cpu"

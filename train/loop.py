@@ -1,4 +1,4 @@
-"""The one training loop every task uses.
+"""The one training loop every fine-tuning task uses.
 
 A task says what to train and how to measure it (:class:`TrainTask`); the
 loop does the rest the same way for all of them: seeded batch order, fp16

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from critique_app.core.finetuning.events import RunProgress, format_seconds
-from critique_app.core.finetuning.plan import TASKS, TrainingPlan, resume_argv
+from critique_app.core.finetuning.plan import TASKS, FineTuningPlan, resume_argv
 from critique_app.core.finetuning.probes import detect_hardware, validate_data
 from critique_app.core.finetuning.protocol import parse_event
 from critique_app.core.finetuning.runs import list_runs, new_run_dir, read_results, read_run
@@ -22,7 +22,7 @@ from train.progress import Progress
 
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_every_plan_is_a_command_line_the_trainer_accepts(task, tmp_path):
-    plan = TrainingPlan(task, data=tmp_path / "data.csv", base="some-model", epochs=3,
+    plan = FineTuningPlan(task, data=tmp_path / "data.csv", base="some-model", epochs=3,
                         batch_size=4, lr=1e-3, freeze="backbone" if task != "critic" else None,
                         gradient_checkpointing=True, name="mine",
                         persona="novice" if task == "critic" else None)

@@ -1,6 +1,6 @@
 """What the wizard asks for, as the trainer's command line.
 
-A plan holds the photographer's choices; :meth:`TrainingPlan.argv` turns them
+A plan holds the photographer's choices; :meth:`FineTuningPlan.argv` turns them
 into ``python -m train TASK ...`` arguments. Options left at None are left to
 the trainer's defaults (which are chosen per task and per GPU).
 """
@@ -26,7 +26,7 @@ TASKS = {
 
 
 @dataclass
-class TrainingPlan:
+class FineTuningPlan:
     task: str
     data: Path | None = None
     data_format: str | None = None

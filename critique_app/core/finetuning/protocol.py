@@ -35,7 +35,7 @@ EVENTS: dict[str, tuple[str, ...]] = {
     # the run begins: what it trains, for how long, on what, and its memory estimate
     "start": (VERSION_FIELD, "task", "total_steps", "epochs", "config", "hardware", "memory",
               "pid"),
-    # the dataset's validation report (a training run sends it before start)
+    # the dataset's validation report (a run sends it before start)
     "validation": ("kind", "format", "source", "counts", "preview", "errors"),
     # the critic's estimate of peak GPU memory, in bytes, part by part
     "memory_estimate": ("parameters", "gradients", "optimizer_states", "activations",

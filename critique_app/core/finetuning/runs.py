@@ -1,4 +1,4 @@
-"""Training runs on disk: where the wizard puts them, and what each holds.
+"""Fine-tuning runs on disk: where the wizard puts them, and what each holds.
 
 A run folder is written by the trainer: ``run.json`` (its command),
 ``progress.jsonl`` (every event), ``checkpoint.pt`` and, once finished,
@@ -45,7 +45,7 @@ class RunInfo:
 
 
 def read_run(folder: Path) -> RunInfo | None:
-    """The run in ``folder``, or None when it is not a training run."""
+    """The run in ``folder``, or None when it is not a fine-tuning run."""
     folder = Path(folder)
     try:
         command = json.loads((folder / "run.json").read_text(encoding="utf-8"))["command"]

@@ -25,7 +25,7 @@ KILL_TIMEOUT_MS = 5_000
 STDERR_KEPT = 40
 
 
-class TrainingProcess(QObject):
+class TrainerProcess(QObject):
     """One run of the trainer. ``ended(exit_code, how)``: how is "exit", "crash" or
     "failed to start" (then exit_code is -1)."""
 

@@ -35,7 +35,7 @@ from critique_app.core.finetuning.protocol import parse_event
 from critique_app.core.finetuning.runs import new_run_dir, read_run
 from critique_app.gui.finetune.loss_plot import LossPlot
 from critique_app.gui.finetune.pages import RESULTS
-from critique_app.gui.finetune.process import TrainingProcess
+from critique_app.gui.finetune.process import TrainerProcess
 from critique_app.gui.finetune.widgets import MessageLabel, note
 
 EXIT_INTERRUPTED = 130
@@ -102,7 +102,7 @@ class RunPage(QWizardPage):
         layout.addWidget(splitter, 1)
         layout.addWidget(self.folder_note)
 
-        self.process = TrainingProcess(self)
+        self.process = TrainerProcess(self)
         self.process.stdoutLine.connect(self._stdout)
         self.process.stderrLine.connect(self._stderr)
         self.process.ended.connect(self._ended)

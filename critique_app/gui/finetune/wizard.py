@@ -3,7 +3,7 @@
 Six pages, each in its own file: what to train, on which data, from which model
 on which hardware, with which settings, the run itself, and its results. The
 pages only gather choices; :meth:`FineTuneWizard.build_plan` turns them into a
-:class:`~critique_app.core.finetuning.plan.TrainingPlan`, and the run page starts
+:class:`~critique_app.core.finetuning.plan.FineTuningPlan`, and the run page starts
 the trainer (``python -m train``) as a separate process, so a crash or an
 out-of-memory in training never takes the app down. Questions for the trainer
 (is this dataset valid, which GPU is there, how much memory will it take) run
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QWidget, QWizard
 
 from critique_app.core.app.settings import Settings
 from critique_app.core.finetuning import probes
-from critique_app.core.finetuning.plan import TrainingPlan
+from critique_app.core.finetuning.plan import FineTuningPlan
 from critique_app.core.finetuning.runs import RunInfo
 from critique_app.gui.bridge import Bridge, Task
 from critique_app.gui.finetune.pages import DATA, MODEL, RESULTS, RUN, SETTINGS, TASK
@@ -84,9 +84,9 @@ class FineTuneWizard(QWizard):
     def task(self) -> str:
         return self.task_page.task()
 
-    def build_plan(self) -> TrainingPlan:
+    def build_plan(self) -> FineTuningPlan:
         """The photographer's choices so far, as the trainer's options."""
-        plan = TrainingPlan(self.task)
+        plan = FineTuningPlan(self.task)
         for page in (self.data_page, self.model_page, self.settings_page):
             page.contribute(plan)
         return plan
