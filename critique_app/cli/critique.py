@@ -77,7 +77,7 @@ def _trained_scores(analysis) -> dict:
     scorers = find_scorers()
     if not scorers.by_modality:
         return {}
-    return scorers.score_sources(analysis.sources())
+    return scorers.score_inputs(analysis.score_inputs())
 
 
 class _TerminalWriter:

@@ -20,7 +20,7 @@ def write_maps(analysis: Analysis, directory: Path) -> list[Path]:
         raise CritiqueError(message) from None
     photo_rgb = analysis.photo.to_uint8()
     written = []
-    for name, result in analysis.modalities.items():
+    for name, result in analysis.maps.items():
         if not result.available:
             continue
         npy, png = directory / f"{name}.npy", directory / f"{name}.png"

@@ -11,8 +11,8 @@ from critique_app.core.measurements import SPECS
 _SHOWN = [
     "exposure.ev_vs_middle_grey", "exposure.highlights_clipped_pct",
     "exposure.highlights_clipped_where", "exposure.shadows_clipped_pct",
-    "exposure.shadows_clipped_where", "contrast.tonal_range", "color.colourfulness",
-    "color.colourfulness_level", "color.cast_direction", "color.cast_strength", "noise.sigma",
+    "exposure.shadows_clipped_where", "contrast.tonal_range", "color.colorfulness",
+    "color.colorfulness_level", "color.cast_direction", "color.cast_strength", "noise.sigma",
     "sharpness.global", "sharpness.subject", "sharpness.background",
     "sharpness.subject_background_ratio", "horizon.tilt_deg", "horizon.reference",
     "subject.centroid_x", "subject.centroid_y", "subject.nearest_thirds_point",
@@ -59,7 +59,7 @@ def print_report(analysis: Analysis, console: Console) -> None:
     console.print(table)
 
     console.print("[bold]Modalities[/bold]")
-    for name, result in analysis.modalities.items():
+    for name, result in analysis.maps.items():
         if result.available:
             console.print(f"  {name:9} ok — {result.method}")
         else:

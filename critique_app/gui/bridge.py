@@ -1,6 +1,6 @@
 """The one bridge between the Qt UI thread and the core's slow work.
 
-Every analysis, score, critique, thumbnail, model pull and batch run goes
+Every analysis, score, critique, thumbnail, model pull and folder scoring goes
 through :class:`Bridge`: the work is a plain core function given a
 ``threading.Event`` to watch, run on a thread pool; its results come back on
 the UI thread through queued signals. A :class:`Task` is a handle: ``cancel()``

@@ -62,10 +62,10 @@ class MainWindow(QMainWindow):
 
         self.photo_page = PhotoPage(self.bridge, self.thumbnail_bridge, self.services,
                                     rating_bridge=self.rating_bridge)
-        self.batch = FolderView(self.bridge)  # the Folder page
+        self.folder_view = FolderView(self.bridge)  # the Folder page
         self.pages = QTabWidget()
         self.pages.addTab(self.photo_page, "Photo")
-        self.pages.addTab(self.batch, "Folder")
+        self.pages.addTab(self.folder_view, "Folder")
         self.setCentralWidget(self.pages)
 
         self.photo_page.status.connect(self.show_status)
@@ -74,10 +74,10 @@ class MainWindow(QMainWindow):
         self.photo_page.ratings.ratingsChanged.connect(self.ratingsChanged)
         self.pages.currentChanged.connect(lambda _index: self._enable_rating())
         # The folder view may have written ratings (Write XMP): show them.
-        self.batch.runningChanged.connect(
+        self.folder_view.runningChanged.connect(
             lambda running: None if running else self.photo_page.ratings.reload())
-        self.batch.openPhoto.connect(self._open_from_folder_view)
-        self.batch.scoringFinished.connect(self._folder_scored)
+        self.folder_view.openPhoto.connect(self._open_from_folder_view)
+        self.folder_view.scoringFinished.connect(self._folder_scored)
         self._build_menus()
         self.show_status("Open a photo or a folder to begin")
 
@@ -177,7 +177,7 @@ class MainWindow(QMainWindow):
                 return
             self.folder = path
             self.services.folder_scores = {}
-            self.batch.set_folder(path)
+            self.folder_view.set_folder(path)
             self._remember(path)
             if not photos:
                 self.show_status(f"no photos in {path}")
@@ -197,8 +197,9 @@ class MainWindow(QMainWindow):
     def _folder_scored(self, result) -> None:
         """Percentiles within the folder, for the photo page's score panel."""
         self.services.folder_scores = {
-            Path(row["path"]).resolve(): row["percentile"] for row in result.rows
-            if row is not None and row.get("percentile") is not None}
+            Path(row["path"]).resolve(): row["score_percentile"] for row in result.rows
+            if row is not None and row.get("score_percentile") is not None}
+        self.photo_page.show_percentile()
 
     def _enable_rating(self) -> None:
         """The rating keys work on the photo page with a photo open; elsewhere digits and
@@ -220,8 +221,8 @@ class MainWindow(QMainWindow):
         if self.folder is None:
             self.show_status("open a folder first (File ▸ Open Folder…)")
             return
-        self.pages.setCurrentWidget(self.batch)
-        self.batch.score()
+        self.pages.setCurrentWidget(self.folder_view)
+        self.folder_view.score()
 
     # --- dialogs ---------------------------------------------------------------------
     def show_models(self) -> None:

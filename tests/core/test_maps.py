@@ -123,13 +123,13 @@ def test_a_damaged_depth_model_makes_depth_unavailable_and_says_why(
     shutil.copytree(tiny_depth_model, folder)
     _damage(folder, how)
     analysis = analyze(as_photo(load_rgb("chelsea")), depth_model=folder)
-    depth = analysis.modalities["depth"]
+    depth = analysis.maps["depth"]
     assert depth.status == "unavailable" and depth.map is None
     assert depth.reason.startswith("depth-anything-v2-small could not be loaded: ")
     assert cause in depth.reason and "\n" not in depth.reason
     assert str(folder) in depth.hint  # where to look
     # the rest of the analysis is whole
-    assert analysis.modalities["saliency"].available and analysis.modalities["blur"].available
+    assert analysis.maps["saliency"].available and analysis.maps["blur"].available
     assert analysis.measurements["exposure.ev_vs_middle_grey"] is not None
 
 
@@ -161,7 +161,7 @@ def test_a_config_that_is_not_json_is_unavailable_too(tmp_path):
     from critique_app.core.analysis.analyzer import analyze
 
     (tmp_path / "config.json").write_text("{not json")
-    depth = analyze(as_photo(load_rgb("chelsea")), depth_model=tmp_path).modalities["depth"]
+    depth = analyze(as_photo(load_rgb("chelsea")), depth_model=tmp_path).maps["depth"]
     assert depth.status == "unavailable" and "config.json is unreadable" in depth.reason
 
 

@@ -100,7 +100,7 @@ def test_colour_cast_is_detected():
 def test_grey_photo_has_no_colour():
     grey = np.repeat(load_rgb("camera")[..., :1], 3, axis=2).astype(np.float32) / 255
     result = measure_color(grey)
-    assert result["color.colourfulness"] < 1 and result["color.cast_direction"] == "neutral"
+    assert result["color.colorfulness"] < 1 and result["color.cast_direction"] == "neutral"
 
 
 def test_added_noise_is_measured():
@@ -158,7 +158,7 @@ def test_thumbnails_and_slivers_are_analysed(shape, tmp_path):
     analysis = analyze(save_rgb(rgb, tmp_path / "tiny.png"), depth=False)
     size = analysis.photo.pixels.shape[:2]  # a 2000 px sliver is analysed at 1280 px
     assert size[0] * size[1] <= shape[0] * shape[1]
-    for result in analysis.modalities.values():
+    for result in analysis.maps.values():
         assert result.available and result.map.shape == size
     assert analysis.measurements["exposure.mean_luminance"] == pytest.approx(
         float(analysis.photo.luminance().mean()), abs=1e-4)

@@ -22,7 +22,7 @@ def cat():
 
 def test_raw_without_preview_is_demosaiced_at_half_size(tmp_path, cat):
     photo = load_photo(write_dng(tmp_path / "cat.dng", cat))
-    assert photo.source == "raw-demosaic" and photo.bit_depth == 16
+    assert photo.decoded_from == "raw-demosaic" and photo.bit_depth == 16
     assert photo.original_size == (450, 300)
     assert photo.format == "RAW (DNG)"
     assert photo.size == (225, 150) and photo.decode_scale == 0.5
@@ -32,7 +32,7 @@ def test_raw_without_preview_is_demosaiced_at_half_size(tmp_path, cat):
 
 def test_large_embedded_preview_is_used(tmp_path, cat):
     photo = load_photo(write_dng(tmp_path / "cat.dng", cat, preview=cat), max_side=450)
-    assert photo.source == "raw-preview"
+    assert photo.decoded_from == "raw-preview"
     assert photo.original_size == (450, 300)
     assert np.abs(photo.pixels - cat / 255.0).mean() < 0.01
 
@@ -40,4 +40,4 @@ def test_large_embedded_preview_is_used(tmp_path, cat):
 def test_small_preview_falls_back_to_the_sensor_data(tmp_path, cat):
     thumb = np.asarray(Image.fromarray(cat).resize((90, 60)))
     photo = load_photo(write_dng(tmp_path / "cat.dng", cat, preview=thumb), max_side=450)
-    assert photo.source == "raw-demosaic"
+    assert photo.decoded_from == "raw-demosaic"

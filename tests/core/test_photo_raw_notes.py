@@ -50,14 +50,14 @@ def jpeg_preview_dng(path, cat: np.ndarray, cut_to: float = 1.0):
 
 def test_a_whole_jpeg_preview_is_analysed(tmp_path, cat):
     photo = load_photo(jpeg_preview_dng(tmp_path / "cat.dng", cat), max_side=450)
-    assert photo.source == "raw-preview" and photo.size == (450, 300)
+    assert photo.decoded_from == "raw-preview" and photo.size == (450, 300)
     assert np.abs(photo.pixels - cat / 255.0).mean() < 0.02
     assert not [note for note in photo.notes if "could not" in note]
 
 
 def test_a_truncated_preview_falls_back_to_the_sensor_data_and_says_so(tmp_path, cat):
     photo = load_photo(jpeg_preview_dng(tmp_path / "cat.dng", cat, cut_to=0.35), max_side=450)
-    assert photo.source == "raw-demosaic" and photo.size == (225, 150)
+    assert photo.decoded_from == "raw-demosaic" and photo.size == (225, 150)
     assert photo.notes[0].startswith(
         "demosaiced at half size (the embedded preview could not be decoded: image file is "
         "truncated"), photo.notes

@@ -224,31 +224,31 @@ def test_user_ratings_are_kept_from_the_automatic_writer(tmp_path):
     photo = _photo(tmp_path)
     sidecar = tmp_path / "chelsea.png.xmp"
     set_stars(photo, 2)
-    result = write_rating(photo, 5, source="score-percentile")
+    result = write_rating(photo, 5, basis="score-percentile")
     assert result.kept_manual == [sidecar] and read_rating(sidecar) == 2
 
     set_flag(photo, "reject")
-    assert write_rating(photo, 5, source="score-mean").kept_manual == [sidecar]
+    assert write_rating(photo, 5, basis="score-mean").kept_manual == [sidecar]
     set_flag(photo, "pick")  # a pick alone (no stars) is a judgement too
-    assert write_rating(photo, 5, source="score-mean").kept_manual == [sidecar]
+    assert write_rating(photo, 5, basis="score-mean").kept_manual == [sidecar]
     assert read_photo_rating(photo) == PhotoRating(picked=True)
 
     set_flag(photo, None)  # unrated again: the scorer may rate it
-    assert write_rating(photo, 5, source="score-mean").written == [sidecar]
+    assert write_rating(photo, 5, basis="score-mean").written == [sidecar]
     with pytest.raises(ValueError, match="photographer"):
-        write_rating(photo, 5, source="user")
+        write_rating(photo, 5, basis="user")
 
 
 def test_the_same_stars_as_the_scorer_become_the_photographers(tmp_path):
     photo = _photo(tmp_path)
     sidecar = tmp_path / "chelsea.png.xmp"
-    write_rating(photo, 4, source="score-mean")
+    write_rating(photo, 4, basis="score-mean")
     assert read_photo_rating(photo) == PhotoRating(stars=4, automatic=True)
     update = set_stars(photo, 4)
     assert update.written == [sidecar]
     assert _attribute(sidecar, CRITIQUE_NS, "RatingSource") == ["user"]
     assert read_photo_rating(photo) == PhotoRating(stars=4)
-    assert write_rating(photo, 1, source="score-mean").kept_manual == [sidecar]
+    assert write_rating(photo, 1, basis="score-mean").kept_manual == [sidecar]
 
 
 # --- errors --------------------------------------------------------------------------
@@ -350,7 +350,7 @@ def test_the_trainer_does_not_learn_from_stars_the_scorer_wrote(tmp_path):
 
     for name in ("chelsea", "coffee"):
         shutil.copy(PHOTOS[name], tmp_path / f"{name}.png")
-    write_rating(tmp_path / "chelsea.png", 4, source="score-mean")
+    write_rating(tmp_path / "chelsea.png", 4, basis="score-mean")
     set_stars(tmp_path / "coffee.png", 2)
     dataset = load_dataset(tmp_path)
     assert [row.image.name for row in dataset.rows] == ["coffee.png"]

@@ -62,7 +62,7 @@ def _listing(folder: Path) -> list[str]:
 
 def test_raw_alone_gets_both_sidecars(tmp_path):
     photo = _raw(tmp_path)
-    result = write_rating(photo, 4, source="score-percentile")
+    result = write_rating(photo, 4, basis="score-percentile")
     both = [tmp_path / "IMG_1.CR2.xmp", tmp_path / "IMG_1.xmp"]
     assert result.written == both
     assert sidecar_paths(photo) == both
@@ -80,7 +80,7 @@ def test_raw_alone_gets_both_sidecars(tmp_path):
 
 def test_jpeg_gets_only_the_full_name_sidecar(tmp_path):
     photo = _jpeg(tmp_path, "DSC_7.jpg")
-    result = write_rating(photo, 2, source="score-mean")
+    result = write_rating(photo, 2, basis="score-mean")
     assert result.written == [tmp_path / "DSC_7.jpg.xmp"]
     assert not (tmp_path / "DSC_7.xmp").exists()
     assert read_rating(tmp_path / "DSC_7.jpg.xmp") == 2
@@ -88,23 +88,23 @@ def test_jpeg_gets_only_the_full_name_sidecar(tmp_path):
 
 def test_raw_jpeg_pair_skips_the_shared_stem_sidecar(tmp_path):
     raw, jpeg = _raw(tmp_path), _jpeg(tmp_path, "img_1.jpg")  # case differs: still a pair
-    result = write_rating(raw, 5, source="score-percentile")
+    result = write_rating(raw, 5, basis="score-percentile")
     assert result.written == [tmp_path / "IMG_1.CR2.xmp"]
     assert len(result.skipped) == 1
     assert "IMG_1.xmp" in result.skipped[0] and "img_1.jpg" in result.skipped[0]
     assert not (tmp_path / "IMG_1.xmp").exists()
-    assert write_rating(jpeg, 3, source="score-percentile").written == [tmp_path / "img_1.jpg.xmp"]
+    assert write_rating(jpeg, 3, basis="score-percentile").written == [tmp_path / "img_1.jpg.xmp"]
 
 
 def test_existing_stem_sidecar_is_updated_but_not_when_shared(tmp_path):
     jpeg = _jpeg(tmp_path)
     (tmp_path / "IMG_1.XMP").write_bytes(written_by_critique(2, "score-mean"))
-    result = write_rating(jpeg, 4, source="score-mean")
+    result = write_rating(jpeg, 4, basis="score-mean")
     assert result.written == [tmp_path / "IMG_1.JPG.xmp", tmp_path / "IMG_1.XMP"]
     assert read_rating(tmp_path / "IMG_1.XMP") == 4
 
     _raw(tmp_path)  # now IMG_1.XMP could be the RAW's
-    result = write_rating(jpeg, 1, source="score-mean")
+    result = write_rating(jpeg, 1, basis="score-mean")
     assert result.written == [tmp_path / "IMG_1.JPG.xmp"]
     assert "IMG_1.XMP" in result.skipped[0]
     assert read_rating(tmp_path / "IMG_1.XMP") == 4
@@ -120,8 +120,8 @@ def test_photo_is_never_touched(tmp_path):
     photo = _raw(tmp_path)
     os.utime(photo, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
     before, content = photo.stat(), photo.read_bytes()
-    write_rating(photo, 4, source="score-mean")
-    write_rating(photo, 2, source="score-mean")
+    write_rating(photo, 4, basis="score-mean")
+    write_rating(photo, 2, basis="score-mean")
     after = photo.stat()
     assert photo.read_bytes() == content
     assert after.st_mtime_ns == before.st_mtime_ns == 1_600_000_000_000_000_000
@@ -135,7 +135,7 @@ def test_lightroom_sidecar_keeps_every_other_byte(tmp_path):
     photo = _raw(tmp_path)
     sidecar = tmp_path / "IMG_1.xmp"
     sidecar.write_text(LIGHTROOM, encoding="utf-8")
-    result = write_rating(photo, 5, source="score-percentile", overwrite_manual=True)
+    result = write_rating(photo, 5, basis="score-percentile", overwrite_manual=True)
     assert sidecar in result.written
     expected = LIGHTROOM.replace('xmp:Rating="3"', 'xmp:Rating="5"').replace(
         'crs:AlreadyApplied="False"',
@@ -152,7 +152,7 @@ def test_darktable_sidecar_keeps_history(tmp_path):
     photo = _raw(tmp_path, "IMG_0042.CR2")
     sidecar = tmp_path / "IMG_0042.CR2.xmp"
     sidecar.write_bytes(DARKTABLE.encode())
-    write_rating(photo, 4, source="score-percentile", overwrite_manual=True)
+    write_rating(photo, 4, basis="score-percentile", overwrite_manual=True)
     text = sidecar.read_text(encoding="utf-8")
     assert text == DARKTABLE.replace('xmp:Rating="1"', 'xmp:Rating="4"').replace(
         'history_current_hash="2f3d1a0e9c8b7a6f5e4d3c2b1a0f9e8d"',
@@ -180,7 +180,7 @@ def test_element_form_rating(tmp_path):
     )
     sidecar = tmp_path / "IMG_1.CR2.xmp"
     sidecar.write_bytes(original.encode())
-    write_rating(photo, 3, source="score-percentile", overwrite_manual=True)
+    write_rating(photo, 3, basis="score-percentile", overwrite_manual=True)
     text = sidecar.read_bytes().decode()
     assert "<xmp:Rating>3</xmp:Rating>\r\n   <xmp:Label>Red</xmp:Label>" in text
     assert _ratings(sidecar) == ["3"]
@@ -205,7 +205,7 @@ def test_other_prefix_for_the_xmp_namespace(tmp_path):
     )
     sidecar = tmp_path / "IMG_1.xmp"
     sidecar.write_text(original, encoding="utf-8")
-    write_rating(photo, 5, source="score-mean", overwrite_manual=True)
+    write_rating(photo, 5, basis="score-mean", overwrite_manual=True)
     text = sidecar.read_text(encoding="utf-8")
     assert "xap:Rating='5'" in text
     assert 'xmlns:xmp="' not in text  # the existing binding is reused
@@ -225,7 +225,7 @@ def test_missing_rating_is_inserted_with_its_namespace(tmp_path):
     )
     sidecar = tmp_path / "IMG_1.CR2.xmp"
     sidecar.write_text(original, encoding="utf-8")
-    result = write_rating(photo, 3, source="score-percentile")
+    result = write_rating(photo, 3, basis="score-percentile")
     assert sidecar in result.written and result.kept_manual == []
     text = sidecar.read_text(encoding="utf-8")
     assert text == original.replace(
@@ -247,7 +247,7 @@ def test_xmp_prefix_taken_by_another_namespace(tmp_path):
         "</rdf:RDF></x:xmpmeta>",
         encoding="utf-8",
     )
-    write_rating(photo, 2, source="score-mean")
+    write_rating(photo, 2, basis="score-mean")
     root = SafeET.fromstring(sidecar.read_bytes())
     (description,) = root.iter(f"{{{RDF_NS}}}Description")
     assert description.get("{urn:not-xmp}Rating") == "9"
@@ -272,7 +272,7 @@ def test_rating_in_a_later_description_and_nested_ones_untouched(tmp_path):
 </x:xmpmeta>
 """
     sidecar.write_text(original, encoding="utf-8")
-    result = write_rating(photo, 4, source="score-mean")  # 0 = unrated, not manual
+    result = write_rating(photo, 4, basis="score-mean")  # 0 = unrated, not manual
     assert sidecar in result.written
     text = sidecar.read_text(encoding="utf-8")
     assert "<xmp:Rating>4</xmp:Rating>" in text
@@ -289,22 +289,22 @@ def test_manual_rating_is_kept_unless_overwrite(tmp_path):
     photo = _raw(tmp_path)
     sidecar = tmp_path / "IMG_1.xmp"
     sidecar.write_text(LIGHTROOM, encoding="utf-8")
-    result = write_rating(photo, 5, source="score-percentile")
+    result = write_rating(photo, 5, basis="score-percentile")
     assert result.kept_manual == [sidecar]
     assert result.written == []
     assert "IMG_1.CR2.xmp" in result.skipped[0]  # not given a rating that disagrees
     assert not (tmp_path / "IMG_1.CR2.xmp").exists()
     assert sidecar.read_text(encoding="utf-8") == LIGHTROOM
 
-    result = write_rating(photo, 5, source="score-percentile", overwrite_manual=True)
+    result = write_rating(photo, 5, basis="score-percentile", overwrite_manual=True)
     assert result.written == [tmp_path / "IMG_1.CR2.xmp", sidecar]
     assert read_rating(sidecar) == 5
 
 
 def test_our_rating_is_updated_freely(tmp_path):
     photo = _raw(tmp_path)
-    write_rating(photo, 2, source="score-mean")
-    result = write_rating(photo, 4, source="score-percentile")
+    write_rating(photo, 2, basis="score-mean")
+    result = write_rating(photo, 4, basis="score-percentile")
     assert len(result.written) == 2 and result.kept_manual == []
     for sidecar in result.written:
         assert _ratings(sidecar) == ["4"]
@@ -315,22 +315,22 @@ def test_our_rating_is_updated_freely(tmp_path):
 
 def test_our_rating_changed_by_the_photographer_is_kept(tmp_path):
     photo = _raw(tmp_path)
-    write_rating(photo, 2, source="score-mean")
+    write_rating(photo, 2, basis="score-mean")
     sidecar = tmp_path / "IMG_1.xmp"
     # Lightroom keeps unknown properties when it rewrites the rating.
     sidecar.write_text(
         sidecar.read_text().replace('xmp:Rating="2"', 'xmp:Rating="5"'), encoding="utf-8"
     )
-    result = write_rating(photo, 3, source="score-mean")
+    result = write_rating(photo, 3, basis="score-mean")
     assert result.kept_manual == [sidecar]
     assert read_rating(sidecar) == 5 and read_rating(tmp_path / "IMG_1.CR2.xmp") == 2
 
 
 def test_same_rating_again_does_not_rewrite(tmp_path):
     photo = _raw(tmp_path)
-    first = write_rating(photo, 3, source="score-mean")
+    first = write_rating(photo, 3, basis="score-mean")
     mtimes = [p.stat().st_mtime_ns for p in first.written]
-    again = write_rating(photo, 3, source="score-mean")
+    again = write_rating(photo, 3, basis="score-mean")
     assert again.written == [] and again.unchanged == first.written
     assert [p.stat().st_mtime_ns for p in first.written] == mtimes
 
@@ -351,7 +351,7 @@ def test_invalid_xml_is_left_unchanged(tmp_path, content):
     sidecar = tmp_path / "IMG_1.CR2.xmp"
     sidecar.write_bytes(content)
     with pytest.raises(CritiqueError, match="not valid XMP") as info:
-        write_rating(photo, 4, source="score-mean")
+        write_rating(photo, 4, basis="score-mean")
     assert "\n" not in str(info.value) and "left unchanged" in str(info.value)
     assert sidecar.read_bytes() == content
     assert not (tmp_path / "IMG_1.xmp").exists()  # nothing written when one sidecar is bad
@@ -366,7 +366,7 @@ def test_not_utf8_is_left_unchanged(tmp_path):
     content = ('<?xml version="1.0" encoding="UTF-16"?>\n' + packet).encode("utf-16")
     sidecar.write_bytes(content)
     with pytest.raises(CritiqueError, match="not UTF-8"):
-        write_rating(photo, 4, source="score-mean")
+        write_rating(photo, 4, basis="score-mean")
     assert sidecar.read_bytes() == content
 
 
@@ -378,7 +378,7 @@ def test_failed_verification_leaves_original(tmp_path, monkeypatch):
     monkeypatch.setattr("critique_app.core.library.xmp._updates.edit_text",
                         lambda data, *args: data.replace(b"sunset", b"sunrise"))
     with pytest.raises(CritiqueError, match="could not update the rating safely"):
-        write_rating(photo, 4, source="score-mean", overwrite_manual=True)
+        write_rating(photo, 4, basis="score-mean", overwrite_manual=True)
     assert sidecar.read_text(encoding="utf-8") == LIGHTROOM
     assert not (tmp_path / "IMG_1.xmp").exists()
 
@@ -395,7 +395,7 @@ def test_failed_replace_leaves_original_and_no_temp_files(tmp_path, monkeypatch)
 
     monkeypatch.setattr(os, "replace", refuse)
     with pytest.raises(CritiqueError, match="could not write the sidecar"):
-        write_rating(photo, 4, source="score-mean", overwrite_manual=True)
+        write_rating(photo, 4, basis="score-mean", overwrite_manual=True)
     assert sidecar.read_text(encoding="utf-8") == DARKTABLE
     assert _listing(tmp_path) == listing
 
@@ -409,7 +409,7 @@ def test_failed_fsync_leaves_no_temp_files(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", broken_disk)
     with pytest.raises(CritiqueError, match="Input/output error"):
-        write_rating(photo, 4, source="score-mean")
+        write_rating(photo, 4, basis="score-mean")
     assert _listing(tmp_path) == listing
 
 
@@ -418,7 +418,7 @@ def test_permissions_are_preserved(tmp_path):
     sidecar = tmp_path / "IMG_1.CR2.xmp"
     sidecar.write_text(DARKTABLE, encoding="utf-8")
     sidecar.chmod(0o640)
-    write_rating(photo, 4, source="score-mean", overwrite_manual=True)
+    write_rating(photo, 4, basis="score-mean", overwrite_manual=True)
     assert read_rating(sidecar) == 4
     assert stat.S_IMODE(sidecar.stat().st_mode) == 0o640
 
@@ -429,7 +429,7 @@ def test_read_only_sidecar_is_left_alone(tmp_path):
     sidecar.write_bytes(written_by_critique(2, "score-mean"))
     sidecar.chmod(0o444)
     with pytest.raises(CritiqueError, match="read-only"):
-        write_rating(photo, 4, source="score-mean")
+        write_rating(photo, 4, basis="score-mean")
     assert read_rating(sidecar) == 2
 
 
@@ -437,11 +437,11 @@ def test_bad_arguments(tmp_path):
     photo = _raw(tmp_path)
     for stars in (0, 6, 2.5, True, "3"):
         with pytest.raises(ValueError):
-            write_rating(photo, stars, source="score-mean")  # type: ignore[arg-type]
+            write_rating(photo, stars, basis="score-mean")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        write_rating(photo, 3, source='x" evil="1')
+        write_rating(photo, 3, basis='x" evil="1')
     with pytest.raises(CritiqueError, match="photo not found"):
-        write_rating(tmp_path / "missing.CR2", 3, source="score-mean")
+        write_rating(tmp_path / "missing.CR2", 3, basis="score-mean")
     assert _listing(tmp_path) == ["IMG_1.CR2"]
 
 

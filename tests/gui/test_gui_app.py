@@ -74,6 +74,33 @@ def test_the_histogram_shows_the_installed_score_model(qtbot, window, tmp_path):
 
 
 @pytest.mark.slow
+def test_scoring_the_folder_shows_each_photos_percentile_in_it(qtbot, window, tmp_path):
+    ModelStore().import_dir(save_tiny_scorer(tmp_path / "tiny-score", steps=30),
+                            report=lambda _: None)
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    for name in ("chelsea", "coffee", "astronaut"):
+        shutil.copy(PHOTOS[name], folder / f"{name}.png")
+    main = window(auto_critique=False)
+    page = main.photo_page
+    main.open_path(folder)
+    qtbot.waitUntil(lambda: bool(page.scores), timeout=20_000)
+    assert page.score_panel.percentile.isHidden()  # not scored as a folder yet
+    main.score_folder()
+    qtbot.waitUntil(lambda: not main.folder_view.is_running and len(main.folder_view.rows()) == 3,
+                    timeout=30_000)
+    rows = {Path(row["path"]).name: row for row in main.folder_view.rows()}
+    shown = rows[page.path.name]["score_percentile"]
+    assert page.score_panel.percentile.text() == f"percentile {round(shown)} in this folder"
+    first = page.path
+    page.filmstrip.step(1)
+    qtbot.waitUntil(lambda: page.path != first and bool(page.scores)
+                    and not page.score_panel.percentile.isHidden(), timeout=20_000)
+    expected = round(rows[page.path.name]["score_percentile"])
+    assert page.score_panel.percentile.text() == f"percentile {expected} in this folder"
+
+
+@pytest.mark.slow
 def test_a_language_model_critique_streams_and_stops(qtbot, window, tmp_path):
     model = save_tiny_causal_lm(tmp_path / "talker", never_stop=True, hidden_size=128,
                                 intermediate_size=256, num_hidden_layers=4)
@@ -134,7 +161,7 @@ def test_a_folder_fills_the_filmstrip_and_arrow_keys_move(qtbot, window, tmp_pat
     page.filmstrip.step(1)
     qtbot.waitUntil(lambda: page.path != first, timeout=5_000)
     main.score_folder()
-    qtbot.waitUntil(lambda: not main.batch.is_running and len(main.batch.rows()) == 3,
+    qtbot.waitUntil(lambda: not main.folder_view.is_running and len(main.folder_view.rows()) == 3,
                     timeout=30_000)
 
 
@@ -211,7 +238,7 @@ def record_critiques(monkeypatch, page) -> list[tuple[object, set[str], dict]]:
     stream = page.services.stream_critique
 
     def recording(analysis, request, cancel, *, scores):
-        given.append((analysis, set(analysis.modalities), dict(scores)))
+        given.append((analysis, set(analysis.maps), dict(scores)))
         return stream(analysis, request, cancel, scores=scores)
 
     monkeypatch.setattr(page.services, "stream_critique", recording)
@@ -238,7 +265,7 @@ def test_a_depth_score_is_shown_when_depth_arrives_and_the_critique_cites_it(
     # one critique, started once depth and its score were known, grounded on both
     assert len(given) == 1
     analysis, names, scores = given[0]
-    assert analysis.modalities["depth"].available and "depth" in names
+    assert analysis.maps["depth"].available and "depth" in names
     assert scores["depth"] == depth
 
 
@@ -271,5 +298,5 @@ def test_a_critique_keeps_its_own_analysis_while_depth_arrives(qtbot, window, tm
     qtbot.waitUntil(lambda: page.overlays.is_available("depth"), timeout=20_000)
     analysis, names, _ = given[0]
     assert names == {"saliency", "blur"}
-    assert set(analysis.modalities) == names  # not changed after the critique started
-    assert page.analysis is not analysis and page.analysis.modalities["depth"].available
+    assert set(analysis.maps) == names  # not changed after the critique started
+    assert page.analysis is not analysis and page.analysis.maps["depth"].available

@@ -155,9 +155,9 @@ def test_menu_lists_the_keys_and_they_sleep_on_the_folder_tab(qtbot, main, shoot
 
     photo = open_folder(qtbot, main, shoot)[0]
     assert all(a.isEnabled() for a in main.rate_actions)
-    main.pages.setCurrentWidget(main.batch)
+    main.pages.setCurrentWidget(main.folder_view)
     assert not any(a.isEnabled() for a in main.rate_actions)
-    qtbot.keyClick(main.batch, Qt.Key.Key_3)
+    qtbot.keyClick(main.folder_view, Qt.Key.Key_3)
     main.pages.setCurrentWidget(main.photo_page)
     qtbot.keyClick(main.photo_page.filmstrip, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)
     wait_saved(qtbot, main)
@@ -203,7 +203,7 @@ def test_broken_sidecar_and_ratings_written_by_the_score(qtbot, main, shoot):
     photos = sorted(p for p in shoot.iterdir())
     broken = sidecar(photos[1])
     broken.write_text("<x:xmpmeta><rdf:RDF")
-    write_rating(photos[2], 4, source="score-percentile")
+    write_rating(photos[2], 4, basis="score-percentile")
     page = main.photo_page
     open_folder(qtbot, main, shoot)
     assert page.filmstrip.badge(photos[1]) == "?"
@@ -229,12 +229,12 @@ def test_broken_sidecar_and_ratings_written_by_the_score(qtbot, main, shoot):
     wait_saved(qtbot, main)
     assert read_photo_rating(photos[2]) == PhotoRating(stars=4)
     assert page.rating_bar.note.full_text() == gui_ratings.KEYS_HINT
-    assert write_rating(photos[2], 1, source="score-mean").kept_manual
+    assert write_rating(photos[2], 1, basis="score-mean").kept_manual
 
 
 def test_a_photo_opened_on_its_own_can_be_rated(qtbot, main, tmp_path):
     photo = Path(shutil.copy(PHOTOS["coffee"], tmp_path / "coffee.png"))
-    write_rating(photo, 2, source="score-mean")
+    write_rating(photo, 2, basis="score-mean")
     page = main.photo_page
     main.open_path(photo)
     qtbot.waitUntil(lambda: page.rating_bar.stars_shown() == 2, timeout=5000)

@@ -13,7 +13,7 @@ from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from critique_app.core.library import thumbnails
-from critique_app.core.maps.base import OK, ModalityResult, unavailable
+from critique_app.core.maps.base import OK, MapResult, unavailable
 from critique_app.core.maps.overlay import colorize, overlay_rgba, render_overlay
 from critique_app.core.photo import load_photo
 from critique_app.core.util.errors import PhotoError
@@ -250,11 +250,11 @@ def test_clear_shows_the_placeholder_and_no_photo(viewer, preview):
 
 
 # --- overlay controls --------------------------------------------------------------
-def results() -> dict[str, ModalityResult]:
+def results() -> dict[str, MapResult]:
     values = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
     return {
-        "saliency": ModalityResult("saliency", OK, "spectral", "most salient", map=values),
-        "blur": ModalityResult("blur", OK, "laplacian", "strongly blurred", map=values),
+        "saliency": MapResult("saliency", OK, "spectral", "most salient", map=values),
+        "blur": MapResult("blur", OK, "laplacian", "strongly blurred", map=values),
         "depth": unavailable("depth", "depth-anything", "nearest", "no depth model installed",
                              "Models…"),
     }
@@ -263,7 +263,7 @@ def results() -> dict[str, ModalityResult]:
 def test_unavailable_modality_explains_itself_and_emits_nothing(qtbot):
     controls = OverlayControls()
     qtbot.addWidget(controls)
-    controls.set_modalities(results())
+    controls.set_maps(results())
     with qtbot.assertNotEmitted(controls.overlayChanged):
         controls.set_current("depth")
     assert controls.current() == "depth" and controls.shown() == "none"
@@ -275,13 +275,13 @@ def test_unavailable_modality_explains_itself_and_emits_nothing(qtbot):
 def test_available_modality_emits_and_shows_its_legend(qtbot):
     controls = OverlayControls()
     qtbot.addWidget(controls)
-    controls.set_modalities(results())
+    controls.set_maps(results())
     with qtbot.waitSignal(controls.overlayChanged) as blocker:
         controls.set_current("blur")
     assert blocker.args == ["blur"]
     assert controls.message.text() == "" and controls.legend.modality == "blur"
     with qtbot.waitSignal(controls.overlayChanged) as blocker:  # a new photo's maps
-        controls.set_modalities(results())
+        controls.set_maps(results())
     assert blocker.args == ["blur"]
     with qtbot.waitSignal(controls.overlayChanged) as blocker:  # blur off the photo
         controls.set_current("depth")

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import random
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageFilter
+from PIL import Image
 from PySide6.QtWidgets import QWizard
 
 from critique_app.core.app.settings import Settings, load_settings
@@ -19,6 +17,7 @@ from critique_app.core.store.store import ModelStore
 from critique_app.gui.finetune import FineTuneWizard
 from critique_app.gui.finetune.pages import DATA, RESULTS, RUN, SETTINGS, TASK
 from tests.helpers.photos import PHOTOS, REPO_ROOT
+from tests.helpers.rating_tables import blurred_crops
 
 SAMPLE = REPO_ROOT / "resources" / "samples" / "chelsea.jpg"
 WAIT_MS = 30_000
@@ -27,33 +26,6 @@ TINY = "test_efficientnet"  # a timm test architecture: random start, nothing do
 NEXT = QWizard.WizardButton.NextButton
 BACK = QWizard.WizardButton.BackButton
 pytestmark = pytest.mark.slow  # each wizard starts the trainer (python -m train)
-
-
-def blurred_crops(folder: Path, size: int = 96) -> Path:
-    """A learnable rating table: sharp crops of real photos rated high, blurred ones low,
-    plus two bad rows (a missing photo, a score that is no number) on lines 38 and 39."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(0)
-    rows = []
-    for name, path in PHOTOS.items():
-        with Image.open(path) as image:
-            photo = image.convert("RGB")
-        left = rng.randrange(0, photo.width - size)
-        top = rng.randrange(0, photo.height - size)
-        crop = photo.crop((left, top, left + size, top + size))
-        for radius in (0.0, 0.7, 1.4, 2.2, 3.0, 4.0):
-            file = folder / f"{name}-{radius:.1f}.jpg"
-            blurred = crop.filter(ImageFilter.GaussianBlur(radius)) if radius else crop
-            blurred.save(file, quality=92)
-            rows.append([file.name, f"{9.5 - 7.5 * radius / 4.0:.2f}"])
-    table = folder / "ratings.csv"
-    with table.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["image", "score"])
-        writer.writerows(rows)
-        writer.writerow(["missing.jpg", "5"])
-        writer.writerow([rows[0][0], "eleven"])
-    return table
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Photo -> modality maps + measurements, in one cancellable call.
+"""Photo -> maps + measurements, in one cancellable call.
 
 The GUI runs :func:`analyze` on a worker thread and the CLI runs it directly;
 ``progress(step, fraction)`` reports where it is, ``cancel`` (an Event) stops it
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from critique_app.core.maps import (
-    ModalityResult,
+    MapResult,
     compute_blur,
     compute_depth,
     compute_saliency,
@@ -42,32 +42,32 @@ log = logging.getLogger("critique.analysis")
 class Analysis:
     """One photo's maps and measurements. Treat it as immutable once returned: it is
     handed between threads (the GUI shows it while a critique reads it), so a later
-    result makes a new Analysis (:meth:`with_modality`) instead of changing this one."""
+    result makes a new Analysis (:meth:`with_map`) instead of changing this one."""
 
     photo: Photo
-    modalities: dict[str, ModalityResult]
+    maps: dict[str, MapResult]
     measurements: dict[str, object]  # flat "group.name" -> value; units in measurements.SPECS
     timings: dict[str, float] = field(default_factory=dict)
 
-    def with_modality(self, result: ModalityResult, seconds: float | None = None) -> Analysis:
+    def with_map(self, result: MapResult, seconds: float | None = None) -> Analysis:
         """A new Analysis with ``result`` added (or replaced); this one is left as it was."""
         timings = dict(self.timings)
         if seconds is not None:
             timings[result.name] = seconds
-        return dataclasses.replace(self, modalities={**self.modalities, result.name: result},
+        return dataclasses.replace(self, maps={**self.maps, result.name: result},
                                    timings=timings)
 
-    def sources(self) -> dict[str, object]:
+    def score_inputs(self) -> dict[str, object]:
         """What each score model looks at: the photo's pixels and every available map."""
-        sources = {"photo": self.photo.pixels}
-        sources.update({name: m.map for name, m in self.modalities.items() if m.available})
-        return sources
+        inputs = {"photo": self.photo.pixels}
+        inputs.update({name: m.map for name, m in self.maps.items() if m.available})
+        return inputs
 
     def to_dict(self) -> dict:
         return {
             "photo": self.photo.describe(),
             "measurements": with_units(self.measurements),
-            "modalities": {name: result.to_dict() for name, result in self.modalities.items()},
+            "modalities": {name: result.to_dict() for name, result in self.maps.items()},
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
@@ -94,7 +94,7 @@ def analyze(
         photo = source if isinstance(source, Photo) else load_photo(source)
     rgb, luma = photo.pixels, photo.luminance()
 
-    modalities: dict[str, ModalityResult] = {}
+    maps: dict[str, MapResult] = {}
     values: dict[str, object] = {}
     # The classical steps are independent and spend their time in OpenCV/numpy,
     # which release the GIL; three workers keep two cores busier than two do, since
@@ -110,18 +110,18 @@ def analyze(
             pool.submit(_timed, timings, "noise", measure_noise, luma),
             pool.submit(_timed, timings, "tilt", measure_horizon, luma),
         ]
-        modalities["saliency"], subject = saliency_job.result()
-        modalities["blur"] = blur_job.result()
+        maps["saliency"], subject = saliency_job.result()
+        maps["blur"] = blur_job.result()
         for job in measurement_jobs:
             values.update(job.result())
         values.update(subject)
-        values.update(measure_sharpness(modalities["blur"], modalities["saliency"].map))
+        values.update(measure_sharpness(maps["blur"], maps["saliency"].map))
     if depth:
         with step("depth", 0.6):
-            modalities["depth"] = _depth(rgb, depth_model, cancel)
+            maps["depth"] = _depth(rgb, depth_model, cancel)
     if progress:
         progress("done", 1.0)
-    return Analysis(photo, modalities, values, timings)
+    return Analysis(photo, maps, values, timings)
 
 
 @functools.cache
@@ -132,7 +132,7 @@ def _workers() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=3, thread_name_prefix="critique-analysis")
 
 
-def _saliency_and_subject(rgb, backend: str) -> tuple[ModalityResult, dict[str, object]]:
+def _saliency_and_subject(rgb, backend: str) -> tuple[MapResult, dict[str, object]]:
     saliency = compute_saliency(rgb, backend)
     return saliency, measure_subject(saliency.map)
 
@@ -142,12 +142,12 @@ def _timed(timings: dict[str, float], name: str, function, *args):
         return function(*args)
 
 
-def estimate_depth(rgb, depth_model: str | Path | None = None, cancel=None) -> ModalityResult:
+def estimate_depth(rgb, depth_model: str | Path | None = None, cancel=None) -> MapResult:
     """Depth on its own, for callers that show the fast maps first (the GUI)."""
     return _depth(rgb, depth_model, cancel)
 
 
-def _depth(rgb, depth_model, cancel) -> ModalityResult:
+def _depth(rgb, depth_model, cancel) -> MapResult:
     """Depth is optional: a missing or broken model is reported, not fatal."""
     try:
         return compute_depth(rgb, find_depth_model(depth_model), cancel=cancel)
@@ -158,7 +158,7 @@ def _depth(rgb, depth_model, cancel) -> ModalityResult:
     except Exception as error:  # a model that loads but fails to run
         log.exception("the depth model failed")
         reason = f"the depth model failed: {type(error).__name__}: {error}".splitlines()[0]
-    return ModalityResult("depth", FAILED, "depth-estimation model", "nearest", reason=reason,
+    return MapResult("depth", FAILED, "depth-estimation model", "nearest", reason=reason,
                           hint="check the model folder, or reinstall the depth model")
 
 

@@ -39,7 +39,7 @@ def open_photo_steps(path: Path, *, scorers=None, cancel=None) -> Iterator[tuple
     scores = None
     if scorers is not None:  # {} when no trained score model is installed
         check_cancelled(cancel)
-        scores = scorers.score_sources(analysis.sources())
+        scores = scorers.score_inputs(analysis.score_inputs())
         yield "scores", scores
     check_cancelled(cancel)
     try:
@@ -48,11 +48,11 @@ def open_photo_steps(path: Path, *, scorers=None, cancel=None) -> Iterator[tuple
         depth_model = None
     start = time.perf_counter()
     depth = estimate_depth(photo.pixels, depth_model, cancel)
-    analysis = analysis.with_modality(depth, time.perf_counter() - start)
+    analysis = analysis.with_map(depth, time.perf_counter() - start)
     yield "depth", analysis
     if scores is not None and depth.available and "depth" in scorers.by_modality:
         check_cancelled(cancel)
-        scores = {**scores, **scorers.score_sources({"depth": depth.map})}
+        scores = {**scores, **scorers.score_inputs({"depth": depth.map})}
         yield "scores", scores
     check_cancelled(cancel)
     yield "ready", analysis

@@ -65,7 +65,7 @@ class Critic:
 
 
 def facts_of(analysis: Analysis) -> list[Fact]:
-    stats = {name: result.stats for name, result in analysis.modalities.items()
+    stats = {name: result.stats for name, result in analysis.maps.items()
              if result.available}
     return measured_facts(analysis.measurements, stats)
 

@@ -171,10 +171,10 @@ def _cast(m: Mapping[str, object]) -> Fact | None:
 
 def _saturation(m: Mapping[str, object]) -> Fact | None:
     clauses = []
-    colourfulness = number(m, "color.colourfulness")
-    if colourfulness is not None:
-        level = word(m, "color.colourfulness_level")
-        clauses.append(f"colourfulness is {colourfulness:.1f} M" + (f" ({level})" if level else ""))
+    colorfulness = number(m, "color.colorfulness")
+    if colorfulness is not None:
+        level = word(m, "color.colorfulness_level")
+        clauses.append(f"colourfulness is {colorfulness:.1f} M" + (f" ({level})" if level else ""))
     saturation = number(m, "color.mean_saturation")
     if saturation is not None:
         clauses.append(f"mean saturation is {saturation:.2f}")
@@ -183,7 +183,7 @@ def _saturation(m: Mapping[str, object]) -> Fact | None:
         clauses.append(f"{pct(vivid)} of the frame is highly saturated")
     if not clauses:
         return None
-    keys = _present(m, ("color.colourfulness", "color.colourfulness_level",
+    keys = _present(m, ("color.colorfulness", "color.colorfulness_level",
                         "color.mean_saturation", "color.highly_saturated_pct"))
     return Fact("colour", _sentence("; ".join(clauses)) + ".", keys)
 
@@ -324,14 +324,14 @@ _BUILDERS: tuple[Callable[[Mapping[str, object]], Fact | None], ...] = (
 
 
 def measured_facts(measurements: Mapping[str, object],
-                   modality_stats: Mapping[str, Mapping[str, float]] | None = None) -> list[Fact]:
+                   stats_by_map: Mapping[str, Mapping[str, float]] | None = None) -> list[Fact]:
     """The facts the measurements support, in topic order (light ... depth).
 
-    ``modality_stats`` is each modality's ``stats`` by name; a "depth" entry
+    ``stats_by_map`` is each map's ``stats`` by name; a "depth" entry
     adds one depth fact.
     """
     facts = [fact for build in _BUILDERS if (fact := build(measurements))]
-    depth_stats = (modality_stats or {}).get("depth")
+    depth_stats = (stats_by_map or {}).get("depth")
     if depth_stats and (fact := _depth(depth_stats)):
         facts.append(fact)
     return sorted(facts, key=lambda fact: TOPICS.index(fact.topic))  # stable within a topic

@@ -7,6 +7,10 @@
 
 from __future__ import annotations
 
+# Cached rows are stored under a version that includes this: bump it when a column is
+# renamed or changes meaning, so rows cached before are computed afresh.
+COLUMNS_VERSION = 2  # 2: colourfulness -> colorfulness
+
 COLUMNS: dict[str, str] = {
     "path": "the photo file",
     "status": "ok, or error when the file could not be read as a photo",
@@ -28,7 +32,7 @@ COLUMNS: dict[str, str] = {
     "shadows_clipped_pct": "pixels crushed to black, %",
     "noise_sigma": "noise standard deviation in flat areas, 8-bit levels (at analysis size)",
     "tilt_deg": "horizon / verticals tilt in degrees (positive = clockwise), empty if none",
-    "colourfulness": "Hasler-Süsstrunk colourfulness M",
+    "colorfulness": "Hasler-Süsstrunk colourfulness M",
     "subject_thirds_distance": "distance of the subject's centre to the nearest thirds point, "
                                "fraction of the frame diagonal scale",
     "width": "photo width in pixels (upright)",
@@ -47,7 +51,7 @@ MEASUREMENT_COLUMNS = {
     "exposure.shadows_clipped_pct": "shadows_clipped_pct",
     "noise.sigma": "noise_sigma",
     "horizon.tilt_deg": "tilt_deg",
-    "color.colourfulness": "colourfulness",
+    "color.colorfulness": "colorfulness",
     "subject.thirds_distance": "subject_thirds_distance",
 }
 

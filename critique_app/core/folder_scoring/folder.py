@@ -102,11 +102,11 @@ def write_star_ratings(rows: list[dict], *, rating_from: str = "percentile",
     for done, row in enumerate(chosen):
         check_cancelled(cancel)
         if rating_from == "percentile":
-            stars, source = stars_from_percentile(row["score_percentile"]), "score-percentile"
+            stars, basis = stars_from_percentile(row["score_percentile"]), "score-percentile"
         else:
-            stars, source = stars_from_mean(row["score_mean"]), "score-mean"
+            stars, basis = stars_from_mean(row["score_mean"]), "score-mean"
         try:
-            outcome = write_rating(Path(row["path"]), stars, source=source,
+            outcome = write_rating(Path(row["path"]), stars, basis=basis,
                                    overwrite_manual=overwrite)
         except CritiqueError as error:
             report.failed.append(str(error))

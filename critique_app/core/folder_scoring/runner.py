@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from critique_app.core.analysis.analyzer import analyze
-from critique_app.core.folder_scoring.columns import MEASUREMENT_COLUMNS
+from critique_app.core.folder_scoring.columns import COLUMNS_VERSION, MEASUREMENT_COLUMNS
 from critique_app.core.library.results_cache import ResultsCache, content_key
 from critique_app.core.maps import find_depth_model
 from critique_app.core.maps.depth import files_signature
@@ -76,7 +76,7 @@ def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, 
     needs_depth = "depth" in scorers.by_modality
     # With a depth scorer the depth model shapes the results too: a new (or newly
     # installed) one must not be answered from the cache.
-    version = f"{scorers.version}|analysis-{max_side}" + (
+    version = f"{scorers.version}|analysis-{max_side}|columns-{COLUMNS_VERSION}" + (
         f"|depth-{depth_model_version()}" if needs_depth else "")
     result = FolderScoringResult([None] * len(paths), model_version=scorers.version,
                                  scores_missing=scorers.missing)
@@ -154,10 +154,10 @@ def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: 
         values = {column: analysis.measurements.get(measure)
                   for measure, column in MEASUREMENT_COLUMNS.items()}
         values["width"], values["height"] = photo.original_size
-        sources = analysis.sources()
-        inputs = {modality: to_network_input(sources[modality], spec)
-                  for modality, spec in specs.items() if modality in sources}
-        depth = analysis.modalities.get("depth")
+        available = analysis.score_inputs()
+        inputs = {modality: to_network_input(available[modality], spec)
+                  for modality, spec in specs.items() if modality in available}
+        depth = analysis.maps.get("depth")
         problem = depth.reason if needs_depth and depth and not depth.available else None
         return _Prepared(index, key, hashed, values, inputs, problem)
     except CritiqueError as error:

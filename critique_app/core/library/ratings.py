@@ -29,8 +29,8 @@ from critique_app.core.library.finding import find_photos
 from critique_app.core.library.xmp import (
     PICK_LABEL,
     RATING,
-    RATING_SOURCE,
-    USER_SOURCE,
+    RATING_BASIS,
+    USER_BASIS,
     WRITTEN_RATING,
     Changes,
     Sidecar,
@@ -209,8 +209,8 @@ def rating_from_sidecars(sidecars: list[Sidecar]) -> PhotoRating:
 
 def _automatic(sidecar: Sidecar, rating: int) -> bool:
     """Written by an automatic writer and not changed since (see xmp's manual ratings)."""
-    sources = sidecar.values(RATING_SOURCE)
-    return (bool(sources) and USER_SOURCE not in sources
+    bases = sidecar.values(RATING_BASIS)
+    return (bool(bases) and USER_BASIS not in bases
             and sidecar.int_value(WRITTEN_RATING) == rating)
 
 
@@ -241,12 +241,12 @@ def _changes(sidecar: Sidecar, new: PhotoRating) -> Changes:
     changes: Changes = {}
     wanted = -1 if new.rejected else new.stars
     now = sidecar.int_value(RATING)
-    sources = sidecar.values(RATING_SOURCE)
+    bases = sidecar.values(RATING_BASIS)
     # The scorer's stars given again by the photographer: mark them as theirs.
-    claim = wanted > 0 and not new.automatic and bool(sources) and set(sources) != {USER_SOURCE}
+    claim = wanted > 0 and not new.automatic and bool(bases) and set(bases) != {USER_BASIS}
     if (now != wanted and not (now is None and wanted == 0)) or claim:
         rating = str(wanted)
-        changes = {RATING: rating, RATING_SOURCE: USER_SOURCE, WRITTEN_RATING: rating}
+        changes = {RATING: rating, RATING_BASIS: USER_BASIS, WRITTEN_RATING: rating}
     label = sidecar.int_value(PICK_LABEL)
     if new.picked:
         if label != PICK_ACCEPTED or sidecar.first(PICK_LABEL) != str(PICK_ACCEPTED):

@@ -13,7 +13,7 @@ FAILED = "error"
 
 
 @dataclass
-class ModalityResult:
+class MapResult:
     """A float32 map in [0, 1] at the analysis resolution, or why there is none.
 
     ``meaning`` says what 1 stands for ("strongly blurred", "most salient",
@@ -49,8 +49,8 @@ class ModalityResult:
         return data
 
 
-def unavailable(name: str, method: str, meaning: str, reason: str, hint: str) -> ModalityResult:
-    return ModalityResult(name, UNAVAILABLE, method, meaning, reason=reason, hint=hint)
+def unavailable(name: str, method: str, meaning: str, reason: str, hint: str) -> MapResult:
+    return MapResult(name, UNAVAILABLE, method, meaning, reason=reason, hint=hint)
 
 
 def sample(values: np.ndarray, limit: int = 65_536) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from critique_app.core.maps.base import OK, ModalityResult, map_stats, sample
+from critique_app.core.maps.base import OK, MapResult, map_stats, sample
 
 METHOD = "re-blur gradient ratio (classical)"
 MEANING = "strongly blurred"
@@ -84,7 +84,7 @@ def _work_factor(shape: tuple[int, int]) -> int:
     return int(np.clip(min(shape) // 128, 1, 4))
 
 
-def compute_blur(gray: np.ndarray, scale: float = 1.0) -> ModalityResult:
+def compute_blur(gray: np.ndarray, scale: float = 1.0) -> MapResult:
     """Blur map for a luminance image; ``scale`` = analysis px per original px."""
     height, width = gray.shape
     factor = _work_factor(gray.shape)
@@ -112,7 +112,7 @@ def compute_blur(gray: np.ndarray, scale: float = 1.0) -> ModalityResult:
     full_size = (width, height)
     blur = cv2.resize(blur, full_size, interpolation=cv2.INTER_LINEAR)
     confidence = cv2.resize(confidence, full_size, interpolation=cv2.INTER_LINEAR)
-    return ModalityResult(
+    return MapResult(
         "blur", OK, METHOD, MEANING, map=np.clip(blur, 0.0, 1.0), stats=stats,
         aux={"confidence": confidence}
     )

@@ -21,7 +21,7 @@ import numpy as np
 
 from critique_app.core.maps.base import (
     OK,
-    ModalityResult,
+    MapResult,
     map_stats,
     sample,
     unavailable,
@@ -200,7 +200,7 @@ _failed: dict[tuple, ModelError] = {}
 
 def load_depth_model(model_dir: Path, device: str = "cpu") -> DepthModel:
     """The loaded model for a folder, loaded once per process. Loading is serialised:
-    threads asking at once (the batch's decoders) share one load instead of racing
+    threads asking at once (folder scoring's decoders) share one load instead of racing
     through transformers' lazy imports and loading the weights twice."""
     model_dir = Path(model_dir)
     with _loading:
@@ -230,7 +230,7 @@ def _load(model_dir: Path, device: str) -> DepthModel:
     return DepthModel(model_dir, device)
 
 
-def compute_depth(rgb: np.ndarray, model_dir: Path | None, cancel=None) -> ModalityResult:
+def compute_depth(rgb: np.ndarray, model_dir: Path | None, cancel=None) -> MapResult:
     method = "depth-estimation model"
     if model_dir is None:
         return unavailable(
@@ -257,4 +257,4 @@ def compute_depth(rgb: np.ndarray, model_dir: Path | None, cancel=None) -> Modal
     stats = map_stats(depth)
     stats["near_share_pct"] = stats.pop("share_above_half_pct")
     stats["range_p5_p95"] = round(float(np.subtract(*np.percentile(sample(depth), [95, 5]))), 4)
-    return ModalityResult("depth", OK, f"{method}: {model.name}", MEANING, map=depth, stats=stats)
+    return MapResult("depth", OK, f"{method}: {model.name}", MEANING, map=depth, stats=stats)

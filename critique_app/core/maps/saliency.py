@@ -19,7 +19,7 @@ import numpy as np
 
 from critique_app.core.maps.base import (
     OK,
-    ModalityResult,
+    MapResult,
     map_stats,
     normalize_robust,
     sample,
@@ -110,7 +110,7 @@ def get_backend(name: str = "classical") -> SaliencyBackend:
     return _instances[name]
 
 
-def compute_saliency(rgb: np.ndarray, backend: str = "classical") -> ModalityResult:
+def compute_saliency(rgb: np.ndarray, backend: str = "classical") -> MapResult:
     model = get_backend(backend)
     height, width = rgb.shape[:2]
     # Stretched at the backend's own size (cheap), then brought to the photo's size:
@@ -120,7 +120,7 @@ def compute_saliency(rgb: np.ndarray, backend: str = "classical") -> ModalityRes
         saliency = cv2.resize(saliency, (width, height), interpolation=cv2.INTER_LINEAR)
     stats = map_stats(saliency)
     stats.update(spread_stats(saliency))
-    return ModalityResult("saliency", OK, model.method, MEANING, map=saliency, stats=stats)
+    return MapResult("saliency", OK, model.method, MEANING, map=saliency, stats=stats)
 
 
 def spread_stats(saliency: np.ndarray) -> dict[str, float]:

@@ -12,14 +12,14 @@ _LEVELS = ((15, "not colourful"), (33, "slightly colourful"), (45, "moderately c
 _OPPONENT = np.array([[255.0, -255.0, 0.0], [127.5, 127.5, -255.0]], np.float32)  # rg, yb
 
 
-def colourfulness(rgb: np.ndarray) -> float:
+def colorfulness(rgb: np.ndarray) -> float:
     """Hasler & Süsstrunk (2003) M on 0-255 sRGB values."""
     opponent = cv2.transform(np.ascontiguousarray(rgb, np.float32), _OPPONENT)
     mean, std = cv2.meanStdDev(opponent)
     return float(np.hypot(*std.ravel()) + 0.3 * np.hypot(*mean.ravel()))
 
 
-def colourfulness_level(value: float) -> str:
+def colorfulness_level(value: float) -> str:
     for limit, word in _LEVELS:
         if value < limit:
             return word
@@ -86,10 +86,10 @@ def measure_color(rgb: np.ndarray) -> dict:
     vivid = (saturation > 0.8) & (value > 0.2)
     cast_a, cast_b = illuminant_lab(rgb)
     strength = float(np.hypot(cast_a, cast_b))
-    m = colourfulness(rgb)
+    m = colorfulness(rgb)
     return {
-        "color.colourfulness": round(m, 1),
-        "color.colourfulness_level": colourfulness_level(m),
+        "color.colorfulness": round(m, 1),
+        "color.colorfulness_level": colorfulness_level(m),
         "color.mean_saturation": round(float(saturation.mean()), 4),
         "color.highly_saturated_pct": round(float(vivid.mean() * 100), 2),
         "color.cast_a": round(cast_a, 2),

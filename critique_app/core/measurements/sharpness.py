@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from critique_app.core.maps.base import ModalityResult
+from critique_app.core.maps.base import MapResult
 
 
 def _weighted_sharpness(blur: np.ndarray, weights: np.ndarray) -> float | None:
@@ -22,7 +22,7 @@ def _thinned(values: np.ndarray, keep: int = 65_536) -> np.ndarray:
     return values[::stride, ::stride]
 
 
-def measure_sharpness(blur: ModalityResult, saliency: np.ndarray | None) -> dict:
+def measure_sharpness(blur: MapResult, saliency: np.ndarray | None) -> dict:
     confidence = _thinned(blur.aux["confidence"])
     blur_map = _thinned(blur.map)
     result = {

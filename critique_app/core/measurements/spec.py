@@ -43,10 +43,10 @@ SPECS: dict[str, Spec] = {
     "contrast.tonal_range": Spec("Tonal range", "0-1",
         "Luma spread between the 2nd and 98th percentiles (1 = full black-to-white range)."),
     # colour
-    "color.colourfulness": Spec("Colourfulness", "M (Hasler-Süsstrunk)",
+    "color.colorfulness": Spec("Colourfulness", "M (Hasler-Süsstrunk)",
         "0 grey; ~15 slightly, ~33 moderately, ~45 averagely, ~59 quite, ~82 highly, "
         "~109 extremely colourful."),
-    "color.colourfulness_level": Spec("Colourfulness level", "word",
+    "color.colorfulness_level": Spec("Colourfulness level", "word",
         "The Hasler-Süsstrunk category of the value above."),
     "color.mean_saturation": Spec("Mean saturation", "0-1", "Mean HSV saturation."),
     "color.highly_saturated_pct": Spec("Highly saturated", "% of frame",

@@ -62,7 +62,7 @@ class Photo:
     bit_depth: int = 8
     file_size: int = 0
     decode_scale: float = 1.0  # decoded pixels per original pixel (JPEG draft, RAW half size)
-    source: str = "image"  # "image", "raw-preview" or "raw-demosaic"
+    decoded_from: str = "image"  # "image", "raw-preview" or "raw-demosaic"
     notes: list[str] = field(default_factory=list)
     exif: ExifSummary = field(default_factory=ExifSummary)
 
@@ -99,7 +99,7 @@ class Photo:
             "analysis_width": self.size[0],
             "analysis_height": self.size[1],
             "decode_scale": round(self.decode_scale, 4),
-            "source": self.source,
+            "source": self.decoded_from,  # the JSON key stays "source"
             "notes": list(self.notes),
             "exif": self.exif.to_dict(),
         }

@@ -44,7 +44,7 @@ def photo_from_pillow(
     *,
     max_side: int,
     max_pixels: int,
-    source: str = "image",
+    decoded_from: str = "image",
     orientation: int | None = None,
 ) -> Photo:
     """Decode an opened (not yet loaded) Pillow image into a :class:`Photo`."""
@@ -90,7 +90,7 @@ def photo_from_pillow(
         pixels=pixels,
         bit_depth=bit_depth,
         decode_scale=decode_scale,
-        source=source,
+        decoded_from=decoded_from,
         notes=notes,
         exif=reading.summary,
     )

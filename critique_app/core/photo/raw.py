@@ -58,7 +58,7 @@ def load_raw(path: Path, *, max_side: int, max_pixels: int) -> Photo:
                     path,
                     max_side=max_side,
                     max_pixels=max_pixels,
-                    source="raw-preview",
+                    decoded_from="raw-preview",
                     orientation=None if read_exif(preview).orientation != 1 else orientation,
                 )
             except (OSError, SyntaxError, ValueError, EOFError) as error:  # a corrupt preview
@@ -89,7 +89,7 @@ def load_raw(path: Path, *, max_side: int, max_pixels: int) -> Photo:
         pixels=pixels,
         bit_depth=16,
         decode_scale=stored_half[0] / upright[0],
-        source="raw-demosaic",
+        decoded_from="raw-demosaic",
         notes=notes,
         exif=container.summary,
     )

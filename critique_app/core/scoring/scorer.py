@@ -88,14 +88,14 @@ class ScorerSet:
             return "no-score-model"
         return "+".join(self.by_modality[m].version for m in sorted(self.by_modality))
 
-    def score_sources(self, sources: dict[str, np.ndarray]) -> dict[str, ScoreDistribution]:
-        """Score one photo: ``sources`` maps a modality ("photo", "saliency", ...) to its
-        pixels or map; modalities without a source (e.g. depth unavailable) are left out."""
+    def score_inputs(self, inputs: dict[str, np.ndarray]) -> dict[str, ScoreDistribution]:
+        """Score one photo: ``inputs`` maps a modality ("photo", "saliency", ...) to its
+        pixels or map; modalities without an input (e.g. depth unavailable) are left out."""
         from critique_app.core.scoring.preprocess import to_network_input
 
-        return {modality: scorer.score(to_network_input(sources[modality],
+        return {modality: scorer.score(to_network_input(inputs[modality],
                                                         scorer.info.input)[None])[0]
-                for modality, scorer in self.by_modality.items() if modality in sources}
+                for modality, scorer in self.by_modality.items() if modality in inputs}
 
 
 def find_scorers(store=None, *, name: str | None = None, runtime: str = "auto",

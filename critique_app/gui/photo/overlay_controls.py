@@ -8,7 +8,7 @@ from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
-from critique_app.core.maps.base import ModalityResult
+from critique_app.core.maps.base import MapResult
 from critique_app.core.maps.overlay import STYLES, colorize
 from critique_app.gui.photo.viewer import to_qimage
 
@@ -31,7 +31,7 @@ class ColourBar(QWidget):
     def modality(self) -> str | None:
         return self._modality
 
-    def set_modality(self, modality: str | None, meaning: str | None = None) -> None:
+    def set_map(self, modality: str | None, meaning: str | None = None) -> None:
         """Show ``modality``'s legend, or nothing for None."""
         self._modality = modality if modality in STYLES else None
         self._bar = None
@@ -69,7 +69,7 @@ class OverlayControls(QWidget):
 
     ``overlayChanged`` carries "none", "saliency", "depth" or "blur", and fires only
     for "none" or a modality whose map is available: when the user picks one, and
-    after :meth:`set_modalities` if the choice shows something (new maps to draw)
+    after :meth:`set_maps` if the choice shows something (new maps to draw)
     or stops showing something.
     """
 
@@ -78,7 +78,7 @@ class OverlayControls(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._results: dict[str, ModalityResult] = {}
+        self._results: dict[str, MapResult] = {}
         self._shown = NONE  # what the last overlayChanged asked to show
 
         self.combo = QComboBox()
@@ -130,7 +130,7 @@ class OverlayControls(QWidget):
     def opacity(self) -> float:
         return float(self.slider.value())
 
-    def set_modalities(self, results: dict[str, ModalityResult] | None) -> None:
+    def set_maps(self, results: dict[str, MapResult] | None) -> None:
         """The current photo's maps (None: no photo or not analysed yet)."""
         self._results = dict(results or {})
         self._refresh_items()
@@ -146,7 +146,7 @@ class OverlayControls(QWidget):
         choice = self.current()
         available = self.is_available(choice)
         result = self._results.get(choice)
-        self.legend.set_modality(choice if available else None,
+        self.legend.set_map(choice if available else None,
                                  result.meaning if result is not None else None)
         self.message.setText("" if available else self._why_missing(choice, result))
         wanted = choice if available else NONE
@@ -154,7 +154,7 @@ class OverlayControls(QWidget):
             self._shown = wanted
             self.overlayChanged.emit(wanted)
 
-    def _why_missing(self, choice: str, result: ModalityResult | None) -> str:
+    def _why_missing(self, choice: str, result: MapResult | None) -> str:
         title = CHOICES[choice]
         if result is None:
             return f"{title}: no map yet — open a photo and wait for the analysis."

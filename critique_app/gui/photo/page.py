@@ -124,7 +124,7 @@ class PhotoPage(QWidget):
         self.path, self.analysis, self.scores = path, None, {}
         self._opened_at = time.perf_counter()
         self.viewer.highlight(None)
-        self.overlays.set_modalities(None)
+        self.overlays.set_maps(None)
         self.measurements.clear()
         self.score_panel.clear()
         self.score_panel.set_busy("Scoring…")
@@ -138,6 +138,11 @@ class PhotoPage(QWidget):
             lambda task: self.services.open_photo_steps(path, task.cancel_event),
             on_item=self._photo_step, on_error=self._photo_failed)
 
+    def show_percentile(self) -> None:
+        """Show the open photo's percentile in its folder, once folder scoring gave one."""
+        if self.scores and self.path is not None:
+            self.score_panel.show_scores(self.scores, self.services.percentile_of(self.path))
+
     def _photo_step(self, step: tuple[str, object]) -> None:
         kind, value = step
         elapsed = time.perf_counter() - self._opened_at
@@ -146,7 +151,7 @@ class PhotoPage(QWidget):
             self.milestone.emit("first pixels", elapsed)
         elif kind == "analysis":
             self.analysis = value
-            self.overlays.set_modalities(value.modalities)
+            self.overlays.set_maps(value.maps)
             self._show_overlay(self.overlays.current())
             self.measurements.show_analysis(value.measurements, value.photo.describe())
             self.milestone.emit("overlays", elapsed)
@@ -162,7 +167,7 @@ class PhotoPage(QWidget):
             # A new Analysis, never a change to the old one: a critique started earlier
             # may be reading that one on its thread.
             self.analysis = value
-            self.overlays.set_modalities(value.modalities)
+            self.overlays.set_maps(value.maps)
             self._show_overlay(self.overlays.current())
             self.milestone.emit("depth", elapsed)
         elif kind == "ready":  # maps (depth too) and every score known: the prompt cites them
@@ -188,7 +193,7 @@ class PhotoPage(QWidget):
         self.status.emit(message)
 
     def _show_overlay(self, name: str) -> None:
-        result = self.analysis.modalities.get(name) if self.analysis else None
+        result = self.analysis.maps.get(name) if self.analysis else None
         if result is None or not result.available:
             self.viewer.set_overlay(None)
             return

@@ -87,7 +87,7 @@ class RatingsController(QObject):
         self.reload()
 
     def reload(self) -> None:
-        """Read every photo's rating again (e.g. after the batch view wrote some)."""
+        """Read every photo's rating again (e.g. after the Folder page wrote some)."""
         if self._load is not None:
             self._load.cancel()
         self._load = None

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from critique_app.core.library.xmp._properties import (
     PICK_LABEL,
     RATING,
-    RATING_SOURCE,
-    USER_SOURCE,
+    RATING_BASIS,
+    USER_BASIS,
     WRITTEN_RATING,
 )
 from critique_app.core.library.xmp._reading import first, to_int, values
@@ -25,8 +25,8 @@ def holds_manual_rating(root: Element) -> bool:
     raw = first(values(root, RATING))
     if raw is None or not raw.strip() or to_int(raw) == 0:
         return False  # unrated
-    sources = values(root, RATING_SOURCE)
-    if not sources or USER_SOURCE in sources:
+    bases = values(root, RATING_BASIS)
+    if not bases or USER_BASIS in bases:
         return True
     written = to_int(first(values(root, WRITTEN_RATING)))
     # Marker present but the rating changed since: the photographer re-rated it.

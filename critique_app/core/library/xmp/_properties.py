@@ -12,10 +12,10 @@ Property = tuple[str, str]  # (namespace, local name) of a simple XMP property
 Changes = dict[Property, str | None]  # what to set; None removes the property
 
 RATING: Property = (XMP_NS, "Rating")  # 1-5 stars, 0 unrated, -1 rejected
-RATING_SOURCE: Property = (CRITIQUE_NS, "RatingSource")
+RATING_BASIS: Property = (CRITIQUE_NS, "RatingSource")  # what the stars were made from
 WRITTEN_RATING: Property = (CRITIQUE_NS, "WrittenRating")
 PICK_LABEL: Property = (DIGIKAM_NS, "PickLabel")  # 0 none, 1 rejected, 2 pending, 3 accepted
-USER_SOURCE = "user"  # RatingSource of a rating the photographer set in the app
+USER_BASIS = "user"  # RatingSource of a rating the photographer set in the app
 
 # The prefix a namespace gets where a sidecar does not bind it yet; only these
 # namespaces can be written.

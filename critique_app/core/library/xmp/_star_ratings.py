@@ -10,8 +10,8 @@ from pathlib import Path
 from critique_app.core.library.xmp._manual_ratings import holds_manual_rating
 from critique_app.core.library.xmp._properties import (
     RATING,
-    RATING_SOURCE,
-    USER_SOURCE,
+    RATING_BASIS,
+    USER_BASIS,
     WRITTEN_RATING,
     Changes,
 )
@@ -22,7 +22,7 @@ from critique_app.core.library.xmp._updates import (
     write_plans,
 )
 
-_SOURCE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # safe in an attribute as-is
+_BASIS_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # safe in an attribute as-is
 
 
 def stars_from_percentile(p: float) -> int:
@@ -52,11 +52,11 @@ def stars_from_mean(mean: float) -> int:
 
 
 def write_rating(
-    photo: Path, stars: int, *, source: str, overwrite_manual: bool = False
+    photo: Path, stars: int, *, basis: str, overwrite_manual: bool = False
 ) -> SidecarResult:
     """Write ``stars`` (1-5) into the XMP sidecars of ``photo``; the photo itself is not opened.
 
-    ``source`` says how the rating was made (e.g. ``"score-percentile"``, ``"score-mean"``)
+    ``basis`` says what the stars were made from (e.g. ``"score-percentile"``, ``"score-mean"``)
     and is stored beside it. If any existing sidecar holds the photographer's rating,
     nothing is written (all sidecars of a photo should agree) unless ``overwrite_manual``.
     Every sidecar is read, edited and checked before any is written; each write is
@@ -64,10 +64,10 @@ def write_rating(
     that are not valid XMP or cannot be written, ValueError for bad arguments.
     """
     stars = _check_stars(stars)
-    if not isinstance(source, str) or not _SOURCE_PATTERN.fullmatch(source):
-        raise ValueError(f"source must be a short word such as 'score-mean', not {source!r}")
-    if source == USER_SOURCE:
-        raise ValueError(f"source {USER_SOURCE!r} is kept for the photographer's own ratings "
+    if not isinstance(basis, str) or not _BASIS_PATTERN.fullmatch(basis):
+        raise ValueError(f"basis must be a short word such as 'score-mean', not {basis!r}")
+    if basis == USER_BASIS:
+        raise ValueError(f"basis {USER_BASIS!r} is kept for the photographer's own ratings "
                          "(critique_app.core.library.ratings)")
     plans, result = read_plans(photo)
     manual = [
@@ -83,7 +83,7 @@ def write_rating(
         ]
         return result
 
-    changes: Changes = {RATING: str(stars), RATING_SOURCE: source, WRITTEN_RATING: str(stars)}
+    changes: Changes = {RATING: str(stars), RATING_BASIS: basis, WRITTEN_RATING: str(stars)}
     for plan in plans:  # edit and check all before writing any
         prepare(plan, changes)
     write_plans(plans, result)
