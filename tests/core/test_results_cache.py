@@ -65,6 +65,21 @@ def test_put_get_count_forget_and_reopen(tmp_path):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_results_and_their_file_keys_are_stored_by_one_call(tmp_path):
+    """Folder scoring stores a batch's results and the keys of its files in one
+    transaction (put_many with keys), so a run killed in between cannot leave results a
+    rerun finds only by hashing every photo again."""
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"photo bytes")
+    stat = photo.stat()
+    with ResultsCache(tmp_path / "results.sqlite") as cache:
+        key = content_key(photo)
+        assert cache.known_key(photo) is None
+        cache.put_many([(key, MODEL, _result(1))],
+                       keys=[(str(photo.resolve()), stat.st_size, stat.st_mtime_ns, key)])
+        assert cache.known_key(photo) == key and cache.get(key, MODEL) == _result(1)
+
+
 def test_content_key_is_sha256_of_the_bytes_plus_size(tmp_path):
     import hashlib
 

@@ -200,8 +200,7 @@ def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
             stored.append((failure.key, version, record))
         result.rows[failure.index] = _row(paths[failure.index], record)
         result.failed += 1
-    cache.put_many(stored)
-    cache.remember_keys([(*item.stat, item.key) for item in ready if item.stat])
+    cache.put_many(stored, keys=[(*item.stat, item.key) for item in ready if item.stat])
 
 
 def _score_batch(items: list[_Prepared], scorers: ScorerSet) -> list[dict]:

@@ -209,22 +209,28 @@ class ResultsCache:
                 found.update((key, json.loads(text)) for key, text in rows)
         return found
 
-    def put_many(self, rows: Sequence[Row]) -> None:
+    def put_many(self, rows: Sequence[Row],
+                 keys: Sequence[tuple[str, int, int, str]] = ()) -> None:
         """Store ``(content_key, model_version, result)`` rows in one transaction.
 
         A result is a JSON-serialisable dict; a row for an existing key replaces it.
+        ``keys`` (as for :meth:`remember_keys`) go in the same transaction, so a run
+        killed mid-way never leaves results that a rerun cannot find without hashing.
         """
         encoded = []
         for key, model_version, result in rows:
             if not isinstance(result, dict):
                 raise TypeError(f"a result must be a dict, not {type(result).__name__}")
             encoded.append((key, model_version, json.dumps(result, separators=(",", ":"))))
-        if not encoded:
+        if not encoded and not keys:
             return
         with self._errors(), self._transaction():
             self._connection.executemany(
                 "INSERT OR REPLACE INTO results (content_key, model_version, result)"
                 " VALUES (?, ?, ?)", encoded)
+            self._connection.executemany(
+                "INSERT OR REPLACE INTO files (path, size, mtime_ns, content_key)"
+                " VALUES (?, ?, ?, ?)", keys)
 
     def count(self, model_version: str) -> int:
         """How many results are stored for ``model_version``."""
