@@ -8,7 +8,8 @@ import shutil
 from pathlib import Path
 
 from critique_app.core.store.store import LOCAL_METADATA
-from critique_app.core.util.errors import CritiqueError, ModelError
+from critique_app.core.util.errors import CritiqueError
+from train.common import model_folder
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -87,18 +88,6 @@ def _score_estimate(args: argparse.Namespace, limit: int) -> dict:
             "total": estimate.total, "total_gib": round(estimate.total / 1024**3, 2),
             "fits": estimate.fits(limit), "limit_gib": round(limit / 1024**3, 2),
             "breakdown": estimate.to_dict()}
-
-
-def model_folder(model: str) -> Path:
-    """A model folder, or the folder of an installed model of that name."""
-    from critique_app.core.store.store import ModelStore
-
-    if Path(model).is_dir():
-        return Path(model)
-    folder = ModelStore().path(model)
-    if folder is None:
-        raise ModelError(f"'{model}' is neither a model folder nor an installed model")
-    return folder
 
 
 def run_eval(args: argparse.Namespace) -> int:

@@ -1,13 +1,14 @@
 """What every task's entry point (``train/run_<task>.py``) takes from its parsed command
 line: the loop settings, with each task's default micro-batch and learning rate; the
-``--data`` it needs; and its dataset, validated, with the report sent as progress."""
+``--data`` it needs; its dataset, validated, with the report sent as progress; and the
+model a ``--model``/``--base`` names (a folder or an installed model)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from critique_app.core.util.errors import CritiqueError
+from critique_app.core.util.errors import CritiqueError, ModelError
 from train.loop import LoopSettings
 
 # (CPU, GPU) micro-batch defaults; a GPU run may lower them to fit (see train/memory/).
@@ -48,3 +49,16 @@ def load_validated(args: argparse.Namespace, progress, kind: str):
         raise CritiqueError(f"{dataset.source}: no usable rows ({len(dataset.errors)} bad); "
                             "check it with 'python -m train validate'")
     return dataset
+
+
+def model_folder(model: str) -> Path:
+    """A model folder, or the folder of an installed model of that name."""
+    from critique_app.core.store.store import ModelStore
+
+    if Path(model).is_dir():
+        return Path(model)
+    folder = ModelStore().path(model)
+    if folder is None:
+        raise ModelError(f"'{model}' is neither a model folder nor an installed model "
+                         "(see 'critique models list')")
+    return folder

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from critique_app.core.util.errors import CritiqueError
-from train.common import load_validated, loop_settings
+from train.common import load_validated, loop_settings, model_folder
 from train.data.records import DataError, Dataset
 from train.data.split import split_rows
 from train.distributed import is_main_process
@@ -96,16 +96,9 @@ def run(args: argparse.Namespace, hardware, progress) -> dict:
 
 def _personal_base(base: str | None) -> Path:
     """The score model a personal model starts from: a folder or an installed name."""
-    from critique_app.core.store.store import ModelStore
-
     if not base:
         raise CritiqueError("'personal' needs --base: the trained score model to start from")
-    if Path(base).is_dir():
-        return Path(base)
-    folder = ModelStore().path(base)
-    if folder is None:
-        raise CritiqueError(f"no score model '{base}' is installed (see 'critique models list')")
-    return folder
+    return model_folder(base)
 
 
 def train_score_model(score_run: ScoreRun, data: Dataset, built: BuiltNet,
