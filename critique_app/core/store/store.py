@@ -26,8 +26,9 @@ from critique_app.core.store.manifest import (
     Source,
     entry_from_dict,
     load_manifest,
+    source_to_dict,
 )
-from critique_app.core.util.errors import ModelError
+from critique_app.core.util.errors import ModelError, check_cancelled
 from critique_app.core.util.paths import models_dir
 
 RECORD = "critique_install.json"
@@ -47,6 +48,23 @@ class ModelStatus:
 
 class DamagedRecord(ModelError):
     """A model folder whose install record is missing parts or is not readable JSON."""
+
+
+ACCEPT_FLAG = "--accept-licence"
+
+
+class LicenceNotAccepted(ModelError):
+    """A model whose licence must be accepted before it is pulled, pulled without that.
+
+    ``licence_text`` is what to show the user; ``command`` the exact command that
+    accepts it."""
+
+    def __init__(self, entry: ModelEntry) -> None:
+        self.licence_text = entry.licence_acceptance or entry.licence
+        self.command = f"critique models pull {entry.name} {ACCEPT_FLAG}"
+        super().__init__(f"'{entry.name}' is offered under {entry.licence}, which you must "
+                         f"accept before it is pulled; nothing was downloaded. To accept it, "
+                         f"run: {self.command}")
 
 
 @dataclass
@@ -163,11 +181,29 @@ class ModelStore:
 
     # -- changing it -----------------------------------------------------------
     def pull(self, name: str, report: Callable[[str], None] = print, *,
-             show_progress: bool = True) -> Path:
+             show_progress: bool = True, accept_licence: bool = False, cancel=None,
+             progress: Callable[[int, int], None] | None = None) -> Path:
+        """Fetch ``name`` from its source, check every file, install it in one rename.
+
+        A model whose manifest entry has ``licence_acceptance`` is refused with
+        :class:`LicenceNotAccepted` unless ``accept_licence``. ``cancel`` (a
+        threading.Event) is checked between chunks and raises :class:`Cancelled`;
+        ``progress(done_bytes, total_bytes)`` follows the download. Whatever goes
+        wrong, nothing is installed and a model already installed stays as it was.
+        """
         entry = self.entry(name)
+        if entry.licence_acceptance and not accept_licence:
+            raise LicenceNotAccepted(entry)
+        check_cancelled(cancel)
         staging = self._staging(name)
         try:
-            facts = sources.fetch(entry, staging, report, show_progress=show_progress)
+            facts = sources.fetch(entry, staging, report, show_progress=show_progress,
+                                  cancel=cancel, progress=progress)
+            check_cancelled(cancel)
+            if entry.licence_acceptance:
+                facts["licence_accepted"] = {"licence": entry.licence,
+                                             "text": entry.licence_acceptance,
+                                             "at": _now()}
             return self._install(entry, staging, entry.source.describe(), facts)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -231,7 +267,7 @@ class ModelStore:
         folder = self.folder(name)
         entry = self.entry(name)
         problems = []
-        expected = {f.path: f.sha256 for f in entry.files if f.sha256}
+        expected = {f.path: f for f in entry.files}
         for rel, facts in record["files"].items():
             path = folder / rel
             if not path.is_file():
@@ -240,12 +276,14 @@ class ModelStore:
             digest = sha256_file(path)
             if digest != facts["sha256"]:
                 problems.append(f"{rel} has changed since it was installed")
-            elif rel in expected and digest != expected[rel]:
+            elif rel in expected and not _matches(expected[rel], digest):
                 problems.append(f"{rel} does not match the manifest's hash")
-        revision = record.get("revision")
-        if entry.source.pinned and revision and revision != entry.source.revision:
-            problems.append(f"installed from commit {revision[:12]}, the manifest now pins "
-                            f"{entry.source.revision[:12]}")
+        for rel in sorted(set(expected) - set(record["files"])):
+            problems.append(f"{rel} is not installed (the manifest lists it)")
+        problems += _moved_pins(entry.source, record)
+        for part in entry.source.parts:
+            problems += _moved_pins(part.source, record.get("parts", {}).get(part.folder, {}),
+                                    f"{part.folder}: ")
         return Verification(name, not problems, problems)
 
     # -- internals ---------------------------------------------------------------
@@ -269,7 +307,7 @@ class ModelStore:
             rel = path.relative_to(staging).as_posix()
             digest, size = sha256_file(path), path.stat().st_size
             want = expected.get(rel)
-            if want is not None and ((want.sha256 and digest != want.sha256)
+            if want is not None and (not _matches(want, digest)
                                      or (want.size is not None and size != want.size)):
                 raise ModelError(f"{rel} of '{entry.name}' does not match the manifest's hash "
                                  f"(got sha256 {digest[:12]}…, {size} bytes); nothing was "
@@ -279,7 +317,7 @@ class ModelStore:
             "name": entry.name,
             "source": source,
             **facts,
-            "installed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "installed_at": _now(),
             "files": files,
         }
         if keep_entry:
@@ -306,6 +344,27 @@ def _files_in(folder: Path) -> list[Path]:
 
 def _entry_to_raw(entry: ModelEntry) -> dict:
     raw = asdict(entry)
-    raw["source"]["patterns"] = list(entry.source.patterns)
+    raw["source"] = source_to_dict(entry.source)
     raw["measured"] = list(entry.measured)
     return raw
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _matches(file, digest: str) -> bool:
+    """``digest`` agrees with what the manifest knows of ``file``'s hash (all or its start)."""
+    if file.sha256 and digest != file.sha256:
+        return False
+    return not (file.sha256_prefix and not digest.startswith(file.sha256_prefix.lower()))
+
+
+def _moved_pins(source: Source, facts: dict, where: str = "") -> list[str]:
+    """A Hub source installed from another commit than the manifest now pins."""
+    revision = facts.get("revision")
+    if source.kind == "huggingface" and source.pinned and revision and \
+            revision != source.revision:
+        return [f"{where}installed from commit {revision[:12]}, the manifest now pins "
+                f"{source.revision[:12]}"]
+    return []
