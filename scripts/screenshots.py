@@ -4,7 +4,12 @@
 
 Uses the sample photos and whatever models are installed in a throw-away
 CRITIQUE_HOME (none by default: the pictures show the no-model states, the
-rule-based critique and the folder table; pass --home to use a real one).
+newcomer's offer of the recommended pretrained score model, the rule-based
+critique and the folder table; pass --home to use a real one).
+
+No picture may present a score model trained on synthetic data as a real scorer: with
+--home, the photo score models installed there must be pretrained ones from the manifest
+(a scorer you trained on your own ratings counts as real: pass --own-scorers to allow it).
 """
 
 from __future__ import annotations
@@ -40,16 +45,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
     parser.add_argument("--home", type=Path, default=None, help="CRITIQUE_HOME to use")
+    parser.add_argument("--own-scorers", action="store_true",
+                        help="allow score models trained on real ratings in --home")
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ["CRITIQUE_HOME"] = str(args.home or tempfile.mkdtemp(prefix="critique-shots-"))
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.home and not args.own_scorers:
+        refuse_trained_scorers()
 
     from PySide6.QtWidgets import QApplication
 
     from critique_app.core.app.settings import Settings
     from critique_app.gui.main_window import MainWindow
     from critique_app.gui.models.dialog import ModelsDialog
+    from critique_app.gui.models.licence import licence_box
 
     app = QApplication([])
     window = MainWindow(Settings(), settings_path=Path(os.environ["CRITIQUE_HOME"]) / "s.json")
@@ -59,6 +69,11 @@ def main() -> None:
 
     window.open_path(SAMPLES / "chelsea.jpg")
     wait_until(app, lambda: "Suggestions" in page.critique.plain_text())
+    offer = page.score_panel.offer
+    wait_until(app, lambda: not page.scores and offer.isVisibleTo(page.score_panel), 20)
+    if offer.isVisibleTo(page.score_panel):  # no score model: the newcomer's offer
+        settle(app, 0.3)
+        window.grab().save(str(args.out / "newcomer-offer.png"))
     for overlay in ("none", "saliency", "blur", "depth"):
         page.overlays.set_current(overlay)
         settle(app, 0.3)
@@ -98,15 +113,47 @@ def main() -> None:
     window.grab().save(str(args.out / "rating.png"))
 
     dialog = ModelsDialog(window.bridge, parent=window)
-    dialog.resize(760, 440)
+    dialog.resize(820, 600)
     dialog.show()
+    dialog.select("laion-aesthetic-v2")  # its card: what it predicts, accuracy, licences
     settle(app, 0.5)
     dialog.grab().save(str(args.out / "models.png"))
+    licensed = [e for e in dialog.store.manifest.values() if e.licence_acceptance]
+    if licensed:  # a non-commercial model: its licence is asked for before the pull
+        dialog.select(licensed[0].name)
+        box = licence_box(dialog, licensed[0])
+        box.show()
+        settle(app, 0.5)
+        box.grab().save(str(args.out / "models-licence.png"))
+        box.close()
     dialog.close()
 
     wizard_screenshots(app, window, args.out)
     window.close()
     print(f"screenshots written to {args.out}")
+
+
+def refuse_trained_scorers() -> None:
+    """Stop when the store holds a photo score model that is not a pretrained one from the
+    manifest: a picture would present it as if it were a real scorer."""
+    from critique_app.core.scoring.package import read_score_model_info
+    from critique_app.core.store.store import ModelStore
+
+    store = ModelStore()
+    trained = []
+    for name in store.installed_for_task("score"):
+        entry = store.manifest.get(name)
+        if entry is not None and entry.card:
+            continue  # a pretrained scorer the manifest describes
+        try:
+            dataset = read_score_model_info(store.folder(name)).training.dataset
+        except Exception:  # unreadable: it cannot be vouched for either
+            dataset = "unknown data"
+        trained.append(f"{name} (trained on {dataset})")
+    if trained:
+        sys.exit("these score models would appear in the pictures as if real: "
+                 + "; ".join(trained) + ". Remove them, use another --home, or pass "
+                 "--own-scorers if they were trained on real ratings.")
 
 
 def wizard_screenshots(app, window, out: Path) -> None:

@@ -55,6 +55,8 @@ def score(
     bar = _progress()
 
     def started(photos, scorers) -> None:
+        if scorers.photo is None:
+            _offer_pull()
         if scorers.missing:
             err.print(f"[yellow]scores left empty:[/yellow] {scorers.missing}", highlight=False)
         else:
@@ -92,6 +94,40 @@ def score(
               highlight=False)
     if result.cancelled:
         raise Cancelled()
+
+
+def recommended_scorer():
+    """The pretrained score model recommended for this machine, or None when the manifest
+    offers none or it is installed already (then unusable: the hint says why)."""
+    from critique_app.core.store.recommend import detect_machine, recommend_scorer
+    from critique_app.core.store.store import ModelStore
+
+    store = ModelStore()
+    recommendation = recommend_scorer(list(store.manifest.values()), detect_machine())
+    if recommendation is None or store.path(recommendation.entry.name) is not None:
+        return None
+    return recommendation
+
+
+def pull_command() -> str | None:
+    """The exact command that pulls the recommended score model (see above)."""
+    recommendation = recommended_scorer()
+    return None if recommendation is None else \
+        f"critique models pull {recommendation.entry.name}"
+
+
+def _offer_pull() -> None:
+    """No photo score model: the command that pulls one, on a line of its own (stderr)."""
+    recommendation = recommended_scorer()
+    if recommendation is None:
+        return
+    entry = recommendation.entry
+    size = recommendation.size_bytes
+    about = f"{entry.title}, {size / 1e9:.1f} GB download" if size and size >= 1e8 else \
+        entry.title
+    err.print(f"no photo score model: to score photos with a pretrained one ({about}), run",
+              highlight=False, markup=False)
+    err.print(f"  critique models pull {entry.name}", highlight=False, markup=False)
 
 
 def _show_stars(report, rating_from: str) -> None:

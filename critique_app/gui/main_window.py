@@ -229,8 +229,12 @@ class MainWindow(QMainWindow):
         from critique_app.gui.models.dialog import ModelsDialog
 
         dialog = ModelsDialog(self.bridge, parent=self)
+        changed: list[bool] = []
         dialog.modelsChanged.connect(self.services.models_changed)
+        dialog.modelsChanged.connect(lambda: changed.append(True))
         dialog.exec()
+        if changed and not self.photo_page.scores:  # e.g. a score model pulled: use it
+            self.photo_page.reopen()
 
     fine_tune_wizard = None  # the open Fine-tune window: one at a time, it may be training
 

@@ -77,7 +77,7 @@ def test_score_panel_without_a_model_shows_no_bars(qtbot):
     assert panel.plot.isHidden()
     assert panel.headline_text() == ""
     assert "No score model" in panel.status.text()
-    assert "critique models import" in panel.status.text()
+    assert NO_SCORER_HINT[1:] in panel.status.text()  # the hint, first letter capitalised
 
 
 def test_score_panel_labels_the_vlm_rating_as_zero_shot(qtbot):

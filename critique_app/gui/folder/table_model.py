@@ -152,7 +152,10 @@ class FolderResultsModel(QAbstractTableModel):
         if column == SHARPNESS_COLUMN:
             return _sharpness_tip(row) or None
         if column in (SCORE_COLUMN, STD_COLUMN) and row.get("score_mean") is not None:
-            return f"predicted mean score {row['score_mean']:.2f} ± {row.get('score_std', 0):.2f}"
+            text = f"predicted mean score {row['score_mean']:.2f}"
+            if row.get("score_std") is None:  # a model that predicts the mean alone
+                return f"{text} (mean only: the model predicts no distribution)"
+            return f"{text} ± {row['score_std']:.2f}"
         return None
 
 

@@ -1,10 +1,12 @@
-"""The model store window: list, pull, verify, import and remove models.
+"""The model store window: list, pull, verify, import and remove models, and the
+selected model's card (what it predicts, its accuracy, licences, size, speed here).
 
 Every store operation runs through the :class:`~critique_app.gui.bridge.Bridge`
-(a pull can take minutes). One operation runs at a time; Cancel stops waiting
-for it. The store's pull has no cancel of its own, so a cancelled operation
-stops at its next progress line, or, mid-download, finishes in the background:
-the list is refreshed when it ends either way.
+(a pull can take minutes). One operation runs at a time; Cancel stops it: a pull
+stops between downloaded chunks and installs nothing; other operations stop at
+their next progress line, or finish in the background, and the list is refreshed
+when they end either way. A model whose licence must be accepted (non-commercial
+weights) is pulled only after the user accepts its licence text.
 """
 
 from __future__ import annotations
@@ -31,17 +33,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from critique_app.core.scoring.speed import read_speed
+from critique_app.core.store.card import card_lines
 from critique_app.core.store.recommend import Machine, detect_machine, recommend
 from critique_app.core.store.store import ModelStatus, ModelStore
 from critique_app.core.util.errors import CritiqueError, check_cancelled
 from critique_app.gui.bridge import Bridge, Task
+from critique_app.gui.models.licence import ask_licence
 
 COLUMNS = ("Name", "Task", "Installed", "Size", "Source", "Licence")
 SOURCE_NAMES = {"pypi": "PyPI", "huggingface": "Hugging Face", "local": "local folder"}
 ERROR_COLOUR = "#c62828"
-CANCEL_TIP = ("Stop waiting for this operation and ignore its result. A download already under "
-              "way cannot be interrupted: it finishes in the background, and the list updates "
-              "when it does.")
+CANCEL_TIP = ("Stop this operation: a pull stops between downloaded chunks and installs "
+              "nothing; an import or removal already under way finishes in the background, "
+              "and the list updates when it does.")
 
 
 def _size(n: int) -> str:
@@ -119,7 +124,7 @@ class ModelsDialog(QDialog):
                          self.remove_button)
 
         self.progress = QProgressBar()
-        self.progress.setRange(0, 0)  # busy: the store reports lines, not fractions
+        self.progress.setRange(0, 0)  # busy until a pull reports its bytes
         self.progress.setTextVisible(False)
         self.progress.setFixedWidth(120)
         self.message = QLabel()
@@ -180,6 +185,10 @@ class ModelsDialog(QDialog):
     def confirm(self, text: str) -> bool:
         answer = QMessageBox.question(self, "Models", text)
         return answer == QMessageBox.StandardButton.Yes
+
+    def confirm_licence(self, entry) -> bool:
+        """The licence text in a message box; pull only when the user accepts it."""
+        return ask_licence(self, entry)
 
     # -- state ------------------------------------------------------------------------
     @property
@@ -250,17 +259,28 @@ class ModelsDialog(QDialog):
         if status is None:
             self.details.setText("Select a model to pull or remove it.")
         else:
-            entry = status.entry
-            where = f"Installed in {status.path}" if status.installed else \
-                f"From {entry.source.describe()}"
-            if status.revision:
-                where += f", commit {status.revision[:12]}"
+            lines = self.card_lines(status)  # its first line names the model
             if status.damaged:
-                where = f"{status.damaged} — pull it again"
-            about = entry.description or entry.architecture
-            self.details.setText(f"<b>{html.escape(entry.name)}</b> — {html.escape(about)}"
-                                 f"<br>{html.escape(where)}")
+                lines.append(f"{status.damaged} — pull it again")
+            elif status.installed:
+                where = f"Installed in {status.path}"
+                if status.revision:
+                    where += f", commit {status.revision[:12]}"
+                lines.append(where)
+            self.details.setText(f"<b>{html.escape(lines[0])}</b>"
+                                 + "".join(f"<br>{html.escape(line)}" for line in lines[1:]))
         self._update_buttons()
+
+    def card_lines(self, status: ModelStatus) -> list[str]:
+        """The selected model's card, as ``critique models list --verbose`` prints it."""
+        try:
+            speed = read_speed(status.entry.name)
+        except (CritiqueError, OSError, ValueError):  # unreadable speeds: not measured
+            speed = None
+        return card_lines(status.entry, status, speed)
+
+    def details_text(self) -> str:
+        return self.details.text()
 
     def _update_buttons(self) -> None:
         status = self.selected_status()
@@ -275,6 +295,7 @@ class ModelsDialog(QDialog):
         self.import_button.setEnabled(idle)
 
     def _set_busy(self, text: str | None) -> None:
+        self.progress.setRange(0, 0)
         self.progress.setVisible(text is not None)
         self.cancel_button.setVisible(text is not None)
         if text is not None:
@@ -301,10 +322,18 @@ class ModelsDialog(QDialog):
         if status is None or not self._can_pull(status) or self._still_running(status.entry.name):
             return
         name, store = status.entry.name, self.store
+        accept = False
+        if status.entry.licence_acceptance:
+            if not self.confirm_licence(status.entry):
+                self._show(f"{name} not pulled: its licence was not accepted")
+                return
+            accept = True
         self._damaged.pop(name, None)
 
         def work(task: Task):
-            return store.pull(name, report=self._reporter(task), show_progress=False)
+            return store.pull(name, report=self._reporter(task), show_progress=False,
+                              accept_licence=accept, cancel=task.cancel_event,
+                              progress=lambda done, total: task.report(None, done, total))
 
         self._run(f"pull {name}", work, f"pulling {name}…", name,
                   lambda path: self._finished(f"installed {name} in {path}", changed=True))
@@ -388,8 +417,15 @@ class ModelsDialog(QDialog):
         self._task, self._task_model = task, model
         self._set_busy(text)
 
-    def _progress(self, line: str) -> None:
-        self._show(str(line))
+    def _progress(self, line: str | None, done: int | None = None,
+                  total: int | None = None) -> None:
+        """A progress line from the store, or a pull's bytes so far (a real bar)."""
+        if line is not None:
+            self._show(str(line))
+        if done is not None and total:
+            scale = max(1, total // 1_000_000)  # the bar holds an int: count in MB
+            self.progress.setRange(0, total // scale)
+            self.progress.setValue(min(done, total) // scale)
 
     def _finished(self, text: str, *, changed: bool, select: str | None = None) -> None:
         self._show(text)

@@ -1,8 +1,13 @@
 """The photo page: viewer with overlays, filmstrip, and the score / critique / measurement
-panels; it runs one photo's work through the bridge and drops stale work on switching."""
+panels; it runs one photo's work through the bridge and drops stale work on switching.
+
+With no score model installed, the score panel offers the recommended pretrained scorer;
+its Pull runs :meth:`ModelStore.pull` through the bridge (progress, Cancel, Retry), and
+once installed the services load it and the open photo is scored."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -13,7 +18,9 @@ from critique_app.core.critic.events import CritiqueEvent
 from critique_app.core.library.ratings import Flag, PhotoRating
 from critique_app.core.maps.overlay import overlay_rgba
 from critique_app.core.photo.decoded import to_uint8
+from critique_app.core.scoring.scorer import NO_SCORER_HINT
 from critique_app.gui.bridge import Bridge, Task
+from critique_app.gui.models.licence import ask_licence
 from critique_app.gui.photo.critique_panel import CritiquePanel
 from critique_app.gui.photo.filmstrip import Filmstrip
 from critique_app.gui.photo.measurements_panel import MeasurementsPanel
@@ -22,13 +29,39 @@ from critique_app.gui.photo.score_panel import ScorePanel
 from critique_app.gui.photo.viewer import PhotoViewer
 from critique_app.gui.rating.controls import RatingBar, RatingsController, badge
 
+log = logging.getLogger("critique.gui")
+OFFER_HINT = ("pull the pretrained one recommended below, or train your own with the bundled "
+              "trainer (train/) and add it in Tools ▸ Models ▸ Import…")
 PLACEHOLDER = "Open a photo or a folder: File ▸ Open, or drop it here"
+
+
+def scorer_titles(scorers) -> dict[str, str]:
+    """Which model scores each modality: its title, else its store name."""
+    return {modality: scorer.title or scorer.info.name
+            for modality, scorer in scorers.by_modality.items()}
+
+
+def scorer_offer(services):
+    """The pretrained scorer to offer when no photo score model is installed (worker
+    thread: finding the machine imports torch), or None when there is none to pull."""
+    from critique_app.core.store.recommend import detect_machine, recommend_scorer
+
+    try:
+        store = services.store()
+        recommendation = recommend_scorer(list(store.manifest.values()), detect_machine())
+    except Exception:  # the offer is extra: a fault in it must not stop the photo opening
+        log.exception("no score model to offer")
+        return None
+    if recommendation is None or store.path(recommendation.entry.name) is not None:
+        return None  # installed yet unusable: the panel's message says why
+    return recommendation
 
 
 class PhotoPage(QWidget):
     status = Signal(str)  # one line for the status bar
     photoOpened = Signal(Path)
     milestone = Signal(str, float)  # ("first pixels" | "overlays" | ..., seconds since open)
+    modelsChanged = Signal()  # a model was pulled from the score panel's offer
 
     def __init__(self, bridge: Bridge, thumbnail_bridge: Bridge, services,
                  parent: QWidget | None = None, *, rating_bridge: Bridge | None = None) -> None:
@@ -39,7 +72,9 @@ class PhotoPage(QWidget):
         self.path: Path | None = None
         self.analysis = None
         self.scores: dict = {}
+        self.score_models: dict[str, str] = {}  # modality -> the model that scores it
         self._photo_task: Task | None = None
+        self._pull_task: Task | None = None
         self._critique_task: Task | None = None
         self._opened_at = 0.0
 
@@ -94,12 +129,19 @@ class PhotoPage(QWidget):
         self.critique.regenerateRequested.connect(self.start_critique)
         self.critique.personaChanged.connect(lambda _: self.start_critique())
         self.critique.suggestionSelected.connect(self.viewer.highlight)
+        self.score_panel.offer.pullRequested.connect(self.pull_scorer)
+        self.score_panel.offer.cancelRequested.connect(self.cancel_pull)
+        self.score_panel.offer.changed.connect(self._offer_changed)
 
     def settings_changed(self) -> None:
         """New settings: the default persona is selected and the open photo is opened
         again, so its scores and critique come from the newly chosen models."""
         self.critique.reload_personas()
         self.critique.set_persona(self.services.settings.default_persona)
+        self.reopen()
+
+    def reopen(self) -> None:
+        """Open the open photo again: its scores come from the models installed now."""
         if self.path is not None:
             path, self.path = self.path, None
             self.open_photo(path)
@@ -134,19 +176,31 @@ class PhotoPage(QWidget):
         self.status.emit(f"opening {path.name}…")
         self.photoOpened.emit(path)
         self._photo_task = self.bridge.stream(
-            f"open {path.name}",
-            lambda task: self.services.open_photo_steps(path, task.cancel_event),
+            f"open {path.name}", lambda task: self._photo_steps(path, task.cancel_event),
             on_item=self._photo_step, on_error=self._photo_failed)
+
+    def _photo_steps(self, path: Path, cancel):
+        """The core's steps for one photo (worker thread), plus which models score it and,
+        when none scores the photo, the pretrained scorer to offer."""
+        scorers = self.services.scorers()
+        yield "scorers", scorer_titles(scorers)
+        for step in self.services.open_photo_steps(path, cancel):
+            yield step
+            if step[0] == "scores" and "photo" not in step[1] and scorers.photo is None:
+                yield "offer", scorer_offer(self.services)
 
     def show_percentile(self) -> None:
         """Show the open photo's percentile in its folder, once folder scoring gave one."""
         if self.scores and self.path is not None:
-            self.score_panel.show_scores(self.scores, self.services.percentile_of(self.path))
+            self.score_panel.show_scores(self.scores, self.services.percentile_of(self.path),
+                                         self.score_models)
 
     def _photo_step(self, step: tuple[str, object]) -> None:
         kind, value = step
         elapsed = time.perf_counter() - self._opened_at
-        if kind == "photo":
+        if kind == "scorers":
+            self.score_models = value
+        elif kind == "photo":
             self.viewer.show_photo(to_uint8(value.pixels), value.original_size)
             self.milestone.emit("first pixels", elapsed)
         elif kind == "analysis":
@@ -159,10 +213,17 @@ class PhotoPage(QWidget):
         elif kind == "scores":  # first the photo's own, then again with depth's
             self.scores = value
             if value:
-                self.score_panel.show_scores(value, self.services.percentile_of(self.path))
+                self.score_panel.show_scores(value, self.services.percentile_of(self.path),
+                                             self.score_models)
             else:
                 self.score_panel.show_missing(self.services.scorer_missing())
             self._fit_score_panel(has_scores=bool(value))
+        elif kind == "offer":
+            if value is not None:
+                if self.services.scorer_missing() == NO_SCORER_HINT:  # the offer says how
+                    self.score_panel.show_missing(OFFER_HINT)
+                self.score_panel.show_offer(value)
+                self._fit_score_panel(has_scores=bool(self.scores))
         elif kind == "depth":
             # A new Analysis, never a change to the old one: a critique started earlier
             # may be reading that one on its thread.
@@ -178,12 +239,20 @@ class PhotoPage(QWidget):
             self.viewer.upgrade_pixels(value)
             self.milestone.emit("full quality", elapsed)
 
+    def _offer_changed(self) -> None:
+        if self.score_panel.offer.isVisibleTo(self.score_panel):
+            self._fit_score_panel(has_scores=bool(self.scores))
+
     def _fit_score_panel(self, *, has_scores: bool) -> None:
-        """Room for the histogram when there are scores; only the message when not."""
+        """Room for the histogram when there is one; else only what the panel shows."""
         total = max(sum(self.right_splitter.sizes()), 830)
         panel = self.score_panel
-        needed = panel.heightForWidth(panel.width()) if panel.hasHeightForWidth() else -1
-        top = 230 if has_scores else max(needed, panel.minimumSizeHint().height(), 60) + 6
+        if has_scores and not panel.plot.isHidden():
+            top = 230
+        else:
+            panel.layout().activate()
+            needed = panel.heightForWidth(panel.width()) if panel.hasHeightForWidth() else -1
+            top = max(needed, panel.minimumSizeHint().height(), 60) + 6
         self.right_splitter.setSizes([top, total - top])
 
     def _photo_failed(self, message: str) -> None:
@@ -198,6 +267,74 @@ class PhotoPage(QWidget):
             self.viewer.set_overlay(None)
             return
         self.viewer.set_overlay(overlay_rgba(result.map, name))
+
+    # --- the newcomer's pull -------------------------------------------------------------
+    def pull_scorer(self, name: str) -> None:
+        """Pull the offered score model (worker thread, progress, Cancel); once installed,
+        the services load it and the open photo is scored."""
+        if self._pull_task is not None and self._pull_task.running:
+            return
+        store = self.services.store()
+        entry = store.entry(name)
+        accept = False
+        if entry.licence_acceptance:
+            if not self.accept_licence(entry):
+                self.score_panel.offer.set_idle("not pulled: the licence was not accepted")
+                return
+            accept = True
+        offer = self.score_panel.offer
+        offer.set_pulling()
+        self._fit_score_panel(has_scores=bool(self.scores))
+        self.status.emit(f"pulling {name}…")
+
+        def work(task: Task):
+            def report(line: str) -> None:
+                task.report(None, None, line)
+
+            def progress(done: int, total: int) -> None:
+                task.report(done, total, None)
+
+            return store.pull(name, report, show_progress=False, accept_licence=accept,
+                              cancel=task.cancel_event, progress=progress)
+
+        task = self.bridge.call(f"pull {name}", work, on_progress=offer.set_progress,
+                                on_done=lambda path: self._pulled(name, path),
+                                on_error=self._pull_failed)
+        task.finished.connect(lambda: self._pull_ended(task))
+        self._pull_task = task
+
+    def cancel_pull(self) -> None:
+        task = self._pull_task
+        if task is not None and task.running:
+            task.cancel()
+            self.score_panel.offer.set_cancelling()
+
+    def accept_licence(self, entry) -> bool:
+        """Ask before pulling a model whose licence must be accepted (e.g. non-commercial)."""
+        return ask_licence(self, entry)
+
+    def _pulled(self, name: str, path) -> None:
+        self.score_panel.offer.set_idle()
+        self.score_panel.offer.hide()
+        self.status.emit(f"installed {name} in {path}")
+        self.services.models_changed()
+        self.modelsChanged.emit()
+        self.reopen()  # score the open photo with it
+
+    def _pull_failed(self, message: str) -> None:
+        self.score_panel.offer.set_failed(message)
+        self.status.emit(message)
+
+    def _pull_ended(self, task: Task) -> None:
+        if task.cancelled:  # Cancel: nothing installed, the offer stands again
+            self.score_panel.offer.set_idle("pull cancelled: nothing was installed")
+            self.status.emit(f"{task.name} cancelled")
+        if task is self._pull_task:
+            self._pull_task = None
+
+    @property
+    def pulling(self) -> bool:
+        return self._pull_task is not None
 
     # --- rating --------------------------------------------------------------------
     def rate_stars(self, stars: int) -> None:
@@ -260,3 +397,4 @@ class PhotoPage(QWidget):
             if task is not None:
                 task.cancel()
         self.critique.set_running(False)
+

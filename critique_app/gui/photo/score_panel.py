@@ -1,4 +1,6 @@
-"""The predicted score: its 1-10 distribution, the mean ± std, and each cue's own score."""
+"""The predicted score: its 1-10 distribution and mean ± std (or the mean alone, for a
+model that predicts no distribution), which model scored, and each cue's own score.
+Without a score model it offers the recommended pretrained one (:mod:`.pull_offer`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from critique_app.core.scoring.distribution import ScoreDistribution
+from critique_app.gui.photo.pull_offer import PullOffer
 
 SCORES = np.arange(1, 11, dtype=float)
 MODALITY_ORDER = ("photo", "saliency", "depth", "blur")
@@ -20,6 +23,17 @@ MODALITY_TIPS = {
 }
 UP, DOWN, NEUTRAL = QColor("#2e7d32"), QColor("#c62828"), QColor("#808080")
 SAME = 0.05  # deltas this small read as "the same as the photo"
+MEAN_ONLY = "mean only: this model predicts no distribution"
+
+
+def has_distribution(score: ScoreDistribution) -> bool:
+    return score.has_distribution
+
+
+def score_text(score: ScoreDistribution) -> str:
+    """"6.4 ± 1.3", or "6.4" for a mean-only score (never an invented spread)."""
+    return f"{score.mean:.1f} ± {score.std:.1f}" if has_distribution(score) \
+        else f"{score.mean:.1f}"
 
 
 class ScorePanel(QWidget):
@@ -35,6 +49,12 @@ class ScorePanel(QWidget):
         font.setBold(True)
         self.headline.setFont(font)
         self.headline.setToolTip("Mean ± standard deviation of the predicted 1-10 score")
+        self.model = _small_label(self, centred=True)  # which model scored
+        self.model.setWordWrap(True)
+        self.mean_only = _small_label(self, centred=True)
+        self.mean_only.setText(MEAN_ONLY)
+        self.mean_only.setToolTip("This score model predicts one number, the mean score; "
+                                  "no histogram of how sure it is")
         self.percentile = _small_label(self, centred=True)
         self.plot = _histogram_plot(self)
         self.bars = pg.BarGraphItem(x=SCORES, height=np.zeros(10), width=0.75,
@@ -50,6 +70,7 @@ class ScorePanel(QWidget):
         self.plot.addItem(self.bars)
         self.plot.addItem(self.mean_line)
         self.cues = _CueTable(self)
+        self.offer = PullOffer(self)
         self.vlm = _VlmBox(self)
 
         layout = QVBoxLayout(self)
@@ -57,37 +78,64 @@ class ScorePanel(QWidget):
         layout.setSpacing(4)
         layout.addWidget(self.status)
         layout.addWidget(self.headline)
+        layout.addWidget(self.model)
+        layout.addWidget(self.mean_only)
         layout.addWidget(self.percentile)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.cues)
+        layout.addWidget(self.offer)
         layout.addWidget(self.vlm)
         layout.addStretch(0)
         self.clear()
 
     # --- public API ----------------------------------------------------------------
     def show_scores(self, scores: dict[str, ScoreDistribution],
-                    percentile: float | None = None) -> None:
-        """``scores`` by modality; "photo" is the headline and the histogram."""
+                    percentile: float | None = None,
+                    models: dict[str, str] | None = None) -> None:
+        """``scores`` by modality; "photo" is the headline and the histogram. ``models``
+        names the model behind each modality's score (its title, else its store name)."""
+        models = models or {}
         photo = scores.get("photo")
         if photo is None:
             self._show_state("No photo score",
                              "The score models installed do not include one for the photo.")
         else:
             self._show_state(None)
-            self.headline.setText(f"{photo.mean:.1f} ± {photo.std:.1f}")
+            self.headline.setText(score_text(photo))
             self.headline.show()
-            self.plot.show()
-            self.mean_line.show()  # before setValue: a hidden line's label does not update
-            self._set_bars(photo.probabilities)
-            self.mean_line.setValue(photo.mean)
+            if has_distribution(photo):
+                self.headline.setToolTip("Mean ± standard deviation of the predicted 1-10 "
+                                         "score")
+                self.plot.show()
+                self.mean_line.show()  # before setValue: a hidden line's label does not update
+                self._set_bars(photo.probabilities)
+                self.mean_line.setValue(photo.mean)
+            else:
+                self.headline.setToolTip("The predicted mean score, 1-10")
+                self.mean_only.show()
+            if models.get("photo"):
+                self.model.setText(f"scored by {models['photo']}")
+                self.model.setToolTip(f"The photo score model: {models['photo']}")
+                self.model.show()
         if percentile is not None and photo is not None:
             self.percentile.setText(f"percentile {round(percentile)} in this folder")
             self.percentile.show()
-        self.cues.show_scores(scores)
+        self.cues.show_scores(scores, models)
 
     def show_missing(self, message: str) -> None:
-        """No trained score model: say so and how to get one; no bars at all."""
+        """No score model: say so and how to get one; no bars at all. The offer of the
+        recommended scorer comes with :meth:`show_offer`, once it is known."""
         self._show_state("No score model", message)
+
+    def show_offer(self, recommendation) -> None:
+        """Offer the recommended pretrained scorer, with a Pull button (no score model)."""
+        self.offer.show_offer(recommendation)
+
+    def model_text(self) -> str:
+        return self.model.text() if self.model.isVisibleTo(self) else ""
+
+    def is_mean_only(self) -> bool:
+        return self.mean_only.isVisibleTo(self)
 
     def show_vlm_rating(self, data: dict) -> None:
         """A zero-shot rating from the critique's vision-language model (a 'score' event)."""
@@ -114,7 +162,11 @@ class ScorePanel(QWidget):
         self.status.setText(text)
         self.status.setVisible(bool(text))
         self.headline.hide()
+        self.model.hide()
+        self.mean_only.hide()
         self.percentile.hide()
+        if not self.offer.pulling:  # a pull under way stays in view across photos
+            self.offer.hide()
         self.plot.hide()
         self.mean_line.hide()
         self._set_bars([])
@@ -173,7 +225,8 @@ class _CueTable(QFrame):
         self.grid.setColumnStretch(1, 1)
         self.values: dict[str, str] = {}  # modality -> "6.4 ± 1.3", what is on screen
 
-    def show_scores(self, scores: dict[str, ScoreDistribution]) -> None:
+    def show_scores(self, scores: dict[str, ScoreDistribution],
+                    models: dict[str, str] | None = None) -> None:
         while self.grid.count():
             widget = self.grid.takeAt(0).widget()
             if widget is not None:
@@ -189,14 +242,18 @@ class _CueTable(QFrame):
         self.grid.addWidget(title, 0, 0, 1, 4)
         photo = scores.get("photo")
         for row, modality in enumerate(order, 1):
-            self._add_row(row, modality, scores[modality], photo)
+            self._add_row(row, modality, scores[modality], photo, (models or {}).get(modality))
         self.show()
 
     def _add_row(self, row: int, modality: str, score: ScoreDistribution,
-                 photo: ScoreDistribution | None) -> None:
+                 photo: ScoreDistribution | None, model: str | None) -> None:
         tip = MODALITY_TIPS.get(modality, f"A model trained on the {modality} map alone.")
+        if model:
+            tip += f"\nScored by {model}."
+        if not has_distribution(score):
+            tip += f"\n{MEAN_ONLY.capitalize()}."
         name = QLabel(modality.capitalize(), self)
-        value = QLabel(f"{score.mean:.1f} ± {score.std:.1f}", self)
+        value = QLabel(score_text(score), self)
         value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         delta = QLabel(self)
         delta.setMinimumWidth(delta.fontMetrics().horizontalAdvance("−0.0 ") + 4)
@@ -215,7 +272,8 @@ class _CueTable(QFrame):
 
 
 class _MeanBar(QWidget):
-    """A 1-10 track filled to the mean, a whisker for ± std, a tick at the photo's mean."""
+    """A 1-10 track filled to the mean, a whisker for ± std (when the model predicts a
+    distribution), a tick at the photo's mean."""
 
     def __init__(self, score: ScoreDistribution, photo_mean: float | None,
                  parent: QWidget) -> None:
@@ -245,8 +303,9 @@ class _MeanBar(QWidget):
         text = palette.color(QPalette.ColorRole.Text)
         painter.setPen(QPen(text, 1))
         middle = height / 2
-        painter.drawLine(int(x(self.score.mean - self.score.std)), int(middle),
-                         int(x(self.score.mean + self.score.std)), int(middle))
+        if has_distribution(self.score):  # a mean-only score has no spread to draw
+            painter.drawLine(int(x(self.score.mean - self.score.std)), int(middle),
+                             int(x(self.score.mean + self.score.std)), int(middle))
         if self.photo_mean is not None:
             painter.setPen(QPen(text, 2))
             marker = int(x(self.photo_mean))
