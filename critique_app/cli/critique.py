@@ -56,7 +56,7 @@ def critique(
                                       sentence_end_after=max(8, max_tokens // 2)))
     cancel = threading.Event()
     analysis = analyze(photo, cancel=cancel)
-    scores = _trained_scores(analysis)
+    scores = _model_scores(analysis)
     write = _JsonWriter() if as_json else _TerminalWriter()
     write.header(analysis, scores)
     events = stream_critique(analysis, request, cancel, scores=scores)
@@ -70,8 +70,8 @@ def critique(
         raise Cancelled() from None
 
 
-def _trained_scores(analysis) -> dict:
-    """Scores from installed, trained score models; {} when there are none."""
+def _model_scores(analysis) -> dict:
+    """Scores from the installed score models (trained or pulled); {} when there are none."""
     from critique_app.core.scoring.scorer import find_scorers
 
     scorers = find_scorers()
@@ -87,9 +87,9 @@ class _TerminalWriter:
 
     def header(self, analysis, scores) -> None:
         out.print(f"[bold]{analysis.photo.path.name}[/bold]")
-        if scores:
-            parts = [f"{m} {d.mean:.1f} ± {d.std:.1f}" for m, d in scores.items()]
-            out.print(f"score (1-10): {', '.join(parts)}")
+        from critique_app.cli.report import print_scores
+
+        print_scores(scores, out)
 
     def __call__(self, event) -> None:
         kind = event.kind

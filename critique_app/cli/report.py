@@ -31,6 +31,21 @@ def _format(key: str, value) -> str:
     return f"{value}{short}" if short in ("%", "°") else f"{value} {short}"
 
 
+def score_lines(scores: dict) -> list[str]:
+    """One line per score model's score ({modality: ScoreDistribution}): the model, the mean
+    on its scale, and the spread only where the model predicts a distribution."""
+    lines = []
+    for modality in sorted(scores, key=lambda m: m != "photo"):
+        what = "score" if modality == "photo" else f"score of the {modality} map alone"
+        lines.append(f"{what}: {scores[modality].sentence()}")
+    return lines
+
+
+def print_scores(scores: dict, console: Console) -> None:
+    for line in score_lines(scores):
+        console.print(line, highlight=False)
+
+
 def print_report(analysis: Analysis, console: Console) -> None:
     photo = analysis.photo
     info = photo.describe()

@@ -79,7 +79,8 @@ def test_no_trained_model_still_measures(tmp_path):
     _shoot(tmp_path / "shoot", 2)
     done = _critique("score", str(tmp_path / "shoot"), "--out", str(tmp_path / "r.json"))
     assert done.returncode == 0, done.stderr
-    assert "no trained score model is installed" in done.stderr
+    assert "no score model is installed" in done.stderr
+    assert "critique models pull laion-aesthetic-v2" in done.stderr
     import json
 
     rows = json.loads((tmp_path / "r.json").read_text())
@@ -334,3 +335,49 @@ def test_a_score_model_failing_on_one_batch_is_recorded_and_the_run_goes_on(inst
         again = score_photos(paths, cache=cache, scorers=scorers, jobs=1, batch_size=2)
     assert [row["status"] for row in again.rows] == ["ok"] * 4
     assert again.computed == 2  # only the two that failed
+
+
+class _MeanOnlyScorer:
+    """A stand-in for a mean-only model (LAION aesthetic v2): one number per photo, from
+    its brightness, so the percentiles have something real to order."""
+
+    output, title, version = "mean", "mean-only stand-in", "mean-only:test"
+
+    def __init__(self) -> None:
+        from critique_app.core.scoring.backbone import InputSpec
+        from critique_app.core.scoring.pretrained.scorer import PretrainedInfo
+
+        self.info = PretrainedInfo("mean-only", "test", InputSpec(32, resize="crop"), Path("."))
+        self.modality = "photo"
+
+    def score(self, batch):
+        from critique_app.core.scoring.distribution import ScoreDistribution
+
+        return [ScoreDistribution.from_mean(5.0 + float(b.mean()), model=self.title)
+                for b in batch]
+
+    def describe_device(self) -> str:
+        return "CPU, 2 cores"
+
+
+def test_a_mean_only_model_leaves_spread_and_bins_empty(tmp_path):
+    from critique_app.core.folder_scoring.output import write_results
+    from critique_app.core.scoring.scorer import ScorerSet
+    from critique_app.core.scoring.speed import read_speed
+
+    paths = _shoot(tmp_path / "shoot", 8)
+    scorers = ScorerSet({"photo": _MeanOnlyScorer()})
+    with ResultsCache(tmp_path / "cache.sqlite") as cache:
+        result = score_photos(paths, cache=cache, scorers=scorers, jobs=2, batch_size=4)
+        again = score_photos(paths, cache=cache, scorers=scorers, jobs=2, batch_size=4)
+    for rows in (result.rows, again.rows):
+        assert all(r["status"] == "ok" and r["score_mean"] is not None for r in rows)
+        assert all(r["score_std"] is None and r["p1"] is None and r["p10"] is None for r in rows)
+        assert sorted(r["score_percentile"] for r in rows) == pytest.approx(
+            [100 * i / 7 for i in range(8)], abs=0.1)
+    assert again.cached == 8
+    with open(write_results(result.rows, tmp_path / "r.csv"), newline="") as handle:
+        written = list(csv.DictReader(handle))
+    assert all(r["score_std"] == "" and r["p5"] == "" and r["score_mean"] for r in written)
+    assert read_speed("mean-only").endswith(tuple("0123456789"))  # 8 photos: measured
+    assert "a photo on CPU, 2 cores, measured" in read_speed("mean-only")

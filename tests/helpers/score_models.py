@@ -59,3 +59,89 @@ def save_tiny_scorer(folder: Path, *, name: str = "tiny-score", modality: str = 
     ) if trained else None
     return save_score_model(net, folder, name=name, backbone=TINY_BACKBONE, modality=modality,
                             input_spec=TINY_INPUT, training=training)
+
+
+# -- pulled pretrained scorers, laid out as the store installs them ---------------------
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+LAION_HEAD = SHARED / "fixtures" / "laion-aesthetic-v2-head.pth"
+CLIP_L14_CONFIG = SHARED / "real-configs" / "clip-vit-large-patch14" / "config.json"
+LAION = "laion-aesthetic-v2"
+LAION_ARCHITECTURE = "critique:laion-aesthetic-v2"
+NIMA = "nima-ava"
+NIMA_ARCHITECTURE = "critique:nima-inception-resnet-v2"
+NIMA_FILE = "NIMA_InceptionV2_ava-b0c77c00.pth"
+
+
+def save_tiny_laion(folder: Path, *, seed: int = 0, real_size: bool = False) -> Path:
+    """A LAION aesthetic v2 model folder: ``backbone/`` a CLIP vision tower with projection
+    (tiny, or ViT-L/14 at real size from its real config; random weights either way) saved
+    with save_pretrained, ``head/`` the real published head file."""
+    import shutil
+
+    from transformers import CLIPConfig, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(seed)
+    if real_size:
+        config = CLIPConfig.from_pretrained(CLIP_L14_CONFIG.parent).vision_config
+        config.projection_dim = CLIPConfig.from_pretrained(CLIP_L14_CONFIG.parent).projection_dim
+    else:
+        config = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                  num_attention_heads=2, image_size=224, patch_size=32,
+                                  projection_dim=768)
+    folder = Path(folder)
+    CLIPVisionModelWithProjection(config).eval().save_pretrained(folder / "backbone")
+    (folder / "head").mkdir(parents=True, exist_ok=True)
+    shutil.copy(LAION_HEAD, folder / "head" / "sac+logos+ava1-l14-linearMSE.pth")
+    return folder
+
+
+def nima_state_dict(seed: int = 0) -> dict:
+    """Random weights with the real NIMA file's key names and shapes: timm's
+    inception_resnet_v2 (features_only) as ``base_model`` and ``classifier.2`` (10 x 1536)."""
+    import timm
+    from torch import nn
+
+    torch.manual_seed(seed)
+    net = nn.Module()
+    net.base_model = timm.create_model("inception_resnet_v2", pretrained=False,
+                                       features_only=True)
+    net.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(0.0), nn.Linear(1536, 10))
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def save_tiny_nima(folder: Path, *, seed: int = 0) -> Path:
+    """A NIMA model folder as pulled: the one .pth file, its state dict under "params"."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save({"params": nima_state_dict(seed)}, folder / NIMA_FILE)
+    return folder
+
+
+def install_pretrained(root: Path, folder: Path, *, name: str, architecture: str,
+                       title: str | None = None, extra_entries: dict | None = None):
+    """A ModelStore at ``root`` whose manifest knows ``name`` and which holds ``folder``
+    installed under it (the files moved in, an install record with their hashes)."""
+    import json
+    import shutil
+
+    from critique_app.core.store.hashing import sha256_file
+    from critique_app.core.store.manifest import ModelEntry, Source
+    from critique_app.core.store.store import RECORD, ModelStore
+
+    target = Path(root) / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(folder), target)
+    files = {p.relative_to(target).as_posix(): {"sha256": sha256_file(p), "size": p.stat().st_size}
+             for p in sorted(target.rglob("*")) if p.is_file()}
+    (target / RECORD).write_text(json.dumps({"name": name, "source": "test", "files": files,
+                                             "installed_at": "2026-01-01T00:00:00+00:00"}))
+    entry = ModelEntry(name=name, task="score", architecture=architecture,
+                       source=Source("local"), files=(), licence="test",
+                       trained_on="AVA (as published)")
+    if title is not None and hasattr(entry, "card"):
+        from dataclasses import replace
+
+        entry = replace(entry, card={"title": title})
+    manifest = {**(extra_entries or {}), name: entry}
+    return ModelStore(root, manifest=manifest)

@@ -2,7 +2,7 @@
 
 1. ``photo``: the analysis-size decode (draft JPEG decoding: the first pixels);
 2. ``analysis``: blur, saliency and every measurement (the overlays);
-3. ``scores``: what the trained score models say of those ({} when none is installed);
+3. ``scores``: what the score models say of those ({} when none is installed);
 4. ``depth``: a new :class:`Analysis` with the depth map added (the slow step; the
    modality says why when no depth model is installed or it is damaged);
 5. ``scores`` again, with the depth score, when a depth score model is installed and
@@ -37,7 +37,7 @@ def open_photo_steps(path: Path, *, scorers=None, cancel=None) -> Iterator[tuple
     analysis = analyze(photo, depth=False, cancel=cancel)
     yield "analysis", analysis
     scores = None
-    if scorers is not None:  # {} when no trained score model is installed
+    if scorers is not None:  # {} when no score model is installed
         check_cancelled(cancel)
         scores = scorers.score_inputs(analysis.score_inputs())
         yield "scores", scores

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from critique_app.core.analysis.analyzer import Analysis
 from critique_app.core.critic import emotion as emotions
@@ -22,8 +22,10 @@ from critique_app.core.critic.generation import stream_generate
 from critique_app.core.critic.loading import VLM, LanguageModel, failure_reason
 from critique_app.core.critic.prompts import PromptContext, section_messages
 from critique_app.core.critic.request import CritiqueRequest
+from critique_app.core.critic.scores import score_sentences
 from critique_app.core.critic.sections import SECTIONS
 from critique_app.core.critic.suggestions import Suggestion, suggest, suggestions_prompt
+from critique_app.core.scoring.distribution import ScoreDistribution
 from critique_app.core.util.errors import Cancelled
 
 log = logging.getLogger(__name__)
@@ -92,9 +94,13 @@ def suggestion_events(suggestions: list[Suggestion]) -> Iterator[CritiqueEvent]:
 
 
 class RuleCritic(Critic):
-    """Always available: what the measurements say, and what to do about it."""
+    """Always available: what the measurements say (and the score models' scores, when
+    given), and what to do about it."""
 
     name = "rules"
+
+    def __init__(self, scores: Mapping[str, ScoreDistribution] | None = None) -> None:
+        self.scores = dict(scores or {})
 
     def writes(self, section: str) -> bool:
         return not SECTIONS[section].needs_model
@@ -102,6 +108,9 @@ class RuleCritic(Critic):
     def section(self, section, analysis, request, cancel):
         if section == "evaluation":
             yield from evidence_events(facts_of(analysis))
+            if self.scores:
+                yield CritiqueEvent("text", "evaluation",
+                                    f"Score: {' '.join(score_sentences(self.scores))}\n")
         elif section == "suggestions":
             yield from suggestion_events(suggest(analysis.measurements))
 

@@ -51,7 +51,7 @@ def grounding_text(context: PromptContext) -> str:
     if context.facts:
         parts.append("Measured facts about the photo:\n" + context.facts)
     if context.scores:
-        parts.append("Aesthetic scores (1-10):\n" + context.scores)
+        parts.append("Aesthetic scores from score models:\n" + context.scores)
     return "\n\n".join(parts)
 
 

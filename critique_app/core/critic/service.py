@@ -26,6 +26,7 @@ from critique_app.core.critic.loading import (
     load_language_model,
 )
 from critique_app.core.critic.request import CritiqueRequest
+from critique_app.core.critic.scores import scores_text
 from critique_app.core.critic.sections import SECTIONS
 from critique_app.core.scoring.distribution import ScoreDistribution
 from critique_app.core.util.errors import CritiqueError
@@ -42,17 +43,19 @@ def stream_critique(analysis: Analysis, request: CritiqueRequest | None = None,
     request = request or CritiqueRequest()
     cancel = cancel or threading.Event()
     store = store or ModelStore()
-    critic, notices = choose_critic(analysis, request, store, scores or {})
+    scores = scores or {}
+    critic, notices = choose_critic(analysis, request, store, scores)
     for notice in notices:
         yield CritiqueEvent("notice", text=notice)
     if isinstance(critic, LanguageCritic):
-        yield from _falling_back_to_rules(critic, analysis, request, cancel)
+        yield from _falling_back_to_rules(critic, analysis, request, cancel, scores)
     else:
         yield from critic.stream(analysis, request, cancel)
 
 
 def _falling_back_to_rules(critic: LanguageCritic, analysis: Analysis,
-                           request: CritiqueRequest, cancel: threading.Event
+                           request: CritiqueRequest, cancel: threading.Event,
+                           scores: dict[str, ScoreDistribution] | None = None
                            ) -> Iterator[CritiqueEvent]:
     """The model's critique; if the model fails mid-way, what it wrote stays and the rule
     engine writes the sections it had not finished."""
@@ -75,7 +78,7 @@ def _falling_back_to_rules(critic: LanguageCritic, analysis: Analysis,
         yield CritiqueEvent("notice", text=f"{critic.lm.name} failed while writing "
                             f"({failure_reason(cause)}); the rule engine wrote the rest")
         rest = tuple(s for s in request.sections if s not in finished)
-        yield from RuleCritic().stream(analysis, replace(request, sections=rest), cancel)
+        yield from RuleCritic(scores).stream(analysis, replace(request, sections=rest), cancel)
 
 
 def choose_critic(analysis: Analysis, request: CritiqueRequest, store,
@@ -83,8 +86,8 @@ def choose_critic(analysis: Analysis, request: CritiqueRequest, store,
     """The critic to use and what the user should know about that choice."""
     found = find_language_model(store, request.model) if request.use_model else None
     if found is None:
-        return RuleCritic(), _rules_only_notices(request, NO_MODEL_HINT if request.use_model
-                                                 else "rule-based critique only (no model)")
+        return RuleCritic(scores), _rules_only_notices(
+            request, NO_MODEL_HINT if request.use_model else "rule-based critique only (no model)")
     name, folder = found
     adapter, notices = request.adapter, []
     if adapter is None:
@@ -96,7 +99,8 @@ def choose_critic(analysis: Analysis, request: CritiqueRequest, store,
     try:
         lm = load_language_model(folder, name=name, device=request.device, adapter=adapter)
     except CritiqueError as error:
-        return RuleCritic(), _rules_only_notices(request, f"{error}; using the rule engine")
+        return RuleCritic(scores), _rules_only_notices(request,
+                                                       f"{error}; using the rule engine")
     labels = ""
     if lm.kind != VLM:
         labels = labels_text(imagenet_labels(analysis.photo.pixels, store))
@@ -106,14 +110,6 @@ def choose_critic(analysis: Analysis, request: CritiqueRequest, store,
                        "it shows: 'critique models pull efficientnet-lite0-imagenet'")
     critic = LanguageCritic(lm, labels=labels, scores=scores_text(scores))
     return critic, [f"written by {lm.describe()}", *notices]
-
-
-def scores_text(scores: dict[str, ScoreDistribution]) -> str:
-    lines = []
-    for modality, distribution in scores.items():
-        what = "the photo" if modality == "photo" else f"its {modality} map alone"
-        lines.append(f"- {what}: {distribution.mean:.1f} ± {distribution.std:.1f}")
-    return "\n".join(lines)
 
 
 def _rules_only_notices(request: CritiqueRequest, reason: str) -> list[str]:

@@ -15,11 +15,13 @@ COLUMNS: dict[str, str] = {
     "path": "the photo file",
     "status": "ok, or error when the file could not be read as a photo",
     "error": "why it failed (one line), empty when ok",
-    "score_mean": "predicted mean score, 1-10; empty when no trained score model is installed",
-    "score_std": "spread of the predicted score distribution (standard deviation, score points)",
+    "score_mean": "predicted mean score, 1-10; empty when no score model is installed",
+    "score_std": "spread of the predicted score distribution (standard deviation, score "
+                 "points); empty for a model that predicts a mean only (LAION aesthetic v2)",
     "score_percentile": "share of this run's scored photos that score lower, in % (ties count "
                         "half); computed over the folder, so it changes with the folder",
-    **{f"p{i}": f"predicted probability that viewers rate it {i}" for i in range(1, 11)},
+    **{f"p{i}": f"predicted probability that viewers rate it {i}; empty for a mean-only model"
+       for i in range(1, 11)},
     "saliency_score": "mean score of the saliency modality model (where the eye goes), if "
                       "installed",
     "depth_score": "mean score of the depth modality model, if installed",
@@ -38,7 +40,8 @@ COLUMNS: dict[str, str] = {
     "width": "photo width in pixels (upright)",
     "height": "photo height in pixels (upright)",
     "content_key": "hash of the file's bytes (the results-cache key)",
-    "model": "the score model version(s) used, or no-score-model",
+    "model": "the score model version(s) used (store name, weights hash, preprocessing), or "
+             "no-score-model",
 }
 
 # measurement key in Analysis.measurements -> column

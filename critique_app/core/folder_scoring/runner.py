@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from critique_app.core.maps.depth import files_signature
 from critique_app.core.photo import load_photo
 from critique_app.core.scoring.preprocess import to_network_input
 from critique_app.core.scoring.scorer import ScorerSet
+from critique_app.core.scoring.speed import MIN_PHOTOS, record_speed
 from critique_app.core.util.errors import CritiqueError
 
 CULLING_MAX_SIDE = 720  # analysis size for culling; lets a 24 MP JPEG decode at 1/8 scale
@@ -68,6 +70,8 @@ class FolderScoringResult:
     model_version: str = ""
     depth_missing: list[str] = field(default_factory=list)  # why depth scores are empty
     scores_missing: str | None = None  # why every score is empty (no score model to use)
+    # store name -> [seconds in the model, photos it scored] in this run
+    model_seconds: dict[str, list] = field(default_factory=dict)
 
 
 def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, jobs: int = 2,
@@ -136,7 +140,17 @@ def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, 
         report()
     result.cancelled = cancel.is_set() and any(row is None for row in result.rows)
     add_percentiles([row for row in result.rows if row is not None])
+    _record_speeds(scorers, result)
     return result
+
+
+def _record_speeds(scorers: ScorerSet, result: FolderScoringResult) -> None:
+    """Each model's seconds per photo on this machine, when it scored enough photos to tell."""
+    for scorer in scorers.by_modality.values():
+        seconds, photos = result.model_seconds.get(scorer.info.name, (0.0, 0))
+        describe = getattr(scorer, "describe_device", None)
+        if photos >= MIN_PHOTOS and describe is not None:
+            record_speed(scorer.info.name, describe(), seconds / photos)
 
 
 def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: bool,
@@ -180,7 +194,7 @@ def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
             result.depth_missing.append(item.depth_problem)
     if ready:
         try:
-            scores = _score_batch(ready, scorers)
+            scores = _score_batch(ready, scorers, result.model_seconds)
         except Exception as error:  # a model failing on one batch must not stop the folder
             log.exception("the score model failed on a batch of %d photos", len(ready))
             why = f"the score model failed: {type(error).__name__}: {error}".splitlines()[0]
@@ -203,22 +217,37 @@ def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
     cache.put_many(stored, keys=[(*item.stat, item.key) for item in ready if item.stat])
 
 
-def _score_batch(items: list[_Prepared], scorers: ScorerSet) -> list[dict]:
+def _score_batch(items: list[_Prepared], scorers: ScorerSet,
+                 timings: dict[str, list] | None = None) -> list[dict]:
+    """Each model scores the batch; a mean-only model leaves score_std and p1..p10 None."""
     scores: list[dict] = [{} for _ in items]
     for modality, scorer in scorers.by_modality.items():
         members = [i for i, item in enumerate(items) if modality in item.inputs]
         if not members:
             continue
         batch = np.stack([items[i].inputs[modality] for i in members])
-        for i, distribution in zip(members, scorer.score(batch), strict=True):
+        start = time.perf_counter()
+        distributions = scorer.score(batch)
+        if timings is not None:
+            timing = timings.setdefault(scorer.info.name, [0.0, 0])
+            timing[0] += time.perf_counter() - start
+            timing[1] += len(members)
+        for i, distribution in zip(members, distributions, strict=True):
             if modality == "photo":
-                scores[i].update({"score_mean": round(distribution.mean, 3),
-                                  "score_std": round(distribution.std, 3)})
-                scores[i].update({f"p{k + 1}": round(p, 5)
-                                  for k, p in enumerate(distribution.probabilities)})
+                scores[i].update(_photo_columns(distribution))
             else:
                 scores[i][f"{modality}_score"] = round(distribution.mean, 3)
     return scores
+
+
+def _photo_columns(distribution) -> dict:
+    probabilities = distribution.probabilities
+    return {
+        "score_mean": round(distribution.mean, 3),
+        "score_std": None if distribution.std is None else round(distribution.std, 3),
+        **{f"p{k + 1}": None if probabilities is None else round(probabilities[k], 5)
+           for k in range(10)},
+    }
 
 
 def depth_model_version() -> str:

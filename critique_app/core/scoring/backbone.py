@@ -18,20 +18,35 @@ LITE0 = "tf_efficientnet_lite0"
 LITE0_STORE_NAME = "efficientnet-lite0-imagenet"
 
 
+RESIZES = ("squash", "crop")
+
+
 @dataclass(frozen=True)
 class InputSpec:
-    """How a backbone wants its pixels: square side and per-channel normalisation."""
+    """How a backbone wants its pixels: square side, per-channel normalisation, and how the
+    frame becomes a square: ``"squash"`` (the whole frame, resized; Critique's own models) or
+    ``"crop"`` (shorter side to ``size``, bicubic, then the centre square: what CLIP and
+    the pretrained AVA models were trained on)."""
 
     size: int = 224
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    resize: str = "squash"
+
+    def __post_init__(self) -> None:
+        if self.resize not in RESIZES:
+            raise ValueError(f"resize must be one of {RESIZES}, not {self.resize!r}")
 
     def to_dict(self) -> dict:
-        return {"input_size": self.size, "mean": list(self.mean), "std": list(self.std)}
+        data = {"input_size": self.size, "mean": list(self.mean), "std": list(self.std)}
+        if self.resize != "squash":  # files written before "resize" existed stay the same
+            data["resize"] = self.resize
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> InputSpec:
-        return cls(int(data["input_size"]), tuple(data["mean"]), tuple(data["std"]))
+        return cls(int(data["input_size"]), tuple(data["mean"]), tuple(data["std"]),
+                   str(data.get("resize", "squash")))
 
 
 LITE0_INPUT = InputSpec(224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))

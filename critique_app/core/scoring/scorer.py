@@ -1,9 +1,11 @@
-"""Trained score models, ready to score batches with torch or onnxruntime.
+"""Score models, ready to score batches: trained ones (torch or onnxruntime) and pulled
+pretrained ones (torch; :mod:`critique_app.core.scoring.pretrained`).
 
 Which models score: the installed ``score`` models of the store, one per
-modality (photo, saliency, depth, blur). None installed is a normal, visible
-state (:func:`find_scorers` returns an empty set and says why), never a
-random head.
+modality (photo, saliency, depth, blur). For the photo, when no name is given: a
+model the user trained or imported, then LAION aesthetic v2, then any other pulled
+pretrained scorer. None installed is a normal, visible state (:func:`find_scorers`
+returns an empty set and says why), never a random head.
 """
 
 from __future__ import annotations
@@ -17,20 +19,31 @@ import numpy as np
 from critique_app.core.scoring.distribution import ScoreDistribution
 from critique_app.core.scoring.package import load_score_model, read_score_model_info
 from critique_app.core.scoring.preprocess import PREPROCESS_VERSION
+from critique_app.core.scoring.pretrained.registry import is_pretrained
+from critique_app.core.scoring.pretrained.scorer import PretrainedScorer
 from critique_app.core.store.hashing import sha256_file
 from critique_app.core.util.errors import ModelError
 from critique_app.core.util.paths import data_dir
 
 log = logging.getLogger("critique.scoring")
-NO_SCORER_HINT = ("no trained score model is installed: train one with the bundled trainer "
+DEFAULT_PRETRAINED = "laion-aesthetic-v2"
+NO_SCORER_HINT = ("no score model is installed: pull the pretrained one with 'critique models "
+                  f"pull {DEFAULT_PRETRAINED}', or train your own with the bundled trainer "
                   "(train/) and add it with 'critique models import DIR'")
 
 
 class Scorer:
-    """One trained score model. ``runtime``: "torch", "onnx" or "auto" (onnx on CPU)."""
+    """One trained score model. ``runtime``: "torch", "onnx" or "auto" (onnx on CPU).
+
+    ``output`` is "distribution" (these models predict 10 bins); ``title`` is what a score
+    says it came from (the model's store name)."""
+
+    output = "distribution"
+    scale = "1-10"
 
     def __init__(self, folder: Path, *, runtime: str = "auto", device: str = "auto") -> None:
         self.net, self.info = load_score_model(folder)
+        self.title = self.info.name
         weights_hash = sha256_file(self.info.weights)[:16]
         self.version = f"{self.info.name}:{weights_hash}:{PREPROCESS_VERSION}"
         self.runtime = "onnx" if runtime == "auto" else runtime
@@ -68,18 +81,31 @@ class Scorer:
             return self.net(torch.from_numpy(np.ascontiguousarray(batch))).numpy()
 
     def score(self, batch: np.ndarray) -> list[ScoreDistribution]:
-        return [ScoreDistribution.from_probabilities(p) for p in self.probabilities(batch)]
+        return [ScoreDistribution.from_probabilities(p, model=self.title, scale=self.scale)
+                for p in self.probabilities(batch)]
+
+    def describe_device(self) -> str:
+        """Where it runs, as a speed note says it."""
+        if self._onnx is not None and self._onnx.provider != "CPUExecutionProvider":
+            return "CUDA (ONNX Runtime)"
+        from critique_app.core.scoring.pretrained.scorer import describe_torch_device
+
+        return describe_torch_device("cpu")
+
+
+AnyScorer = Scorer | PretrainedScorer  # both: info (name, modality, input), version, title,
+# output ("distribution" | "mean"), provider, score(batch) -> list[ScoreDistribution]
 
 
 @dataclass
 class ScorerSet:
     """The score models to use, by modality; ``missing`` explains an empty set."""
 
-    by_modality: dict[str, Scorer] = field(default_factory=dict)
+    by_modality: dict[str, AnyScorer] = field(default_factory=dict)
     missing: str | None = None
 
     @property
-    def photo(self) -> Scorer | None:
+    def photo(self) -> AnyScorer | None:
         return self.by_modality.get("photo")
 
     @property
@@ -100,27 +126,59 @@ class ScorerSet:
 
 def find_scorers(store=None, *, name: str | None = None, runtime: str = "auto",
                  device: str = "auto") -> ScorerSet:
-    """Installed, trained score models: ``name`` (or the first photo model) plus one
-    model per other modality. Models without a training record are skipped, logged."""
+    """Installed score models: ``name`` (or the preferred photo model) plus one model per
+    other modality. Trained models without a training record are skipped, logged; a
+    pretrained model that will not load is skipped for the next one, and when none is left
+    ``missing`` says why. ``runtime`` applies to trained models (pretrained ones run with
+    torch)."""
     from critique_app.core.store.store import ModelStore
 
     store = store or ModelStore()
+    chosen: dict[str, AnyScorer] = {}
     if name is not None:
-        scorer = Scorer(store.require(name), runtime=runtime, device=device)
-        chosen = {scorer.modality: scorer}
-    else:
-        chosen = {}
+        scorer = load_scorer(store, name, runtime=runtime, device=device)
+        chosen[scorer.modality] = scorer
+    failures: list[str] = []
+    for model, modality in _candidates(store):
+        if model == name or modality in chosen:
+            continue
+        try:
+            chosen[modality] = load_scorer(store, model, runtime=runtime, device=device)
+        except ModelError as error:
+            log.warning("the score model '%s' could not be used: %s", model, error)
+            failures.append(f"the score model '{model}' could not be used: {error}")
+    if "photo" not in chosen:
+        return ScorerSet(chosen, failures[0] if failures else NO_SCORER_HINT)
+    return ScorerSet(chosen)
+
+
+def load_scorer(store, name: str, *, runtime: str = "auto", device: str = "auto") -> AnyScorer:
+    """The installed score model ``name``, trained or pretrained."""
+    folder = store.require(name)
+    architecture = store.entry(name).architecture
+    if is_pretrained(architecture):
+        if runtime == "onnx":
+            log.info("%s runs with torch (pretrained scorers are not exported to ONNX)", name)
+        return PretrainedScorer.from_store(store, name, device=device)
+    return Scorer(folder, runtime=runtime, device=device)
+
+
+def _candidates(store) -> list[tuple[str, str]]:
+    """(name, modality) of every usable installed score model, in the order of preference:
+    the user's trained or imported models, then LAION aesthetic v2, then other pretrained."""
+    trained, pretrained = [], []
     for model in store.installed_for_task("score"):
-        if model == name:
+        try:
+            architecture = store.entry(model).architecture
+        except ModelError:
+            continue
+        if is_pretrained(architecture):
+            pretrained.append((model != DEFAULT_PRETRAINED, model))
             continue
         try:
             info = read_score_model_info(store.folder(model))
         except ModelError as error:
             log.warning("%s", error)
             continue
-        if info.modality not in chosen:
-            chosen[info.modality] = Scorer(info.folder, runtime=runtime, device=device)
-    if "photo" not in chosen:
-        return ScorerSet(chosen, NO_SCORER_HINT)
-    return ScorerSet(chosen)
-
+        trained.append((model, info.modality))
+    return trained + [(model, "photo") for _, model in sorted(pretrained)]

@@ -1,0 +1,98 @@
+"""The LAION aesthetic predictor v2: CLIP ViT-L/14 image embeddings and a small linear head.
+
+Backbone: ``openai/clip-vit-large-patch14`` through transformers'
+``CLIPVisionModelWithProjection`` (loaded from the model's ``backbone/`` folder, local files
+only, never remote code). Head: the Apache-2.0 file ``sac+logos+ava1-l14-linearMSE.pth``
+from christophschuhmann/improved-aesthetic-predictor, five Linear layers
+768 -> 1024 -> 128 -> 64 -> 16 -> 1 with dropouts between and no activations (state-dict
+keys ``layers.{0,2,4,6,7}``), fed the L2-normalised image embedding. It was fitted with a
+mean-squared error to AVA's mean scores: it predicts one number on AVA's 1-10 scale and
+no distribution.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from critique_app.core.scoring.pretrained.weights import (
+    load_strictly,
+    load_torch_weights,
+    tensors_in,
+)
+from critique_app.core.util.errors import ModelError
+
+ARCHITECTURE = "critique:laion-aesthetic-v2"
+BACKBONE = "backbone"
+HEAD_FILE = "head/sac+logos+ava1-l14-linearMSE.pth"
+EMBEDDING = 768  # CLIP ViT-L/14's projection size: what the head was fitted on
+
+
+class AestheticHead(nn.Module):
+    """LAION's MLP (linear layers only: its "MLP" has no activations)."""
+
+    def __init__(self, embedding: int = EMBEDDING) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(embedding, 1024), nn.Dropout(0.2),
+            nn.Linear(1024, 128), nn.Dropout(0.2),
+            nn.Linear(128, 64), nn.Dropout(0.1),
+            nn.Linear(64, 16),
+            nn.Linear(16, 1),
+        )
+
+    def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """(B, 768) L2-normalised embeddings -> (B,) mean scores."""
+        return self.layers(embeddings).squeeze(-1)
+
+
+class LaionAesthetic(nn.Module):
+    def __init__(self, vision: nn.Module, head: AestheticHead) -> None:
+        super().__init__()
+        self.vision = vision
+        self.head = head
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 224, 224) CLIP-normalised images -> (B, 768) unit-length embeddings."""
+        return F.normalize(self.vision(pixel_values=images).image_embeds.float(), dim=-1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 224, 224) -> (B,) predicted mean scores on AVA's 1-10 scale."""
+        return self.head(self.embed(images))
+
+
+def load_head(path: Path) -> AestheticHead:
+    """The head from its published file, strictly (every key, every shape)."""
+    head = AestheticHead()
+    load_strictly(head, tensors_in(load_torch_weights(path), path), path,
+                  "LAION aesthetic head (layers.0 to layers.7, 768 -> 1)")
+    return head.eval()
+
+
+def load_backbone(folder: Path) -> nn.Module:
+    """CLIP's vision tower with its projection, from local files only."""
+    from transformers import CLIPVisionModelWithProjection
+
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise ModelError("the CLIP backbone is missing (no config.json)", path=folder)
+    try:
+        vision = CLIPVisionModelWithProjection.from_pretrained(
+            folder, local_files_only=True, dtype=torch.float32)
+    except (OSError, ValueError) as error:
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        raise ModelError(f"the CLIP backbone will not load: {lines[0]}", path=folder) from None
+    projection = vision.config.projection_dim
+    if projection != EMBEDDING:
+        raise ModelError(f"the CLIP backbone gives {projection}-d embeddings; the LAION head "
+                         f"needs ViT-L/14's {EMBEDDING}", path=folder)
+    return vision.eval()
+
+
+def load_laion(folder: Path) -> LaionAesthetic:
+    """The whole predictor from an installed model folder (``backbone/`` and ``head/``)."""
+    folder = Path(folder)
+    return LaionAesthetic(load_backbone(folder / BACKBONE), load_head(folder / HEAD_FILE)).eval()

@@ -1,0 +1,134 @@
+"""A pulled pretrained score model, ready to score batches with torch.
+
+Its cache version comes from the install record's file hashes (the store hashed every
+file once, at install): a 1.7 GB backbone is never re-hashed on start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from critique_app.core.scoring.backbone import InputSpec
+from critique_app.core.scoring.distribution import ScoreDistribution
+from critique_app.core.scoring.preprocess import preprocess_version
+from critique_app.core.scoring.pretrained.registry import architecture_of
+from critique_app.core.util.errors import ModelError
+
+log = logging.getLogger("critique.scoring")
+MAX_BATCH = 16  # photos per forward pass (memory stays flat whatever batch comes in)
+
+
+@dataclass(frozen=True)
+class PretrainedInfo:
+    name: str  # the store name
+    architecture: str
+    input: InputSpec
+    folder: Path
+    modality: str = "photo"
+
+
+def files_digest(files: dict) -> str:
+    """16 hex digits from an install record's ``files`` ({path: {"sha256", "size"}})."""
+    listing = sorted((str(path), str(facts.get("sha256"))) for path, facts in files.items())
+    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:16]
+
+
+def resolve_device(device: str) -> str:
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', not {device!r}")
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        log.warning("CUDA was requested but is not usable; scoring on the CPU")
+        return "cpu"
+    return device
+
+
+class PretrainedScorer:
+    """One pulled pretrained score model (LAION aesthetic v2, NIMA on AVA, ...)."""
+
+    runtime = "torch"
+
+    def __init__(self, folder: Path, *, name: str, architecture: str, files: dict,
+                 title: str | None = None, device: str = "auto") -> None:
+        spec = architecture_of(architecture)
+        self.info = PretrainedInfo(name, architecture, spec.input, Path(folder))
+        self.output = spec.output
+        self.title = title or spec.title
+        self.scale = spec.scale
+        self.version = f"{name}:{files_digest(files)}:{preprocess_version(spec.input)}"
+        self.device = resolve_device(device)
+        self.net = spec.load(folder).to(self.device).eval()
+
+    @classmethod
+    def from_store(cls, store, name: str, *, device: str = "auto") -> PretrainedScorer:
+        folder = store.require(name)
+        entry = store.entry(name)
+        record = store.record(name) or {}
+        card = getattr(entry, "card", None) or {}
+        return cls(folder, name=name, architecture=entry.architecture,
+                   files=record.get("files", {}), title=card.get("title"), device=device)
+
+    @property
+    def modality(self) -> str:
+        return self.info.modality
+
+    @property
+    def provider(self) -> str:
+        return f"torch ({self.device.upper() if self.device == 'cpu' else 'CUDA'})"
+
+    def describe_device(self) -> str:
+        """Where it runs, as a speed note says it: "CPU, 2 cores" or "CUDA (NVIDIA ...)"."""
+        return describe_torch_device(self.device)
+
+    def outputs(self, batch: np.ndarray) -> np.ndarray:
+        """(B, 3, S, S) normalised inputs -> (B,) means or (B, 10) probabilities."""
+        import torch
+
+        batch = np.asarray(batch)
+        size = self.info.input.size
+        if batch.ndim != 4 or batch.shape[1:] != (3, size, size) or len(batch) < 1:
+            raise ModelError(f"{self.title} needs a batch of shape (B, 3, {size}, {size}), got "
+                             f"{tuple(batch.shape)}")
+        results = []
+        with torch.inference_mode():
+            for start in range(0, len(batch), MAX_BATCH):
+                chunk = torch.from_numpy(np.ascontiguousarray(
+                    batch[start:start + MAX_BATCH], dtype=np.float32)).to(self.device)
+                if self.device == "cuda":
+                    with torch.autocast("cuda", dtype=torch.float16):
+                        out = self.net(chunk)
+                else:
+                    out = self.net(chunk)
+                results.append(out.float().cpu().numpy())
+        return np.concatenate(results)
+
+    def score(self, batch: np.ndarray) -> list[ScoreDistribution]:
+        outputs = self.outputs(batch)
+        if self.output == "mean":
+            return [ScoreDistribution.from_mean(float(v), model=self.title, scale=self.scale)
+                    for v in outputs.reshape(-1)]
+        return [ScoreDistribution.from_probabilities(p, model=self.title, scale=self.scale)
+                for p in outputs]
+
+
+def describe_torch_device(device: str) -> str:
+    import os
+
+    import torch
+
+    if device == "cuda":
+        return f"CUDA ({torch.cuda.get_device_name(0)})"
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return f"CPU, {cores} core{'s' if cores != 1 else ''}"
