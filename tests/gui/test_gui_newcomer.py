@@ -246,3 +246,49 @@ def test_a_licence_must_be_accepted_before_a_pull_and_declining_pulls_nothing(
     assert asked == [name, name]
     assert pull.calls == [{"name": name, "accept_licence": True, "cancel": True,
                            "progress": True}]
+
+
+def test_the_licence_question_shows_the_licence_text_and_defaults_to_no(qtbot):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from critique_app.gui.models.licence import ask_licence, licence_box
+
+    entry = next(e for e in ModelStore().manifest.values() if e.licence_acceptance)
+    box = licence_box(None, entry)
+    qtbot.addWidget(box)
+    assert entry.licence in box.text() and box.informativeText() == entry.licence_acceptance
+    assert box.defaultButton() is box.button(QMessageBox.StandardButton.No)
+
+    answers = []
+
+    def answer(button):
+        def press():
+            shown = QApplication.activeModalWidget()
+            if shown is None:  # not up yet
+                QTimer.singleShot(20, press)
+                return
+            answers.append(shown.informativeText())
+            shown.button(button).click()
+        QTimer.singleShot(20, press)
+
+    answer(QMessageBox.StandardButton.No)
+    assert ask_licence(None, entry) is False
+    answer(QMessageBox.StandardButton.Yes)
+    assert ask_licence(None, entry) is True
+    assert answers == [entry.licence_acceptance] * 2
+
+
+def test_the_offer_asks_for_a_licence_before_pulling_when_one_is_needed(qtbot, window, pull,
+                                                                         monkeypatch):
+    """recommend_scorer never offers such a model; the page asks anyway if one comes."""
+    page = window.photo_page
+    window.open_path(SAMPLE)
+    wait_for_offer(qtbot, page)
+    store = ModelStore()
+    licensed = next(e for e in store.manifest.values() if e.licence_acceptance)
+    asked = []
+    monkeypatch.setattr(page, "accept_licence", lambda entry: asked.append(entry.name) or False)
+    page.pull_scorer(licensed.name)
+    assert asked == [licensed.name] and pull.calls == [] and not page.pulling
+    assert "licence was not accepted" in page.score_panel.offer.message_text()

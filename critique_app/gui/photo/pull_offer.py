@@ -40,15 +40,14 @@ def one_line(message: str) -> str:
 
 def model_title(entry) -> str:
     """A manifest entry's display name: its card's title, else its store name."""
-    card = getattr(entry, "card", None) or {}
-    return card.get("title") or entry.name
+    return entry.title
 
 
 def describe_offer(recommendation) -> list[str]:
     """The facts a newcomer decides on, one per line: what it predicts, its accuracy on
     AVA and who measured it, its download size, its licences, its speed here."""
     entry = recommendation.entry
-    card = getattr(entry, "card", None) or {}
+    card = entry.card
     lines = []
     predicts = card.get("predicts")
     scale = card.get("scale")
@@ -60,18 +59,14 @@ def describe_offer(recommendation) -> list[str]:
         by = card.get("srcc_by")
         lines.append(f"Accuracy: SRCC {float(srcc):.3f} with AVA's human ratings"
                      + (f" ({by})" if by else ""))
-    lines.append(f"Download: {size_text(getattr(recommendation, 'size_bytes', None))}")
+    lines.append(f"Download: {size_text(recommendation.size_bytes)}")
     code, weights = card.get("code_licence"), card.get("weights_licence")
     if code or weights:
         parts = [f"weights {weights}" if weights else "", f"code {code}" if code else ""]
         lines.append("Licence: " + ", ".join(p for p in parts if p))
     else:
         lines.append(f"Licence: {entry.licence}")
-    seconds = getattr(recommendation, "seconds_per_photo", None)
-    if seconds:
-        how = getattr(recommendation, "how", None) or getattr(recommendation, "speed_how", None)
-        speed = f"{seconds:.2f} s" if seconds < 1 else f"{seconds:.1f} s"
-        lines.append(f"Speed here: about {speed} a photo" + (f" ({how})" if how else ""))
+    lines.append(f"Speed: {recommendation.speed_text()}")
     return lines
 
 
@@ -132,7 +127,7 @@ class PullOffer(QFrame):
         self.title.setText(f"Recommended for this machine: <b>{html.escape(title)}</b>")
         self.facts.setText("<br>".join(html.escape(line)
                                        for line in describe_offer(recommendation)))
-        why = getattr(recommendation, "why", "") or ""
+        why = recommendation.why
         self.why.setText(html.escape(why))
         self.why.setVisible(bool(why))
         self.pull_button.setToolTip(f"critique models pull {entry.name}: download it into "
