@@ -307,10 +307,12 @@ class ModelStore:
             rel = path.relative_to(staging).as_posix()
             digest, size = sha256_file(path), path.stat().st_size
             want = expected.get(rel)
-            if want is not None and (not _matches(want, digest)
-                                     or (want.size is not None and size != want.size)):
-                raise ModelError(f"{rel} of '{entry.name}' does not match the manifest's hash "
-                                 f"(got sha256 {digest[:12]}…, {size} bytes); nothing was "
+            wrong_size = want is not None and want.size is not None and size != want.size
+            if want is not None and (wrong_size or not _matches(want, digest)):
+                what = "hash" if want.sha256 or want.sha256_prefix else "size"
+                sizes = f"{size} bytes, expected {want.size}" if wrong_size else f"{size} bytes"
+                raise ModelError(f"{rel} of '{entry.name}' does not match the manifest's {what} "
+                                 f"(got sha256 {digest[:12]}…, {sizes}); nothing was "
                                  "installed")
             files[rel] = {"sha256": digest, "size": size}
         record = {

@@ -92,7 +92,7 @@ def fetch_url(url: str, file: ModelFile, staging: Path, report: Callable[[str], 
         raise ModelError(f"the download of {name} from {host} failed after {_size(done)}: "
                          f"{why}; nothing was installed") from None
     if expected is not None and done < expected:
-        raise ModelError(f"the download of {name} from {host} stopped short at "
+        raise ModelError(f"the download of {name} from {host} was cut off after "
                          f"{_size(done)}{_of(expected)}; nothing was installed: pull again "
                          "to retry")
     sha256 = digest.hexdigest()
