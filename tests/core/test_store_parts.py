@@ -221,7 +221,7 @@ def test_a_corrupted_head_download_is_refused_and_nothing_is_installed(laion_sto
 
 def test_a_short_head_download_is_refused(laion_store, mirror):
     mirror.add(head_url_path(), HEAD_BYTES[:-10])  # a server that ends the file early
-    with pytest.raises(ModelError, match="was cut off after.*nothing was installed"):
+    with pytest.raises(ModelError, match=r"was cut off after.*nothing was installed"):
         laion_store.pull(LAION, report=quiet, show_progress=False)
     assert laion_store.path(LAION) is None and leftovers(laion_store.root) == []
 
