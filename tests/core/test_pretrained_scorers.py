@@ -265,6 +265,14 @@ def test_laion_scores_real_photos_through_find_scorers_and_folder_scoring(laion_
 
     assert scorers.version == f"{LAION}:{files_digest(record['files'])}:crop-bicubic-1"
 
+    # the vision tower and its projection come from the checkpoint, not a fresh init
+    from safetensors.torch import load_file
+
+    saved = load_file(str(laion_store.folder(LAION) / "backbone" / "model.safetensors"))
+    assert any(k.startswith("text_model.") for k in saved)  # a whole CLIP, as on the Hub
+    projection = scorer.net.vision.visual_projection.weight
+    assert torch.equal(projection, saved["visual_projection.weight"])
+
     paths = _crops(tmp_path / "shoot", 9)
     with ResultsCache(tmp_path / "cache.sqlite") as cache:
         result = score_photos(paths, cache=cache, scorers=scorers, jobs=2, batch_size=4)
@@ -299,15 +307,17 @@ def test_laion_scores_real_photos_through_find_scorers_and_folder_scoring(laion_
 @pytest.mark.slow
 def test_a_trained_model_comes_before_laion_and_laion_before_others(tmp_path):
     from critique_app.core.scoring.scorer import find_scorers
+    from critique_app.core.store.manifest import load_manifest
 
     store = install_pretrained(tmp_path / "models", save_tiny_laion(tmp_path / "l"), name=LAION,
-                               architecture=LAION_ARCHITECTURE)
+                               architecture=LAION_ARCHITECTURE, extra_entries=load_manifest())
+    assert store.entry(LAION).architecture == LAION_ARCHITECTURE  # the real manifest's entry
     store = install_pretrained(tmp_path / "models", save_tiny_laion(tmp_path / "o", seed=1),
                                name="another-clip-scorer", architecture=LAION_ARCHITECTURE,
-                               extra_entries=store.manifest)
+                               title="Another CLIP scorer", extra_entries=store.manifest)
     assert find_scorers(store).photo.info.name == LAION
-    assert find_scorers(store, name="another-clip-scorer").photo.info.name == \
-        "another-clip-scorer"
+    other = find_scorers(store, name="another-clip-scorer").photo
+    assert other.info.name == "another-clip-scorer" and other.title == "Another CLIP scorer"
     store.import_dir(save_tiny_scorer(tmp_path / "mine", name="my-scorer", steps=2),
                      report=lambda _: None)
     assert find_scorers(store).photo.info.name == "my-scorer"
@@ -318,6 +328,20 @@ def test_a_trained_model_comes_before_laion_and_laion_before_others(tmp_path):
     store.remove("another-clip-scorer")
     found = find_scorers(store)
     assert found.photo is None and REFUSED in found.missing and LAION in found.missing
+
+
+@pytest.mark.slow
+def test_a_backbone_missing_vision_weights_is_refused_not_filled_at_random(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from critique_app.core.scoring.pretrained.laion import load_backbone
+
+    folder = save_tiny_laion(tmp_path / "m") / "backbone"
+    weights = load_file(str(folder / "model.safetensors"))
+    save_file({k: v for k, v in weights.items() if not k.startswith("vision_model.encoder")},
+              str(folder / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(ModelError, match=r"lack \d+ tensors of the vision tower"):
+        load_backbone(folder)
 
 
 @pytest.mark.slow

@@ -74,23 +74,27 @@ NIMA_FILE = "NIMA_InceptionV2_ava-b0c77c00.pth"
 
 
 def save_tiny_laion(folder: Path, *, seed: int = 0, real_size: bool = False) -> Path:
-    """A LAION aesthetic v2 model folder: ``backbone/`` a CLIP vision tower with projection
-    (tiny, or ViT-L/14 at real size from its real config; random weights either way) saved
-    with save_pretrained, ``head/`` the real published head file."""
+    """A LAION aesthetic v2 model folder as a pull lays it out. ``backbone/``: like the Hub's
+    checkpoint, a whole CLIP model (tiny, text tower included; the loader reads only the
+    vision tower), or with ``real_size`` ViT-L/14's vision tower with projection at its real
+    size from the real config; random weights either way, saved with save_pretrained.
+    ``head/``: the real published head file."""
     import shutil
 
-    from transformers import CLIPConfig, CLIPVisionConfig, CLIPVisionModelWithProjection
+    from transformers import CLIPConfig, CLIPModel, CLIPVisionModelWithProjection
 
     torch.manual_seed(seed)
-    if real_size:
-        config = CLIPConfig.from_pretrained(CLIP_L14_CONFIG.parent).vision_config
-        config.projection_dim = CLIPConfig.from_pretrained(CLIP_L14_CONFIG.parent).projection_dim
-    else:
-        config = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                  num_attention_heads=2, image_size=224, patch_size=32,
-                                  projection_dim=768)
     folder = Path(folder)
-    CLIPVisionModelWithProjection(config).eval().save_pretrained(folder / "backbone")
+    if real_size:
+        real = CLIPConfig.from_pretrained(CLIP_L14_CONFIG.parent)
+        model = CLIPVisionModelWithProjection(real.vision_config)
+    else:
+        small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                 "num_attention_heads": 2, "projection_dim": 768}
+        model = CLIPModel(CLIPConfig(
+            text_config={**small, "vocab_size": 100, "max_position_embeddings": 16},
+            vision_config={**small, "image_size": 224, "patch_size": 32}, projection_dim=768))
+    model.eval().save_pretrained(folder / "backbone")
     (folder / "head").mkdir(parents=True, exist_ok=True)
     shutil.copy(LAION_HEAD, folder / "head" / "sac+logos+ava1-l14-linearMSE.pth")
     return folder
@@ -121,7 +125,9 @@ def save_tiny_nima(folder: Path, *, seed: int = 0) -> Path:
 def install_pretrained(root: Path, folder: Path, *, name: str, architecture: str,
                        title: str | None = None, extra_entries: dict | None = None):
     """A ModelStore at ``root`` whose manifest knows ``name`` and which holds ``folder``
-    installed under it (the files moved in, an install record with their hashes)."""
+    installed under it (the files moved in, an install record with their hashes). The
+    manifest is ``extra_entries`` (e.g. the real one) plus ``name``'s entry: its entry there
+    when it has one, else a plain entry of ``architecture``."""
     import json
     import shutil
 
@@ -136,10 +142,10 @@ def install_pretrained(root: Path, folder: Path, *, name: str, architecture: str
              for p in sorted(target.rglob("*")) if p.is_file()}
     (target / RECORD).write_text(json.dumps({"name": name, "source": "test", "files": files,
                                              "installed_at": "2026-01-01T00:00:00+00:00"}))
-    entry = ModelEntry(name=name, task="score", architecture=architecture,
-                       source=Source("local"), files=(), licence="test",
-                       trained_on="AVA (as published)")
-    if title is not None and hasattr(entry, "card"):
+    entry = (extra_entries or {}).get(name) or ModelEntry(
+        name=name, task="score", architecture=architecture, source=Source("local"), files=(),
+        licence="test", trained_on="AVA (as published)")
+    if title is not None:
         from dataclasses import replace
 
         entry = replace(entry, card={"title": title})

@@ -12,6 +12,7 @@ no distribution.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -73,18 +74,35 @@ def load_head(path: Path) -> AestheticHead:
 
 
 def load_backbone(folder: Path) -> nn.Module:
-    """CLIP's vision tower with its projection, from local files only."""
-    from transformers import CLIPVisionModelWithProjection
+    """CLIP's vision tower with its projection, from local files only (the Hub's
+    ``openai/clip-vit-large-patch14`` checkpoint is the whole CLIP model: its text tower is
+    left unread)."""
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        raise ModelError("the CLIP backbone is missing (no config.json)", path=folder)
     try:
-        vision = CLIPVisionModelWithProjection.from_pretrained(
-            folder, local_files_only=True, dtype=torch.float32)
-    except (OSError, ValueError) as error:
+        raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ModelError("the CLIP backbone is missing or damaged (no readable config.json)",
+                         path=folder) from None
+    if raw.get("model_type") not in ("clip", "clip_vision_model"):
+        raise ModelError(f"the backbone is a '{raw.get('model_type')}' model, not CLIP",
+                         path=folder)
+    try:
+        config = CLIPVisionConfig.from_pretrained(folder, local_files_only=True)
+        if raw.get("model_type") == "clip" and "projection_dim" in raw:
+            config.projection_dim = raw["projection_dim"]  # the whole model's projection
+        vision, info = CLIPVisionModelWithProjection.from_pretrained(
+            folder, config=config, local_files_only=True, dtype=torch.float32,
+            output_loading_info=True)
+    except (OSError, ValueError, RuntimeError) as error:
         lines = str(error).strip().splitlines() or [type(error).__name__]
         raise ModelError(f"the CLIP backbone will not load: {lines[0]}", path=folder) from None
+    missing = sorted(info.get("missing_keys") or []) + sorted(info.get("mismatched_keys") or [])
+    if missing:  # transformers would fill them with random numbers: refuse instead
+        names = ", ".join(str(k) for k in missing[:3])
+        raise ModelError(f"the CLIP backbone's weights lack {len(missing)} tensors of the "
+                         f"vision tower ({names}...)", path=folder)
     projection = vision.config.projection_dim
     if projection != EMBEDDING:
         raise ModelError(f"the CLIP backbone gives {projection}-d embeddings; the LAION head "
