@@ -200,9 +200,8 @@ def recommend_scorer(entries: list[ModelEntry], machine: Machine) -> ScorerRecom
         return None
     choice = max(offered, key=lambda e: float(e.card["srcc"]))
     seconds, how = scorer_seconds(choice, machine)
-    srcc = float(choice.card["srcc"])
-    why = f"It is the most accurate scorer on AVA (SRCC {srcc:.3f}) that is free to use"
-    why += f" ({choice.card.get('weights_licence') or choice.licence})."
+    why = "Of the pretrained scorers that need no licence accepted, it is the most accurate " \
+          "on AVA."
     if machine.device == "cpu" and seconds is not None:
         folder = seconds * FOLDER_PHOTOS
         why += (f" It runs on this CPU, slowly: a folder of {FOLDER_PHOTOS} photos takes about "
