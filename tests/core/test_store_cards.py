@@ -59,7 +59,8 @@ def test_laion_is_recommended_on_a_cpu_with_its_measured_speed():
     assert advice.seconds_per_photo == measured["seconds_per_photo"]
     assert advice.size_bytes == LAION.download_bytes > 1_700_000_000
     summary = advice.summary()
-    assert "1.7 GB download" in summary and "SRCC 0.665" in summary and "2 cores, measured)" in summary
+    assert "1.7 GB download" in summary and "SRCC 0.665" in summary
+    assert "2 cores, measured)" in summary
     assert "a folder of 500 photos takes about" in summary  # the wait, so it can be accepted
 
 
