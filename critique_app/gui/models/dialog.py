@@ -21,12 +21,15 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -35,7 +38,12 @@ from PySide6.QtWidgets import (
 
 from critique_app.core.scoring.speed import read_speed
 from critique_app.core.store.card import card_lines
-from critique_app.core.store.recommend import Machine, detect_machine, recommend
+from critique_app.core.store.recommend import (
+    Machine,
+    detect_machine,
+    recommend,
+    recommend_scorer,
+)
 from critique_app.core.store.store import ModelStatus, ModelStore
 from critique_app.core.util.errors import CritiqueError, check_cancelled
 from critique_app.gui.bridge import Bridge, Task
@@ -95,9 +103,21 @@ class ModelsDialog(QDialog):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._selection_changed)
-        self.details = QLabel()
+        self.details = QLabel()  # the selected model's card
         self.details.setWordWrap(True)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setContentsMargins(4, 4, 4, 4)
+        card_area = QScrollArea()
+        card_area.setWidgetResizable(True)
+        card_area.setFrameShape(QFrame.Shape.NoFrame)
+        card_area.setWidget(self.details)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(card_area)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
         self.recommendation = QLabel()
         self.recommendation.setWordWrap(True)
         self.recommendation.setTextInteractionFlags(
@@ -145,11 +165,11 @@ class ModelsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.store_label)
         layout.addWidget(self.recommendation)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.details)
+        layout.addWidget(self.splitter, 1)
         layout.addLayout(status)
         layout.addLayout(actions)
-        self.resize(760, 460)
+        self.resize(820, 600)
+        self.splitter.setSizes([300, 200])
 
         self._set_busy(None)
         try:
@@ -164,14 +184,30 @@ class ModelsDialog(QDialog):
         self.refresh()
 
     def _show_recommendation(self) -> None:
-        """One critic for this machine, with the time a critique takes at its size."""
+        """One critic for this machine, with the time a critique takes at its size, and
+        the pretrained photo scorer to start with (its card says the rest)."""
         if self.machine is None:
             self.machine = detect_machine()
-        advice = recommend(list(self.store.manifest.values()), self.machine)
-        self.recommendation.setVisible(advice is not None)
+        entries = list(self.store.manifest.values())
+        advice = recommend(entries, self.machine)
+        scorer = recommend_scorer(entries, self.machine)
+        lines = []
         if advice is not None:
-            self.recommendation.setText(html.escape(advice.summary()).replace(
+            lines.append(html.escape(advice.summary()).replace(
                 html.escape(advice.entry.name), f"<b>{html.escape(advice.entry.name)}</b>", 1))
+        if scorer is not None:
+            entry = scorer.entry
+            srcc = entry.card.get("srcc")
+            facts = [f"{scorer.size_bytes / 1e9:.1f} GB download" if scorer.size_bytes else "",
+                     f"SRCC {float(srcc):.3f} on AVA" if srcc is not None else "",
+                     entry.card.get("weights_licence") or entry.licence]
+            lines.append(f"Recommended photo scorer: <b>{html.escape(entry.name)}</b> "
+                         f"({html.escape(entry.title)}) — "
+                         + html.escape(", ".join(f for f in facts if f))
+                         + f"; {html.escape(scorer.speed_text())}.")
+        self.recommendation.setVisible(bool(lines))
+        if lines:
+            self.recommendation.setText("<br>".join(lines))
             self.recommendation.setToolTip(
                 "Measured times come from the project's benchmarks on this kind of device; "
                 "estimated ones are scaled from a reference run by parameter count (CPU) or "
@@ -203,6 +239,7 @@ class ModelsDialog(QDialog):
         for row, status in enumerate(self.statuses):
             if status.entry.name == name:
                 self.table.selectRow(row)
+                self.table.scrollToItem(self.table.item(row, 0))
                 return
         self.table.clearSelection()
 

@@ -45,7 +45,8 @@ def model_title(entry) -> str:
 
 def describe_offer(recommendation) -> list[str]:
     """The facts a newcomer decides on, one per line: what it predicts, its accuracy on
-    AVA and who measured it, its download size, its licences, its speed here."""
+    AVA and who measured it, its download size, its weights' licence, its speed here
+    (the whole card is in Tools ▸ Models)."""
     entry = recommendation.entry
     card = entry.card
     lines = []
@@ -58,14 +59,9 @@ def describe_offer(recommendation) -> list[str]:
     if srcc is not None:
         by = card.get("srcc_by")
         lines.append(f"Accuracy: SRCC {float(srcc):.3f} with AVA's human ratings"
-                     + (f" ({by})" if by else ""))
+                     + (f", measured by {by}" if by else ""))
     lines.append(f"Download: {size_text(recommendation.size_bytes)}")
-    code, weights = card.get("code_licence"), card.get("weights_licence")
-    if code or weights:
-        parts = [f"weights {weights}" if weights else "", f"code {code}" if code else ""]
-        lines.append("Licence: " + ", ".join(p for p in parts if p))
-    else:
-        lines.append(f"Licence: {entry.licence}")
+    lines.append(f"Licence: {card.get('weights_licence') or entry.licence}")
     lines.append(f"Speed: {recommendation.speed_text()}")
     return lines
 
