@@ -21,6 +21,7 @@ from critique_app.core.scoring.package import load_score_model, read_score_model
 from critique_app.core.scoring.preprocess import PREPROCESS_VERSION
 from critique_app.core.scoring.pretrained.registry import is_pretrained
 from critique_app.core.scoring.pretrained.scorer import PretrainedScorer
+from critique_app.core.scoring.speed import describe_device
 from critique_app.core.store.hashing import sha256_file
 from critique_app.core.util.errors import ModelError
 from critique_app.core.util.paths import data_dir
@@ -88,9 +89,7 @@ class Scorer:
         """Where it runs, as a speed note says it."""
         if self._onnx is not None and self._onnx.provider != "CPUExecutionProvider":
             return "CUDA (ONNX Runtime)"
-        from critique_app.core.scoring.pretrained.scorer import describe_torch_device
-
-        return describe_torch_device("cpu")
+        return describe_device("cpu")
 
 
 AnyScorer = Scorer | PretrainedScorer  # both: info (name, modality, input), version, title,

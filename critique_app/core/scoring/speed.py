@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -20,6 +21,19 @@ SPEEDS = "speeds.json"
 MIN_PHOTOS = 8  # fewer photos measure the warm-up more than the model
 log = logging.getLogger("critique.scoring")
 _lock = threading.Lock()
+
+
+def describe_device(device: str = "cpu") -> str:
+    """Where a model runs, as a speed note says it: "CPU, 2 cores" or "CUDA (<GPU name>)"."""
+    if device == "cuda":
+        import torch
+
+        return f"CUDA ({torch.cuda.get_device_name(0)})"
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return f"CPU, {cores} core{'s' if cores != 1 else ''}"
 
 
 def speeds_path() -> Path:

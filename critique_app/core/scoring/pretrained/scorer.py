@@ -18,6 +18,7 @@ from critique_app.core.scoring.backbone import InputSpec
 from critique_app.core.scoring.distribution import ScoreDistribution
 from critique_app.core.scoring.preprocess import preprocess_version
 from critique_app.core.scoring.pretrained.registry import architecture_of
+from critique_app.core.scoring.speed import describe_device
 from critique_app.core.util.errors import ModelError
 
 log = logging.getLogger("critique.scoring")
@@ -87,7 +88,7 @@ class PretrainedScorer:
 
     def describe_device(self) -> str:
         """Where it runs, as a speed note says it: "CPU, 2 cores" or "CUDA (NVIDIA ...)"."""
-        return describe_torch_device(self.device)
+        return describe_device(self.device)
 
     def outputs(self, batch: np.ndarray) -> np.ndarray:
         """(B, 3, S, S) normalised inputs -> (B,) means or (B, 10) probabilities."""
@@ -118,17 +119,3 @@ class PretrainedScorer:
                     for v in outputs.reshape(-1)]
         return [ScoreDistribution.from_probabilities(p, model=self.title, scale=self.scale)
                 for p in outputs]
-
-
-def describe_torch_device(device: str) -> str:
-    import os
-
-    import torch
-
-    if device == "cuda":
-        return f"CUDA ({torch.cuda.get_device_name(0)})"
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return f"CPU, {cores} core{'s' if cores != 1 else ''}"
