@@ -13,6 +13,7 @@ no distribution.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -92,9 +93,10 @@ def load_backbone(folder: Path) -> nn.Module:
         config = CLIPVisionConfig.from_pretrained(folder, local_files_only=True)
         if raw.get("model_type") == "clip" and "projection_dim" in raw:
             config.projection_dim = raw["projection_dim"]  # the whole model's projection
-        vision, info = CLIPVisionModelWithProjection.from_pretrained(
-            folder, config=config, local_files_only=True, dtype=torch.float32,
-            output_loading_info=True)
+        with _quiet_transformers():  # the text tower's keys, unused by design, are not news
+            vision, info = CLIPVisionModelWithProjection.from_pretrained(
+                folder, config=config, local_files_only=True, dtype=torch.float32,
+                output_loading_info=True)
     except (OSError, ValueError, RuntimeError) as error:
         lines = str(error).strip().splitlines() or [type(error).__name__]
         raise ModelError(f"the CLIP backbone will not load: {lines[0]}", path=folder) from None
@@ -108,6 +110,23 @@ def load_backbone(folder: Path) -> nn.Module:
         raise ModelError(f"the CLIP backbone gives {projection}-d embeddings; the LAION head "
                          f"needs ViT-L/14's {EMBEDDING}", path=folder)
     return vision.eval()
+
+
+@contextmanager
+def _quiet_transformers():
+    """transformers' load report and progress bar off while the backbone loads (what matters
+    in them, missing vision weights, is checked and said by :func:`load_backbone`)."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def load_laion(folder: Path) -> LaionAesthetic:
