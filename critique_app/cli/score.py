@@ -55,12 +55,13 @@ def score(
     bar = _progress()
 
     def started(photos, scorers) -> None:
-        if scorers.photo is None:
-            _offer_pull()
         if scorers.missing:
             err.print(f"[yellow]scores left empty:[/yellow] {scorers.missing}", highlight=False)
-        else:
-            used = ", ".join(f"{m}: {s.info.name} ({s.provider})"
+        if scorers.photo is None:
+            _offer_pull()
+        if not scorers.missing:
+            used = ", ".join(f"{m}: {s.title} ({s.provider}"
+                             + ("; mean only, no distribution)" if s.output == "mean" else ")")
                              for m, s in sorted(scorers.by_modality.items()))
             out.print(f"score models: {used}", highlight=False)
         bar.start()
@@ -125,7 +126,7 @@ def _offer_pull() -> None:
     size = recommendation.size_bytes
     about = f"{entry.title}, {size / 1e9:.1f} GB download" if size and size >= 1e8 else \
         entry.title
-    err.print(f"no photo score model: to score photos with a pretrained one ({about}), run",
+    err.print(f"to score photos with the pretrained scorer recommended here ({about}), run:",
               highlight=False, markup=False)
     err.print(f"  critique models pull {entry.name}", highlight=False, markup=False)
 

@@ -300,7 +300,7 @@ class PhotoPage(QWidget):
         task = self.bridge.call(f"pull {name}", work, on_progress=offer.set_progress,
                                 on_done=lambda path: self._pulled(name, path),
                                 on_error=self._pull_failed)
-        task.finished.connect(lambda: self._pull_ended(task))
+        task.finished.connect(lambda: self._pull_ended(task, name))
         self._pull_task = task
 
     def cancel_pull(self) -> None:
@@ -325,12 +325,17 @@ class PhotoPage(QWidget):
         self.score_panel.offer.set_failed(message)
         self.status.emit(message)
 
-    def _pull_ended(self, task: Task) -> None:
-        if task.cancelled:  # Cancel: nothing installed, the offer stands again
-            self.score_panel.offer.set_idle("pull cancelled: nothing was installed")
-            self.status.emit(f"{task.name} cancelled")
+    def _pull_ended(self, task: Task, name: str) -> None:
         if task is self._pull_task:
             self._pull_task = None
+        if not task.cancelled:
+            return
+        installed = self.services.store().path(name)
+        if installed is not None:  # Cancel came after the last byte: it is installed
+            self._pulled(name, installed)
+            return
+        self.score_panel.offer.set_idle("pull cancelled: nothing was installed")
+        self.status.emit(f"{task.name} cancelled")
 
     @property
     def pulling(self) -> bool:
