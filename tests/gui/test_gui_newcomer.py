@@ -292,3 +292,104 @@ def test_the_offer_asks_for_a_licence_before_pulling_when_one_is_needed(qtbot, w
     page.pull_scorer(licensed.name)
     assert asked == [licensed.name] and pull.calls == [] and not page.pulling
     assert "licence was not accepted" in page.score_panel.offer.message_text()
+
+
+# --- the whole path, with the real store pulling from stand-ins of the Hub and GitHub -------
+SHARED = REPO_ROOT.parent / "shared"
+CLIP_REPO = "openai/clip-vit-large-patch14"
+CLIP_COMMIT = "32bd64288804d66eefd0ccbe215aa642df71cc41"
+
+
+def _tiny_clip_files(folder) -> dict[str, bytes]:
+    """A tiny CLIP vision tower (the real architecture, projection 768 as the LAION head
+    needs; random weights: only ever in tests) as the Hub would serve it."""
+    import torch
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(0)
+    config = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=2, image_size=224, patch_size=32,
+                              projection_dim=768)
+    CLIPVisionModelWithProjection(config).save_pretrained(folder)
+    files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    files["preprocessor_config.json"] = (
+        SHARED / "real-configs" / "clip-vit-large-patch14" / "preprocessor_config.json"
+    ).read_bytes()
+    return files
+
+
+@pytest.mark.slow  # builds a (tiny) CLIP
+def test_pull_laion_through_the_stand_ins_retry_a_dropped_download_then_a_mean_only_score(
+        qtbot, tmp_path, monkeypatch):
+    """The newcomer's one click with the real store: the backbone from the Hub stand-in,
+    the REAL LAION head from the URL stand-in (its manifest hash and size verify it); the
+    head's connection drops once (one-line error, Retry); then the open photo is scored
+    by LAION aesthetic v2: a mean, no histogram. Only the backbone's config facts differ
+    from the manifest (the real 1.7 GB CLIP cannot be served here)."""
+    import copy
+    import hashlib
+    import json
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    import critique_app.core.store.store as store_module
+    from critique_app.core.store.manifest import entry_from_dict, load_manifest
+    from critique_app.core.store.urls import MIRROR_ENV
+    from tests.helpers.hub_stand_in import HubStandIn
+    from tests.helpers.url_stand_in import UrlStandIn
+
+    served = _tiny_clip_files(tmp_path / "tiny-clip")
+    raw = json.loads((REPO_ROOT / "models" / "manifest.json").read_text())
+    entry_raw = copy.deepcopy(next(m for m in raw["models"] if m["name"] == LAION))
+    for file in entry_raw["files"]:
+        if file["path"] == "backbone/config.json":
+            file.update(sha256=hashlib.sha256(served["config.json"]).hexdigest(),
+                        size=len(served["config.json"]))
+        if file["path"] == "backbone/model.safetensors":
+            file.pop("size")
+    manifest = {**load_manifest(), LAION: entry_from_dict(entry_raw, where="test")}
+    monkeypatch.setattr(store_module, "load_manifest", lambda *args: dict(manifest))
+    head_part = next(p for p in entry_raw["source"]["parts"] if p["folder"] == "head")
+    head_path = urlsplit(head_part["source"]["url"]).path
+
+    hub, mirror = HubStandIn().start(), UrlStandIn().start()
+    try:
+        hub.add(CLIP_REPO, CLIP_COMMIT, served)
+        mirror.add(head_path, (SHARED / "fixtures" / "laion-aesthetic-v2-head.pth").read_bytes())
+        mirror.drop[head_path] = True
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.setenv(MIRROR_ENV, mirror.url)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+
+        main = MainWindow(Settings(auto_critique=False), settings_path=tmp_path / "s.json")
+        qtbot.addWidget(main)
+        main.show()
+        page = main.photo_page
+        main.open_path(SAMPLE)
+        wait_for_offer(qtbot, page)
+        offer = page.score_panel.offer
+        seen = []
+        show = offer.set_progress
+        offer.set_progress = lambda *values: (seen.append(values), show(*values))
+
+        offer.pull_button.click()
+        qtbot.waitUntil(lambda: offer.showing_error(), timeout=WAIT_MS)
+        assert "cut off" in offer.message_text() and "\n" not in offer.message_text()
+        assert offer.pull_button.text() == "Retry" and ModelStore().path(LAION) is None
+
+        mirror.drop[head_path] = False
+        offer.pull_button.click()
+        qtbot.waitUntil(lambda: "photo" in page.scores, timeout=60_000)
+    finally:
+        hub.stop()
+        mirror.stop()
+    assert any(done is not None and total for done, total, _ in seen)  # bytes, for the bar
+    panel = page.score_panel
+    score = page.scores["photo"]
+    assert not score.has_distribution
+    assert panel.is_mean_only() and panel.plot.isHidden() and panel.bar_heights() == []
+    assert panel.headline_text() == f"{score.mean:.1f}"
+    assert panel.model_text() == "scored by LAION aesthetic v2"
+    assert offer.isHidden() and ModelStore().verify(LAION)[0].ok
