@@ -113,9 +113,10 @@ class ScorePanel(QWidget):
             else:
                 self.headline.setToolTip("The predicted mean score, 1-10")
                 self.mean_only.show()
-            if models.get("photo"):
-                self.model.setText(f"scored by {models['photo']}")
-                self.model.setToolTip(f"The photo score model: {models['photo']}")
+            title = models.get("photo") or getattr(photo, "model", "")
+            if title:
+                self.model.setText(f"scored by {title}")
+                self.model.setToolTip(f"The photo score model: {title}")
                 self.model.show()
         if percentile is not None and photo is not None:
             self.percentile.setText(f"percentile {round(percentile)} in this folder")
@@ -242,7 +243,9 @@ class _CueTable(QFrame):
         self.grid.addWidget(title, 0, 0, 1, 4)
         photo = scores.get("photo")
         for row, modality in enumerate(order, 1):
-            self._add_row(row, modality, scores[modality], photo, (models or {}).get(modality))
+            score = scores[modality]
+            model = (models or {}).get(modality) or getattr(score, "model", "")
+            self._add_row(row, modality, score, photo, model)
         self.show()
 
     def _add_row(self, row: int, modality: str, score: ScoreDistribution,
