@@ -222,10 +222,17 @@ def models_dialog(qtbot, bridge):
 
 
 def test_the_models_dialog_shows_the_selected_models_card(models_dialog):
-    models_dialog.select(LAION)
-    text = models_dialog.details_text()
-    for words in ("0.665", "pyiqa", "Apache-2.0", "not measured yet"):
+    dialog = models_dialog
+    dialog.select(LAION)
+    text = dialog.details_text()
+    for words in ("LAION aesthetic v2", "mean score only", "0.665", "pyiqa", "Apache-2.0",
+                  "not measured yet", "Caution"):
         assert words in text, text
+    row = next(r for r in range(dialog.table.rowCount())
+               if dialog.table.item(r, 0).text() == LAION)
+    assert dialog.table.item(row, 3).text() == "~1.7 GB"  # the download, not "1714.3 MB"
+    assert dialog.table.item(row, 4).text() == "Hugging Face + URL"  # a model of parts
+    assert "<b>laion-aesthetic-v2</b>" in dialog.recommendation.text()
 
 
 def test_a_licence_must_be_accepted_before_a_pull_and_declining_pulls_nothing(

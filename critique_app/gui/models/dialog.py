@@ -50,7 +50,8 @@ from critique_app.gui.bridge import Bridge, Task
 from critique_app.gui.models.licence import ask_licence
 
 COLUMNS = ("Name", "Task", "Installed", "Size", "Source", "Licence")
-SOURCE_NAMES = {"pypi": "PyPI", "huggingface": "Hugging Face", "local": "local folder"}
+SOURCE_NAMES = {"pypi": "PyPI", "huggingface": "Hugging Face", "local": "local folder",
+                "url": "URL"}
 ERROR_COLOUR = "#c62828"
 CANCEL_TIP = ("Stop this operation: a pull stops between downloaded chunks and installs "
               "nothing; an import or removal already under way finishes in the background, "
@@ -60,7 +61,16 @@ CANCEL_TIP = ("Stop this operation: a pull stops between downloaded chunks and i
 def _size(n: int) -> str:
     if not n:
         return ""
+    if n >= 1e9:
+        return f"{n / 1e9:.1f} GB"
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{max(1, round(n / 1e3))} kB"
+
+
+def _source_name(source) -> str:
+    """Where a model comes from, in a word or two ("Hugging Face + URL" for parts)."""
+    if source.kind == "parts":
+        return " + ".join(dict.fromkeys(_source_name(part.source) for part in source.parts))
+    return SOURCE_NAMES.get(source.kind, source.kind)
 
 
 def _download_size(status: ModelStatus) -> int:
@@ -169,7 +179,7 @@ class ModelsDialog(QDialog):
         layout.addLayout(status)
         layout.addLayout(actions)
         self.resize(820, 600)
-        self.splitter.setSizes([300, 200])
+        self.splitter.setSizes([260, 240])
 
         self._set_busy(None)
         try:
@@ -277,7 +287,7 @@ class ModelsDialog(QDialog):
         if not status.installed and _download_size(status):
             size = f"~{_size(_download_size(status))}"
         cells = (entry.name, entry.task, installed, size,
-                 SOURCE_NAMES.get(entry.source.kind, entry.source.kind), entry.licence)
+                 _source_name(entry.source), entry.licence)
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
             item.setToolTip(tip)
