@@ -103,7 +103,9 @@ def summary(result: dict) -> str:
         return f"stopped after {result.get('steps', 0)} steps; continue with --resume"
     lines = [f"model written to {result['model_dir']}"]
     if result.get("metrics"):
-        lines.append(f"held-out: {line(result['metrics'])}")
+        used = (f" (learned from {result['ratings_used']} ratings)"
+                if result.get("ratings_used") else "")
+        lines.append(f"held-out: {line(result['metrics'])}{used}")
     if result.get("baseline_metrics"):
         lines.append(f"the model it started from: {line(result['baseline_metrics'])}")
     lines.append(f"use it: critique models import {result['model_dir']}")

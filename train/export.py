@@ -100,3 +100,22 @@ def export_score_model(net, folder: Path, *, card: ModelCard, backbone: str, mod
 
         export_onnx(net, Path(folder) / ONNX_FILE, input_spec.size)
     return Path(folder)
+
+
+def export_clip_head(head, folder: Path, *, card: ModelCard, kind: str, head_kwargs: dict,
+                     epochs: float, backbone_digest: str | None, scale: str = "1-10",
+                     extra_metrics: dict | None = None) -> Path:
+    """A score model made of a head on CLIP ViT-L/14 embeddings: the head's weights and
+    metadata naming the store model whose backbone it uses (never the backbone itself)."""
+    from critique_app.core.scoring.pretrained.clip_head import save_clip_head
+
+    training = Training(dataset=card.dataset, samples=card.samples, epochs=round(epochs, 3),
+                        finished_at=now(),
+                        metrics={f"val_{k}": v for k, v in card.metrics.items()
+                                 if isinstance(v, int | float)},
+                        notes=f"started from {card.started_from}")
+    save_clip_head(head.eval().cpu(), folder, name=card.name, kind=kind,
+                   head_kwargs=head_kwargs, training=training, scale=scale,
+                   licence=card.licence, backbone_digest=backbone_digest)
+    write_card_and_metrics(folder, card, extra_metrics)
+    return Path(folder)

@@ -58,7 +58,9 @@ def _data(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
 def _score_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--backbone", default="lite0",
-                       help="lite0 (ImageNet weights from the model store) or a timm name")
+                       help="lite0 (ImageNet weights from the model store), a timm name, or "
+                            "clip-vit-l14 (a head on frozen CLIP embeddings; the backbone of "
+                            "the installed laion-aesthetic-v2)")
     group.add_argument("--init", type=Path, default=None,
                        help="start from a score model or ssl backbone folder")
     group.add_argument("--freeze", default="last:2", help="backbone, last:N or none")
@@ -70,6 +72,18 @@ def _score_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
     group.add_argument("--no-cache", action="store_true",
                        help="decode photos every epoch instead of caching the inputs")
+
+
+def _embedding_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("embeddings (--backbone clip-vit-l14)")
+    group.add_argument("--backbone-dir", type=Path, default=None,
+                       help="a CLIP ViT-L/14 folder saved with save_pretrained (default: the "
+                            "installed laion-aesthetic-v2's backbone/)")
+    group.add_argument("--embed-batch-size", type=int, default=None,
+                       help="photos per embedding pass (default: 64 on a GPU, 8 on the CPU)")
+    group.add_argument("--embedding-cache", type=Path, default=None,
+                       help="where embeddings are kept between runs (default: the user data "
+                            "folder's embeddings/); --no-cache keeps none")
 
 
 def _critic_options(parser: argparse.ArgumentParser) -> None:
@@ -104,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     score = commands.add_parser("score", help="a NIMA score model from rated photos")
     _data(score, required=False)
     _score_options(score)
+    _embedding_options(score)
     _common(score)
 
     modality = commands.add_parser("modality",
@@ -129,9 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
     _data(personal, required=False)
     personal.add_argument("--base", default=None,
                           help="the score model to start from (installed name or folder)")
+    personal.add_argument("--backbone", default=None,
+                          help="clip-vit-l14: learn from frozen CLIP embeddings, starting from "
+                               "the installed LAION head (instead of --base)")
+    personal.add_argument("--fresh-head", action="store_true",
+                          help="with --backbone clip-vit-l14: a ridge regression, not LAION's "
+                               "head fine-tuned")
     personal.add_argument("--freeze", default="backbone")
     personal.add_argument("--rater", default=None, help="use only this rater's rows")
     personal.add_argument("--no-cache", action="store_true")
+    _embedding_options(personal)
     _common(personal)
 
     critic = commands.add_parser("critic", help="LoRA fine-tuning of the critic on critiques")

@@ -22,6 +22,7 @@ from train.distributed import is_main_process
 from train.export import ModelCard, export_score_model
 from train.loop import FitResult, LoopSettings, fit
 from train.metrics import describe_metrics
+from train.tasks.embeddings import CLIP_BACKBONES
 from train.tasks.images import InputCache
 from train.tasks.score import (
     ScoreOptions,
@@ -58,6 +59,8 @@ class ScoreOutcome:
 def run(args: argparse.Namespace, hardware, progress) -> dict:
     """``score``, ``modality`` or ``personal``, as ``args.command`` says."""
     command = args.command
+    if command in ("score", "personal") and getattr(args, "backbone", None) in CLIP_BACKBONES:
+        return run_on_embeddings(args, hardware, progress)
     dataset = load_validated(args, progress, "score")
     if command == "personal":
         base = _personal_base(args.base)
@@ -97,8 +100,61 @@ def run(args: argparse.Namespace, hardware, progress) -> dict:
 def _personal_base(base: str | None) -> Path:
     """The score model a personal model starts from: a folder or an installed name."""
     if not base:
-        raise CritiqueError("'personal' needs --base: the trained score model to start from")
+        raise CritiqueError("'personal' needs --base (the trained score model to start from) "
+                            "or --backbone clip-vit-l14")
     return model_folder(base)
+
+
+def run_on_embeddings(args: argparse.Namespace, hardware, progress) -> dict:
+    """``score|personal --backbone clip-vit-l14``: a head on cached, frozen CLIP embeddings
+    (see :mod:`train.tasks.clip_train`)."""
+    from critique_app.core.scoring.pretrained.clip_head import BACKBONE_MODEL
+    from critique_app.core.store.store import ModelStore
+    from train.tasks.clip_train import ClipHeadRun, train_clip_head
+    from train.tasks.embeddings import (
+        EmbeddingCache,
+        default_cache_dir,
+        resolve_clip_backbone,
+    )
+
+    command = args.command
+    store = ModelStore()
+    backbone = resolve_clip_backbone(args.backbone_dir, store)  # before reading any photo
+    dataset = load_validated(args, progress, "score")
+    rows = dataset.rows
+    laion = None
+    if command == "personal":
+        if getattr(args, "base", None):
+            raise CritiqueError("give --base or --backbone clip-vit-l14, not both")
+        if args.rater:
+            rows = [row for row in rows if row.rater == args.rater]
+            if not rows:
+                raise CritiqueError(f"no ratings by '{args.rater}' in {dataset.source}")
+        laion = None if args.fresh_head else store.path(BACKBONE_MODEL)
+        head = "laion" if laion is not None else "linear"
+        who = args.rater or "one person"
+        summary = (f"A personal score model: {who}'s ratings learned "
+                   + ("by fine-tuning LAION aesthetic v2's head" if laion else
+                      "by a ridge regression") + " on CLIP ViT-L/14 embeddings.")
+        options = None
+    else:
+        head = "distribution"
+        options = ScoreOptions(mean_weight=args.mean_weight, std_weight=args.std_weight)
+        summary = ("A NIMA score model: a 10-bin distribution head on frozen CLIP ViT-L/14 "
+                   "embeddings, trained with Critique's trainer.")
+    name = args.name or f"{command}-{Path(args.out).resolve().name}"
+    plan = ClipHeadRun(command=command, name=name,
+                       dataset_name=f"{dataset.source.name} ({dataset.format})", head=head,
+                       val_fraction=args.val_fraction, batch_size=args.batch_size, lr=args.lr,
+                       embed_batch_size=args.embed_batch_size, workers=args.workers or 2,
+                       options=options, laion_folder=laion, summary=summary)
+    cache = EmbeddingCache(None if args.no_cache else
+                           (args.embedding_cache or default_cache_dir()))
+    try:
+        return train_clip_head(plan, rows, backbone, cache, loop_settings(args, hardware),
+                               hardware, args.out, progress, resume=args.resume)
+    finally:
+        cache.close()
 
 
 def train_score_model(score_run: ScoreRun, data: Dataset, built: BuiltNet,

@@ -30,6 +30,18 @@ __all__ = [
 ]
 
 
+INTERVAL = ("srcc_low", "srcc_high")  # a bootstrap interval of the SRCC, where measured
+
+
 def describe_metrics(metrics: dict) -> str:
-    """"srcc 0.912, plcc 0.930, ...": the measured values, for a log line or a terminal."""
-    return ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+    """"srcc 0.912, plcc 0.930, ...": the measured values, for a log line or a terminal
+    (an SRCC interval, when there is one, beside the SRCC: "srcc 0.912 (95%: 0.88-0.94)")."""
+    parts = []
+    for key, value in metrics.items():
+        if key in INTERVAL or not isinstance(value, float):
+            continue
+        parts.append(f"{key} {value:.3f}")
+        low, high = metrics.get("srcc_low"), metrics.get("srcc_high")
+        if key == "srcc" and isinstance(low, float) and isinstance(high, float):
+            parts[-1] += f" (95%: {low:.2f} to {high:.2f})"
+    return ", ".join(parts)

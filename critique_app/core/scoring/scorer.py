@@ -19,7 +19,7 @@ import numpy as np
 from critique_app.core.scoring.distribution import ScoreDistribution
 from critique_app.core.scoring.package import load_score_model, read_score_model_info
 from critique_app.core.scoring.preprocess import PREPROCESS_VERSION
-from critique_app.core.scoring.pretrained.registry import is_pretrained
+from critique_app.core.scoring.pretrained.registry import is_clip_head, is_pretrained
 from critique_app.core.scoring.pretrained.scorer import PretrainedScorer
 from critique_app.core.scoring.speed import describe_device
 from critique_app.core.store.hashing import sha256_file
@@ -159,6 +159,12 @@ def load_scorer(store, name: str, *, runtime: str = "auto", device: str = "auto"
         if runtime == "onnx":
             log.info("%s runs with torch (pretrained scorers are not exported to ONNX)", name)
         return PretrainedScorer.from_store(store, name, device=device)
+    if is_clip_head(architecture):  # a head on CLIP embeddings (a PretrainedScorer too)
+        from critique_app.core.scoring.pretrained.clip_head import ClipHeadScorer
+
+        if runtime == "onnx":
+            log.info("%s runs with torch (CLIP heads are not exported to ONNX)", name)
+        return ClipHeadScorer.from_store(store, name, device=device)
     return Scorer(folder, runtime=runtime, device=device)
 
 
@@ -173,6 +179,9 @@ def _candidates(store) -> list[tuple[str, str]]:
             continue
         if is_pretrained(architecture):
             pretrained.append((model != DEFAULT_PRETRAINED, model))
+            continue
+        if is_clip_head(architecture):  # trained by the user on CLIP embeddings
+            trained.append((model, "photo"))
             continue
         try:
             info = read_score_model_info(store.folder(model))

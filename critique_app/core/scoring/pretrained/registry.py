@@ -56,3 +56,13 @@ def architecture_of(architecture: str) -> PretrainedArchitecture:
         known = ", ".join(sorted(ARCHITECTURES))
         raise ModelError(f"no pretrained scorer is written for the architecture "
                          f"'{architecture}' (known: {known})") from None
+
+
+# Heads the user trained on a pulled scorer's backbone (``python -m train score|personal
+# --backbone clip-vit-l14``): imported like any trained model, loaded by .clip_head with the
+# backbone of the store model their metadata names.
+CLIP_HEAD_ARCHITECTURES = ("critique:clip-head/clip-vit-l14",)
+
+
+def is_clip_head(architecture: str) -> bool:
+    return architecture in CLIP_HEAD_ARCHITECTURES
