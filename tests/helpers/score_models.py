@@ -151,3 +151,14 @@ def install_pretrained(root: Path, folder: Path, *, name: str, architecture: str
         entry = replace(entry, card={"title": title})
     manifest = {**(extra_entries or {}), name: entry}
     return ModelStore(root, manifest=manifest)
+
+
+def install_tiny_laion(scratch: Path, *, seed: int = 0):
+    """The tiny LAION aesthetic v2 (tiny CLIP with ViT-L/14's 768-d projection, the real
+    head) installed in the default model store (``CRITIQUE_HOME``'s): the backbone that
+    ``python -m train score|personal --backbone clip-vit-l14`` embeds with."""
+    from critique_app.core.util.paths import models_dir
+
+    return install_pretrained(models_dir(), save_tiny_laion(Path(scratch) / "tiny-laion",
+                                                            seed=seed),
+                              name=LAION, architecture=LAION_ARCHITECTURE)
