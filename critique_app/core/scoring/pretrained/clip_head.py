@@ -17,6 +17,7 @@ The last two give one mean per photo, no distribution.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from critique_app.core.store.store import LOCAL_METADATA
 from critique_app.core.util.errors import ModelError
 from critique_app.core.util.files import atomic_path, write_text_atomically
 
+log = logging.getLogger("critique.scoring")
 FORMAT = "critique-clip-head/1"
 BACKBONE = "clip-vit-l14"  # the --backbone name
 BACKBONE_MODEL = "laion-aesthetic-v2"  # the store model whose backbone/ it is
@@ -257,6 +259,10 @@ class ClipHeadScorer(PretrainedScorer):
         from critique_app.core.store.hashing import sha256_file
 
         digest = backbone_digest(store, info.backbone_model)
+        if info.backbone_digest and info.backbone_digest != digest:
+            log.warning("%s was trained on another copy of %s's backbone than the one "
+                        "installed; its scores may differ from what training measured", name,
+                        info.backbone_model)
         self.version = (f"{name}:{sha256_file(info.weights)[:16]}:{digest}:"
                         f"{preprocess_version(info.input)}")
         self.device = resolve_device(device)
