@@ -150,7 +150,7 @@ def train_clip_head(plan: ClipHeadRun, rows: list[ScoreRow], backbone: FeatureBa
                          head_kwargs=_head_kwargs(plan.head), epochs=result.get("epochs", 0),
                          backbone_digest=backbone.digest,
                          scale="1-10" if plan.command == "score" else
-                         "1-10 (your stars: 1 = 1 ... 5 = 10)", extra_metrics=extra)
+                         "1-10 (your stars: 1★ = 1 … 5★ = 10)", extra_metrics=extra)
         _write_examples(model_dir, split.val, predicted, data["val"].y, output)
     return {"task": plan.command, "model_dir": str(model_dir), "stopped_early": False,
             "steps": result.get("steps", 0), "metrics": metrics, "baseline_metrics": baseline,
