@@ -270,5 +270,8 @@ class ClipHeadScorer(PretrainedScorer):
         self.net = ClipHeadNet(load_backbone(vision_folder), head).to(self.device).eval()
 
     @classmethod
-    def from_store(cls, store, name: str, *, device: str = "auto") -> ClipHeadScorer:
+    def from_store(cls, store, name: str, *, device: str = "auto",
+                   runtime: str = "auto") -> ClipHeadScorer:
+        """``runtime`` is accepted for symmetry with :class:`PretrainedScorer`; a CLIP head
+        runs with torch."""
         return cls(store.require(name), name=name, store=store, device=device)
