@@ -400,3 +400,17 @@ def test_pull_laion_through_the_stand_ins_retry_a_dropped_download_then_a_mean_o
     assert panel.headline_text() == f"{score.mean:.1f}"
     assert panel.model_text() == "scored by LAION aesthetic v2"
     assert offer.isHidden() and ModelStore().verify(LAION)[0].ok
+
+
+def test_closing_the_window_mid_pull_stops_it_and_installs_nothing(qtbot, window, pull):
+    page = window.photo_page
+    window.open_path(SAMPLE)
+    wait_for_offer(qtbot, page)
+    pull.hold.set()
+    page.score_panel.offer.pull_button.click()
+    assert pull.waiting.wait(10)
+    window.close()  # cancels the bridge's work and waits for it
+    assert window.bridge.pool.activeThreadCount() == 0
+    qtbot.waitUntil(lambda: not page.pulling, timeout=WAIT_MS)  # its end still arrives
+    assert "cancelled" in page.score_panel.offer.message_text()
+    assert ModelStore().installed_for_task("score") == []
