@@ -25,6 +25,8 @@ def test_a_mean_only_scorers_card_says_so_with_accuracy_input_licences_and_cauti
     assert "head Apache-2.0" in text and "backbone MIT" in text
     assert "download about 1.7 GB" in text
     assert f"Speed on this machine: {NOT_MEASURED}" in text
+    cpu = next(m for m in LAION.measured if m["device"] == "cpu")
+    assert f"Benchmark: about {cpu['seconds_per_photo']:.2g} s a photo on 2 CPU cores" in text
     assert "Caution: CLIP's model card" in text and "Before pulling" not in text
 
 
@@ -60,7 +62,7 @@ def test_laion_is_recommended_on_a_cpu_with_its_measured_speed():
     assert advice.size_bytes == LAION.download_bytes > 1_700_000_000
     summary = advice.summary()
     assert "1.7 GB download" in summary and "SRCC 0.665" in summary
-    assert "2 cores, measured)" in summary
+    assert "2 cores; benchmark figure for this kind of machine)" in summary
     assert "a folder of 500 photos takes about" in summary  # the wait, so it can be accepted
 
 

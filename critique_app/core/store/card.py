@@ -49,6 +49,7 @@ def card_lines(entry: ModelEntry, status=None, speed: str | None = None) -> list
     lines.append(_size_line(entry, status))
     if entry.task in ("score", "critic"):
         lines.append(f"Speed on this machine: {speed or NOT_MEASURED}")
+        lines += [f"Benchmark: {line}" for line in _benchmarks(entry)]
     if entry.trained_on:
         lines.append(f"Trained on: {entry.trained_on}")
     lines.append(f"Source: {entry.source.describe()}")
@@ -77,3 +78,16 @@ def format_bytes(n: int) -> str:
     if n >= 1e3:
         return f"{n / 1e3:.0f} kB"
     return f"{n} bytes"
+
+
+def _benchmarks(entry: ModelEntry) -> list[str]:
+    """The manifest's measured figures (another machine's, or a benchmark run here)."""
+    lines = []
+    for figure in entry.measured:
+        where = figure.get("gpu") or (f"{figure['cores']} CPU cores" if figure.get("cores")
+                                      else figure.get("device", "?"))
+        if "seconds_per_photo" in figure:
+            lines.append(f"about {figure['seconds_per_photo']:.2g} s a photo on {where}")
+        elif "seconds" in figure:
+            lines.append(f"about {figure['seconds']:.0f} s a critique on {where}")
+    return lines

@@ -154,8 +154,10 @@ class ScorerRecommendation:
     def speed_text(self) -> str:
         if self.seconds_per_photo is None:
             return "speed not known yet"
-        return (f"about {format_seconds(self.seconds_per_photo)} a photo on this machine "
-                f"({self.machine.describe()}, {self.how})")
+        basis = "benchmark figure for this kind of machine" if self.how == "measured" else \
+            "estimated from a benchmark figure"
+        return (f"about {format_seconds(self.seconds_per_photo)} a photo "
+                f"({self.machine.describe()}; {basis})")
 
     def summary(self) -> str:
         card = self.entry.card
