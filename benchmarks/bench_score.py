@@ -12,6 +12,14 @@ scores N distinct photos in one run and prints resident memory as it goes,
 to show it stays flat.
 
     python benchmarks/bench_score.py [--photos 16] [--jobs 2] [--memory 0]
+
+``--scorer clip-l``: the same comparison with LAION aesthetic v2 at real size (CLIP
+ViT-L/14, random weights, the real head) installed in a throw-away CRITIQUE_HOME, against
+the naive pipeline of pyiqa / LAION's script (full decode, CLIP's resize and crop, torch at
+batch 1); target >= 3x. See ``bench_score_clip.py``:
+
+    python benchmarks/bench_score.py --scorer clip-l [--photos 16] [--memory 2000
+        --memory-width 3000 --photos 0]
 """
 
 from __future__ import annotations
@@ -86,7 +94,21 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=16)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--memory", type=int, default=0, help="photos for the memory check")
+    parser.add_argument("--scorer", choices=("lite0", "clip-l"), default="lite0",
+                        help="the trained EfficientNet-Lite0 net or LAION v2 at real size")
+    parser.add_argument("--width", type=int, default=6000,
+                        help="clip-l: photo width in pixels (6000: 24 MP)")
+    parser.add_argument("--memory-width", type=int, default=3000,
+                        help="clip-l: photo width for the --memory run (3000: 6 MP)")
+    parser.add_argument("--skip-naive", action="store_true",
+                        help="clip-l: time only critique score (no torch copy in memory)")
     args = parser.parse_args()
+    if args.scorer == "clip-l":
+        import bench_score_clip
+
+        with tempfile.TemporaryDirectory() as tmp:
+            bench_score_clip.run(args, Path(tmp))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sources = make_big_jpegs(tmp, 6000, 6.0)
