@@ -162,3 +162,35 @@ def install_tiny_laion(scratch: Path, *, seed: int = 0):
     return install_pretrained(models_dir(), save_tiny_laion(Path(scratch) / "tiny-laion",
                                                             seed=seed),
                               name=LAION, architecture=LAION_ARCHITECTURE)
+
+
+# -- mean-only trained models (a backbone and a linear head: what `personal` writes) -------
+
+def save_tiny_mean_scorer(folder: Path, *, name: str = "tiny-mean", steps: int = 60,
+                          seed: int = 0) -> Path:
+    """A tiny MeanScoreNet trained in-process on the brightness ramp (mean 1 + 9 *
+    brightness), saved with ``"output": "mean"``."""
+    from critique_app.core.scoring.mean_net import MeanScoreNet
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    net = MeanScoreNet(create_backbone(TINY_BACKBONE))
+    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
+    net.train()
+    for _ in range(steps):
+        brightness = rng.uniform(0.05, 0.95, size=16).astype(np.float32)
+        texture = rng.normal(0, 0.08, size=(16, 3, 64, 64)).astype(np.float32)
+        pixels = np.clip(brightness[:, None, None, None] + texture, 0, 1)
+        images = torch.from_numpy((pixels - 0.5) / 0.5)
+        target = 1.0 + 9.0 * torch.from_numpy(brightness)
+        loss = ((net(images) - target) ** 2).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    training = Training(dataset="synthetic brightness ramp (tests)", samples=16 * steps,
+                        epochs=1.0,
+                        finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                        metrics={"train_rmse": float(loss.detach())})
+    return save_score_model(net.eval(), folder, name=name, backbone=TINY_BACKBONE,
+                            modality="photo", input_spec=TINY_INPUT, training=training,
+                            output="mean")

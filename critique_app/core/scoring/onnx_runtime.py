@@ -1,9 +1,10 @@
 """ONNX export of score models and an onnxruntime scorer that can stand in for torch.
 
 A score model maps a normalised float32 batch ``(B, 3, S, S)`` to a ``(B, 10)``
-distribution over the scores 1..10. :func:`export_onnx` writes it as ONNX with input
-``"image"``, output ``"distribution"`` and a dynamic batch axis; :class:`OnnxScorer`
-runs such a file, on CUDA when that really works and on the CPU otherwise.
+distribution over the scores 1..10, or (a mean-only model) to ``(B,)`` mean scores.
+:func:`export_onnx` writes it as ONNX with input ``"image"``, output ``"distribution"``
+(or ``"mean"``) and a dynamic batch axis; :class:`OnnxScorer` runs such a file, on CUDA
+when that really works and on the CPU otherwise.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ log = logging.getLogger("critique.onnx")
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "distribution"
+MEAN_OUTPUT_NAME = "mean"  # a mean-only model's one output, (B,)
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
@@ -38,8 +40,10 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def export_onnx(model: torch.nn.Module, path: Path, input_size: int, *, opset: int = 17) -> Path:
-    """Export ``model`` (in eval mode) to ``path`` atomically and check the result."""
+def export_onnx(model: torch.nn.Module, path: Path, input_size: int, *, opset: int = 17,
+                output: str = OUTPUT_NAME) -> Path:
+    """Export ``model`` (in eval mode) to ``path`` atomically and check the result.
+    ``output``: "distribution" (B, 10) or "mean" (B,)."""
     import onnx
     import torch
 
@@ -54,8 +58,8 @@ def export_onnx(model: torch.nn.Module, path: Path, input_size: int, *, opset: i
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
                 model, (dummy,), str(temporary), dynamo=False, opset_version=opset,
-                input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                input_names=[INPUT_NAME], output_names=[output],
+                dynamic_axes={INPUT_NAME: {0: "batch"}, output: {0: "batch"}},
                 do_constant_folding=True,
             )
             onnx.checker.check_model(str(temporary))
@@ -77,7 +81,8 @@ def _cuda_usable() -> bool:
 
 
 class OnnxScorer:
-    """Runs an exported score model: ``scorer(batch) -> (B, 10)`` float32 distributions."""
+    """Runs an exported score model: ``scorer(batch) -> (B, 10)`` float32 distributions, or
+    ``(B,)`` means for a mean-only model (``output`` says which)."""
 
     def __init__(self, path: Path, *, device: Literal["auto", "cpu", "cuda"] = "auto") -> None:
         self.path = Path(path)
@@ -102,6 +107,14 @@ class OnnxScorer:
         if len(inputs) != 1 or inputs[0].name != INPUT_NAME or len(inputs[0].shape) != 4:
             raise ModelError("not a score model (expected one 4-D input named 'image')",
                              path=self.path)
+        outputs = [o.name for o in self.session.get_outputs()]
+        if OUTPUT_NAME in outputs:
+            self.output_name, self.output = OUTPUT_NAME, "distribution"
+        elif MEAN_OUTPUT_NAME in outputs:
+            self.output_name, self.output = MEAN_OUTPUT_NAME, "mean"
+        else:
+            raise ModelError("not a score model (expected an output named 'distribution' or "
+                             "'mean')", path=self.path)
         size = inputs[0].shape[2]
         self.input_size: int | None = size if isinstance(size, int) else None
         self.provider: str = self.session.get_providers()[0]
@@ -111,7 +124,8 @@ class OnnxScorer:
         log.info("ONNX score model %s runs on %s", self.path.name, self.provider)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        """Score a normalised ``(B, 3, S, S)`` batch; returns ``(B, 10)`` float32."""
+        """Score a normalised ``(B, 3, S, S)`` batch; returns ``(B, 10)`` (or ``(B,)``)
+        float32."""
         batch = np.asarray(batch)
         if not np.issubdtype(batch.dtype, np.floating):
             raise ModelError(f"the score model needs a normalised float batch, got {batch.dtype}",
@@ -125,7 +139,7 @@ class OnnxScorer:
                              f"got {tuple(batch.shape)}", path=self.path)
         feed = {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)}
         try:
-            (out,) = self.session.run([OUTPUT_NAME], feed)
+            (out,) = self.session.run([self.output_name], feed)
         except Exception as exc:
             raise ModelError(f"the ONNX score model failed: {_one_line(exc)}",
                              path=self.path) from exc

@@ -5,6 +5,10 @@ A score model folder holds ``model.safetensors`` and ``critique_model.json``
 and input the network expects, which modality it looks at, and — required —
 how it was trained and on what. A folder without a training record is
 refused: an untrained head would print random numbers as if they were scores.
+
+``extra.output`` says what the network predicts: ``"distribution"`` (NIMA's 10 bins; the
+default, and what files without the key hold) or ``"mean"`` (one number per photo: a
+:class:`~critique_app.core.scoring.mean_net.MeanScoreNet`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from critique_app.core.util.files import atomic_path, write_text_atomically
 FORMAT = "critique-score/1"
 WEIGHTS = "model.safetensors"
 MODALITIES = ("photo", "saliency", "depth", "blur")
+OUTPUTS = ("distribution", "mean")
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class ScoreModelInfo:
     training: Training
     folder: Path
     backbone_kwargs: dict
+    output: str = "distribution"  # "distribution" (10 bins) | "mean" (one number)
 
     @property
     def weights(self) -> Path:
@@ -58,13 +64,17 @@ class ScoreModelInfo:
 
 def save_score_model(model, folder: Path, *, name: str, backbone: str, modality: str,
                      input_spec: InputSpec, training: Training | None,
-                     backbone_kwargs: dict | None = None, licence: str = "Apache-2.0") -> Path:
+                     backbone_kwargs: dict | None = None, licence: str = "Apache-2.0",
+                     output: str = "distribution") -> Path:
     """Write a score model folder (the trainer calls this). ``training=None`` is
-    allowed only to mark a model as untrained; the loader will refuse it."""
+    allowed only to mark a model as untrained; the loader will refuse it. ``output``:
+    "distribution" (a ScoreNet) or "mean" (a MeanScoreNet)."""
     from safetensors.torch import save_file
 
     if modality not in MODALITIES:
         raise ValueError(f"modality must be one of {MODALITIES}")
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -74,7 +84,8 @@ def save_score_model(model, folder: Path, *, name: str, backbone: str, modality:
         "name": name,
         "task": "score",
         "architecture": f"critique:nima/{backbone}",
-        "description": f"NIMA score model ({modality})",
+        "description": f"NIMA score model ({modality})" if output == "distribution"
+        else f"score model ({modality}; a mean score, no distribution)",
         "licence": licence,
         "trained_on": training.describe() if training else "not trained",
         "extra": {
@@ -82,6 +93,7 @@ def save_score_model(model, folder: Path, *, name: str, backbone: str, modality:
             "backbone": backbone,
             "backbone_kwargs": backbone_kwargs or {},
             "modality": modality,
+            **({"output": output} if output != "distribution" else {}),
             **input_spec.to_dict(),
             "training": training.__dict__ if training else None,
         },
@@ -106,7 +118,7 @@ def read_score_model_info(folder: Path) -> ScoreModelInfo:
         raise ModelError(f"the score model '{metadata.get('name', folder.name)}' has no training "
                          "record: it was never trained, so it cannot score photos")
     try:
-        return ScoreModelInfo(
+        info = ScoreModelInfo(
             name=metadata["name"],
             backbone=extra["backbone"],
             modality=extra.get("modality", "photo"),
@@ -114,21 +126,27 @@ def read_score_model_info(folder: Path) -> ScoreModelInfo:
             training=Training(**training),
             folder=folder,
             backbone_kwargs=dict(extra.get("backbone_kwargs", {})),
+            output=str(extra.get("output", "distribution")),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise ModelError(f"{path} is malformed ({error})") from None
+    if info.output not in OUTPUTS:
+        raise ModelError(f"{path}: unknown output {info.output!r} (known: {', '.join(OUTPUTS)})")
+    return info
 
 
 def load_score_model(folder: Path):
-    """(ScoreNet in eval mode, info) for a trained score model folder."""
+    """(ScoreNet or MeanScoreNet in eval mode, info) for a trained score model folder."""
     from safetensors.torch import load_file
 
+    from critique_app.core.scoring.mean_net import MeanScoreNet
     from critique_app.core.scoring.model import ScoreNet
 
     info = read_score_model_info(folder)
     if not info.weights.is_file():
         raise ModelError(f"{folder} has no {WEIGHTS}")
-    net = ScoreNet(create_backbone(info.backbone, **info.backbone_kwargs))
+    network = MeanScoreNet if info.output == "mean" else ScoreNet
+    net = network(create_backbone(info.backbone, **info.backbone_kwargs))
     try:
         net.load_state_dict(load_file(str(info.weights)), strict=True)
     except Exception as error:

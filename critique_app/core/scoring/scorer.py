@@ -36,8 +36,9 @@ NO_SCORER_HINT = ("no score model is installed: pull the pretrained one with 'cr
 class Scorer:
     """One trained score model. ``runtime``: "torch", "onnx" or "auto" (onnx on CPU).
 
-    ``output`` is "distribution" (these models predict 10 bins); ``title`` is what a score
-    says it came from (the model's store name)."""
+    ``output`` is "distribution" (10 bins) or "mean" (one number: the model's metadata
+    says ``"output": "mean"``); ``title`` is what a score says it came from (the model's
+    store name)."""
 
     output = "distribution"
     scale = "1-10"
@@ -45,6 +46,7 @@ class Scorer:
     def __init__(self, folder: Path, *, runtime: str = "auto", device: str = "auto") -> None:
         self.net, self.info = load_score_model(folder)
         self.title = self.info.name
+        self.output = self.info.output
         weights_hash = sha256_file(self.info.weights)[:16]
         self.version = f"{self.info.name}:{weights_hash}:{PREPROCESS_VERSION}"
         self.runtime = "onnx" if runtime == "auto" else runtime
@@ -69,11 +71,13 @@ class Scorer:
         path = data_dir() / "onnx" / (self.version.replace(":", "-") + ".onnx")
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
-            export_onnx(self.net, path, self.info.input.size)
+            export_onnx(self.net, path, self.info.input.size,
+                        output="mean" if self.output == "mean" else "distribution")
         return OnnxScorer(path, device=device)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        """(B, 3, S, S) normalised inputs -> (B, 10) probabilities."""
+        """(B, 3, S, S) normalised inputs -> (B, 10) probabilities ((B,) means for a
+        mean-only model)."""
         if self._onnx is not None:
             return self._onnx(batch)
         import torch
@@ -82,6 +86,9 @@ class Scorer:
             return self.net(torch.from_numpy(np.ascontiguousarray(batch))).numpy()
 
     def score(self, batch: np.ndarray) -> list[ScoreDistribution]:
+        if self.output == "mean":
+            return [ScoreDistribution.from_mean(m, model=self.title, scale=self.scale)
+                    for m in self.probabilities(batch).reshape(-1)]
         return [ScoreDistribution.from_probabilities(p, model=self.title, scale=self.scale)
                 for p in self.probabilities(batch)]
 
