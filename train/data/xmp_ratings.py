@@ -1,8 +1,13 @@
-"""Your own culling as training data: star ratings and pick/reject flags in XMP sidecars.
+"""Your own culling as training data: star ratings and pick/reject flags in XMP sidecars
+and in the photos' own XMP.
 
 Lightroom Classic, darktable and digiKam keep ratings in sidecars next to the
 photos (found with :func:`critique_app.core.library.xmp.sidecar_paths`, so the same
-files the app writes to). Per photo:
+files the app writes to), or embedded in the photo (digiKam's default, Lightroom's
+"write metadata to file"; read by :func:`critique_app.core.library.xmp.read_embedded_xmp`
+without decoding pixels). The app's rule decides between them
+(:func:`critique_app.core.library.ratings.rating_from_sidecars`): each property from the
+sidecars when one has it, else from the photo. Per photo:
 
 * rejected if any sidecar says so: ``xmp:Rating="-1"`` (darktable, Lightroom) or
   ``digiKam:PickLabel="1"``. A reject wins over stars: it is the later, stronger
@@ -17,7 +22,8 @@ files the app writes to). Per photo:
   read here.
 
 Stars and flags become distributions with :mod:`train.data.score_targets`. A sidecar
-that is not valid XMP becomes a RowError naming it (line 0: not line-based).
+that is not valid XMP, or a photo whose embedded packet is too large, truncated or not
+valid XMP, becomes a RowError naming it (line 0: not line-based).
 The folder is searched recursively; hidden folders are skipped.
 """
 
@@ -28,16 +34,23 @@ from pathlib import Path
 
 from critique_app.core.library.finding import find_photos
 from critique_app.core.library.ratings import PhotoRating, rating_from_sidecars
-from critique_app.core.library.xmp import PICK_LABEL, RATING, read_sidecar, sidecar_paths
+from critique_app.core.library.xmp import (
+    PICK_LABEL,
+    RATING,
+    Sidecar,
+    read_embedded_xmp,
+    read_sidecar,
+    sidecar_paths,
+)
 from critique_app.core.util.errors import CritiqueError
 from train.data.records import DataError, Dataset, RowError, ScoreRow
 from train.data.score_targets import distribution_from_flag, distribution_from_stars
 
 
 def _judgement(photo: Path, folder: Path) -> PhotoRating:
-    """The photo's rating, combined from its sidecars as the app reads it.
+    """The photo's rating, combined from its sidecars and its own XMP as the app reads it.
 
-    ValueError naming the sidecar if one is broken or holds an impossible rating."""
+    ValueError naming the file if one is broken or holds an impossible rating."""
     sidecars = []
     for path in sidecar_paths(photo):
         if not path.is_file():
@@ -48,14 +61,25 @@ def _judgement(photo: Path, folder: Path) -> PhotoRating:
         except CritiqueError as error:
             reason = error.args[0].removesuffix("; left unchanged")
             raise ValueError(f"{name}: {reason}; fix or delete this sidecar") from None
-        label = sidecar.first(PICK_LABEL)
-        if label is not None and sidecar.int_value(PICK_LABEL) is None:
-            raise ValueError(f"{name}: PickLabel {label!r} is not a number")
-        rating = sidecar.int_value(RATING)
-        if rating is not None and not -1 <= rating <= 5:
-            raise ValueError(f"{name}: rating {rating} is not from -1 to 5")
-        sidecars.append(sidecar)
-    return rating_from_sidecars(sidecars)
+        sidecars.append(_checked(sidecar, name))
+    name = photo.relative_to(folder).as_posix()
+    try:
+        embedded = read_embedded_xmp(photo).as_sidecar()
+    except CritiqueError as error:
+        raise ValueError(f"{name}: {error.args[0]}") from None
+    if embedded.exists:
+        embedded = _checked(embedded, f"{name} (embedded XMP)")
+    return rating_from_sidecars(sidecars, embedded)
+
+
+def _checked(document: Sidecar, name: str) -> Sidecar:
+    label = document.first(PICK_LABEL)
+    if label is not None and document.int_value(PICK_LABEL) is None:
+        raise ValueError(f"{name}: PickLabel {label!r} is not a number")
+    rating = document.int_value(RATING)
+    if rating is not None and not -1 <= rating <= 5:
+        raise ValueError(f"{name}: rating {rating} is not from -1 to 5")
+    return document
 
 
 def read_xmp_folder(path: Path, *, images: Path | None = None,

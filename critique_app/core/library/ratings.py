@@ -9,12 +9,24 @@ What Lightroom Classic, darktable and digiKam read, and what ``python -m train p
 * pick: ``digiKam:PickLabel="3"`` (accepted), removed again when the pick is cleared.
   A pick and a reject exclude each other; stars and a pick can go together.
 
-A photo is read the way the training reader reads it: rejected if any of its sidecars
-says so, the stars of the first sidecar that has some, picked if any sidecar says so.
+Where a rating is read from (the rule, and why, is in the README and docs/glossary.md):
+
+* the photo's sidecars (``photo.ext.xmp`` darktable/digiKam, ``photo.xmp`` Lightroom):
+  rejected if any says so, the stars of the first that has some, picked if any says so;
+* the XMP embedded in the photo itself (``xmp/_embedded.py``:
+  JPEG, TIFF/DNG and TIFF-based RAW, PNG, WebP, HEIC/AVIF), read without decoding pixels.
+
+Each property is taken from the sidecars when any sidecar has it (``xmp:Rating``, even
+0; ``digiKam:PickLabel``; the ``xmp:Label`` colour), else from the embedded packet: a
+sidecar is the later, editable copy (darktable and digiKam write it, and darktable
+copies the embedded rating into it on import). A rating set in Critique goes to the
+sidecars with ``critique:RatingSource="user"``, so it wins from then on; the photo
+itself is never written. :attr:`PhotoRating.source` says where the rating came from.
+
 Ratings set here are the photographer's: they are marked ``critique:RatingSource="user"``
 so automatic writers (``critique score --write-xmp``) keep them, and they replace
 whatever rating was there before. Sidecars are edited by :mod:`critique_app.core.library.xmp`
-(every other byte kept, checked, atomic writes); the photo itself is never opened.
+(every other byte kept, checked, atomic writes).
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ from typing import Literal
 
 from critique_app.core.library.finding import find_photos
 from critique_app.core.library.xmp import (
+    LABEL,
     PICK_LABEL,
     RATING,
     RATING_BASIS,
@@ -34,6 +47,7 @@ from critique_app.core.library.xmp import (
     WRITTEN_RATING,
     Changes,
     Sidecar,
+    read_embedded_xmp,
     read_sidecar,
     sidecar_paths,
     update_sidecars,
@@ -41,6 +55,9 @@ from critique_app.core.library.xmp import (
 from critique_app.core.util.errors import CritiqueError, check_cancelled
 
 Flag = Literal["pick", "reject"] | None
+# Where a rating came from: a sidecar another tool wrote, the photo's own XMP, or Critique
+# (set in the app, or the scorer's automatic stars); None when the photo is unrated.
+RatingSource = Literal["sidecar", "embedded", "critique"] | None
 PICK_REJECTED, PICK_ACCEPTED = 1, 3  # digiKam's PickLabel: 0 none, 1 rejected, 3 accepted
 STAR, NO_STAR = "★", "☆"
 
@@ -54,6 +71,11 @@ class PhotoRating:
     rejected: bool = False
     picked: bool = False
     automatic: bool = False
+    color: str | None = None  # the xmp:Label colour label ("Red", ...), read only
+    # Where the rating was read (not part of the rating: equal ratings compare equal).
+    source: RatingSource = field(default=None, compare=False)
+    source_file: str = field(default="", compare=False)  # the sidecar's or photo's name
+    note: str = field(default="", compare=False)  # read all the same, e.g. a wrong extension
 
     @property
     def rated(self) -> bool:
@@ -75,7 +97,7 @@ class PhotoRating:
         """Pick, reject (which replaces the stars) or neither; the stars are kept otherwise
         (and stay the scorer's if they were)."""
         if flag == "reject":
-            return PhotoRating(stars=0, rejected=True)
+            return PhotoRating(stars=0, rejected=True, color=self.color)
         if flag == "pick":
             return replace(self, picked=True, rejected=False)
         if flag is None:
@@ -91,7 +113,19 @@ class PhotoRating:
             return "rejected"
         parts = [self.stars_text()] if self.stars else []
         parts += ["picked"] if self.picked else []
+        parts += [f"{self.color.lower()} label"] if self.color else []
         return ", ".join(parts) if parts else "unrated"
+
+    def source_text(self) -> str:
+        """Where the rating was read, for a tooltip: "from the photo's own XMP", ..."""
+        if self.source == "embedded":
+            return f"embedded in {self.source_file or 'the photo'} (its own XMP)"
+        if self.source == "critique":
+            who = "Critique's scorer" if self.automatic else "set in Critique"
+            return f"{who}, saved in {self.source_file or 'the sidecar'}"
+        if self.source == "sidecar":
+            return f"from the sidecar {self.source_file}".rstrip()
+        return ""
 
     def badge(self) -> str:
         """A few characters for a thumbnail: "★★★★", "⚑", "★★ ⚑", "✕", or ""."""
@@ -134,6 +168,7 @@ class RatingSummary:
     picked: int = 0  # picked without stars (picked photos with stars count as stars)
     rejected: int = 0
     automatic: int = 0  # rated photos whose stars came from Critique's scorer
+    embedded: int = 0  # rated photos whose rating came from the photo's own XMP
     problems: list[str] = field(default_factory=list)  # unreadable sidecars, one line each
 
     def add(self, rating: PhotoRating) -> None:
@@ -141,6 +176,7 @@ class RatingSummary:
         if not rating.rated:
             return
         self.rated += 1
+        self.embedded += rating.source == "embedded"
         if rating.rejected:
             self.rejected += 1
         elif rating.stars:
@@ -154,13 +190,24 @@ class RatingSummary:
 
 
 def read_photo_rating(photo: Path) -> PhotoRating:
-    """The rating of ``photo`` from its sidecars (unrated when it has none).
+    """The rating of ``photo`` from its sidecars and its own XMP (unrated when neither has
+    one); see the module's docstring for which wins.
 
     Raises :class:`CritiqueError` (one line, naming the file) if a sidecar cannot be
-    read or is not valid XMP. Ratings outside -1..5 and unreadable pick labels are
-    ignored here (rating the photo again replaces them).
+    read or is not valid XMP, or if the photo's embedded packet is too large, truncated
+    or not valid XMP (ignored when a rating set in Critique is in the sidecar: that one
+    wins anyway). Ratings outside -1..5 and unreadable pick labels are ignored here
+    (rating the photo again replaces them).
     """
-    return rating_from_sidecars([read_sidecar(path) for path in sidecar_paths(Path(photo))])
+    photo = Path(photo)
+    sidecars = [read_sidecar(path) for path in sidecar_paths(photo)]
+    try:
+        embedded = read_embedded_xmp(photo)
+    except CritiqueError as error:
+        if not any(USER_BASIS in sidecar.values(RATING_BASIS) for sidecar in sidecars):
+            raise
+        return replace(rating_from_sidecars(sidecars), note=str(error))
+    return replace(rating_from_sidecars(sidecars, embedded.as_sidecar()), note=embedded.note)
 
 
 def read_ratings(photos: Iterable[Path], cancel: threading.Event | None = None,
@@ -192,19 +239,69 @@ def summarize_folder(folder: Path, *, recursive: bool = True,
     return summary
 
 
-def rating_from_sidecars(sidecars: list[Sidecar]) -> PhotoRating:
-    """One photo's rating from its sidecars: a reject anywhere wins, then the first
-    stars (automatic when Critique's scorer wrote them), then a pick."""
-    stars, automatic, rejected, picked = 0, False, False, False
-    for sidecar in sidecars:
-        if not sidecar.exists:
-            continue
-        rating, label = sidecar.int_value(RATING), sidecar.int_value(PICK_LABEL)
-        rejected = rejected or rating == -1 or label == PICK_REJECTED
-        picked = picked or label == PICK_ACCEPTED
-        if not stars and rating is not None and 1 <= rating <= 5:
-            stars, automatic = rating, _automatic(sidecar, rating)
-    return PhotoRating(stars, rejected, picked and not rejected, automatic and not rejected)
+def rating_from_sidecars(sidecars: list[Sidecar], embedded: Sidecar | None = None,
+                         ) -> PhotoRating:
+    """One photo's rating from its sidecars and (if given) its embedded XMP, read as a
+    :class:`Sidecar` whose path is the photo's. Among sidecars: a reject anywhere wins,
+    then the first stars (automatic when Critique's scorer wrote them), then a pick. Each
+    property comes from the sidecars when any of them has it, else from the photo."""
+    own = _Reading.of([sidecar for sidecar in sidecars if sidecar.exists])
+    photo = _Reading.of([embedded] if embedded is not None and embedded.exists else [])
+    rating = own if own.has_rating else photo
+    label = own if own.label is not None else photo
+    color = own.color or (photo.color if not own.has_color else None)
+    rejected = rating.rejected or label.label == PICK_REJECTED
+    picked = label.label == PICK_ACCEPTED and not rejected
+    decided = rating if rating.has_rating and (rating.stars or rating.rejected) else (
+        label if label.label in (PICK_REJECTED, PICK_ACCEPTED) else None)
+    source: RatingSource = None
+    where = ""
+    if decided is not None and decided.where is not None:
+        where = decided.where.path.name
+        if decided is photo:
+            source = "embedded"
+        elif decided.where.values(RATING_BASIS):
+            source = "critique"
+        else:
+            source = "sidecar"
+    return PhotoRating(rating.stars, rejected, picked, rating.automatic and not rejected,
+                       color, source, where)
+
+
+@dataclass
+class _Reading:
+    """The rating properties of one group of XMP documents (the sidecars, or the photo)."""
+
+    has_rating: bool = False  # some document has xmp:Rating (0 included)
+    stars: int = 0
+    rejected: bool = False
+    automatic: bool = False
+    label: int | None = None  # digiKam PickLabel: 1 rejected wins, then 3 accepted
+    has_color: bool = False
+    color: str | None = None
+    where: Sidecar | None = None  # the document the stars (or reject, or label) came from
+
+    @classmethod
+    def of(cls, documents: list[Sidecar]) -> _Reading:
+        found = cls()
+        for document in documents:
+            raw, rating, label = (document.first(RATING), document.int_value(RATING),
+                                  document.int_value(PICK_LABEL))
+            found.has_rating = found.has_rating or raw is not None
+            if rating == -1 and not found.rejected:
+                found.rejected, found.where = True, found.where or document
+            if not found.stars and rating is not None and 1 <= rating <= 5:
+                found.stars, found.automatic = rating, _automatic(document, rating)
+                found.where = document if not found.rejected else found.where
+            if label is not None:
+                if found.label is None or label == PICK_REJECTED or (
+                        label == PICK_ACCEPTED and found.label != PICK_REJECTED):
+                    found.label = label
+                found.where = found.where or (document if label in (1, 3) else None)
+            colors = document.values(LABEL)
+            found.has_color = found.has_color or bool(colors)
+            found.color = found.color or next((c.strip() for c in colors if c.strip()), None)
+        return found
 
 
 def _automatic(sidecar: Sidecar, rating: int) -> bool:
@@ -231,28 +328,46 @@ def set_flag(photo: Path, flag: Flag) -> RatingUpdate:
 
 
 def _update(photo: Path, change) -> RatingUpdate:
-    new = change(read_photo_rating(photo))
-    result = update_sidecars(photo, lambda sidecar: _changes(sidecar, new))
+    sidecars = [read_sidecar(path) for path in sidecar_paths(photo)]
+    try:
+        embedded: Sidecar | None = read_embedded_xmp(photo).as_sidecar()
+    except CritiqueError:
+        embedded = None  # unreadable: rated all the same, the sidecar wins from now on
+    new = change(rating_from_sidecars(sidecars, embedded))
+    result = update_sidecars(photo, lambda sidecar: _changes(sidecar, new, embedded))
+    saved = result.written + result.unchanged
+    if new.rated and saved:
+        new = replace(new, source="critique", source_file=saved[0].name)
     return RatingUpdate(photo, new, result.written, result.unchanged, result.skipped)
 
 
-def _changes(sidecar: Sidecar, new: PhotoRating) -> Changes:
-    """What one sidecar needs so that it says ``new``, and nothing more."""
+def _changes(sidecar: Sidecar, new: PhotoRating, embedded: Sidecar | None = None) -> Changes:
+    """What one sidecar needs so that it says ``new``, and nothing more. A sidecar
+    property hides the photo's embedded one, so clearing a rating or a label that the
+    photo carries writes 0 rather than removing the property."""
     changes: Changes = {}
     wanted = -1 if new.rejected else new.stars
     now = sidecar.int_value(RATING)
+    in_photo = embedded.int_value(RATING) if embedded is not None and embedded.exists else None
+    photo_label = (embedded.int_value(PICK_LABEL)
+                   if embedded is not None and embedded.exists else None)
     bases = sidecar.values(RATING_BASIS)
     # The scorer's stars given again by the photographer: mark them as theirs.
     claim = wanted > 0 and not new.automatic and bool(bases) and set(bases) != {USER_BASIS}
-    if (now != wanted and not (now is None and wanted == 0)) or claim:
+    unrated_anyway = now is None and wanted == 0 and in_photo in (None, 0)
+    if (now != wanted and not unrated_anyway) or claim:
         rating = str(wanted)
         changes = {RATING: rating, RATING_BASIS: USER_BASIS, WRITTEN_RATING: rating}
     label = sidecar.int_value(PICK_LABEL)
+    cleared = "0" if photo_label in (PICK_REJECTED, PICK_ACCEPTED) else None
     if new.picked:
         if label != PICK_ACCEPTED or sidecar.first(PICK_LABEL) != str(PICK_ACCEPTED):
             changes[PICK_LABEL] = str(PICK_ACCEPTED)
-    elif label == PICK_ACCEPTED or (label == PICK_REJECTED and not new.rejected):
-        changes[PICK_LABEL] = None
+    else:
+        hides_photo = (sidecar.first(PICK_LABEL) is None and cleared is not None
+                       and not (photo_label == PICK_REJECTED and new.rejected))
+        if label == PICK_ACCEPTED or (label == PICK_REJECTED and not new.rejected) or hides_photo:
+            changes[PICK_LABEL] = cleared
     return changes
 
 

@@ -30,6 +30,8 @@ This module is the public face; each job lives in a private module:
 * ``_properties``: the namespaces and properties read and written;
 * ``_sidecar_files``: which sidecar files a photo has or gets;
 * ``_reading``: parsing (defusedxml only) and reading property values;
+* ``_embedded``: the XMP packet inside the photo itself (JPEG, TIFF/DNG, PNG, WebP,
+  HEIF), found by reading the container, never the pixels; read only, never written;
 * ``_manual_ratings``: the rule protecting the photographer's own ratings;
 * ``_xml_tags`` and ``_text_editor``: the byte-preserving edit, and a new sidecar's text;
 * ``_edit_check``: the check each edit passes before it is written;
@@ -40,8 +42,14 @@ This module is the public face; each job lives in a private module:
 
 from __future__ import annotations
 
+from critique_app.core.library.xmp._embedded import (
+    MAX_PACKET_BYTES,
+    EmbeddedXmp,
+    read_embedded_xmp,
+)
 from critique_app.core.library.xmp._properties import (
     CRITIQUE_NS,
+    LABEL,
     PICK_LABEL,
     RATING,
     RATING_BASIS,
@@ -67,6 +75,8 @@ from critique_app.core.library.xmp._updates import SidecarResult, update_sidecar
 
 __all__ = [
     "CRITIQUE_NS",
+    "LABEL",
+    "MAX_PACKET_BYTES",
     "PICK_LABEL",
     "RATING",
     "RATING_BASIS",
@@ -74,9 +84,11 @@ __all__ = [
     "WRITTEN_RATING",
     "XMP_NS",
     "Changes",
+    "EmbeddedXmp",
     "Property",
     "Sidecar",
     "SidecarResult",
+    "read_embedded_xmp",
     "read_pick_label",
     "read_rating",
     "read_sidecar",

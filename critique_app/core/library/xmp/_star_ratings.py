@@ -7,6 +7,7 @@ import operator
 import re
 from pathlib import Path
 
+from critique_app.core.library.xmp._embedded import read_embedded_xmp
 from critique_app.core.library.xmp._manual_ratings import holds_manual_rating
 from critique_app.core.library.xmp._properties import (
     RATING,
@@ -15,6 +16,7 @@ from critique_app.core.library.xmp._properties import (
     WRITTEN_RATING,
     Changes,
 )
+from critique_app.core.library.xmp._reading import values
 from critique_app.core.library.xmp._updates import (
     SidecarResult,
     prepare,
@@ -58,7 +60,9 @@ def write_rating(
 
     ``basis`` says what the stars were made from (e.g. ``"score-percentile"``, ``"score-mean"``)
     and is stored beside it. If any existing sidecar holds the photographer's rating,
-    nothing is written (all sidecars of a photo should agree) unless ``overwrite_manual``.
+    nothing is written (all sidecars of a photo should agree) unless ``overwrite_manual``;
+    nor when no sidecar has a rating and the photo's own XMP holds one (stars, a pick or a
+    reject: the sidecar would hide it), or that XMP cannot be read (CritiqueError).
     Every sidecar is read, edited and checked before any is written; each write is
     atomic. Raises :class:`CritiqueError` (one line, file left unchanged) for sidecars
     that are not valid XMP or cannot be written, ValueError for bad arguments.
@@ -73,6 +77,11 @@ def write_rating(
     manual = [
         plan.path for plan in plans if plan.root is not None and holds_manual_rating(plan.root)
     ]
+    if not manual and not overwrite_manual and not any(
+            plan.root is not None and values(plan.root, RATING) for plan in plans):
+        embedded = read_embedded_xmp(photo)  # the rating the photo shows until a sidecar has one
+        if embedded.root is not None and holds_manual_rating(embedded.root):
+            manual = [Path(photo)]
     if manual and not overwrite_manual:
         result.kept_manual = manual
         result.skipped += [
