@@ -135,3 +135,41 @@ def written_by_critique(stars: int, source: str) -> bytes:
  </rdf:RDF>
 </x:xmpmeta>
 """.encode()
+
+
+# --- exiftool: the independent writer and reader of XMP, for the interop tests -----------
+
+EXIFTOOL_MISSING = ("exiftool is not installed (Debian/Ubuntu: apt-get install "
+                    "libimage-exiftool-perl); the interop tests need it as the independent "
+                    "writer and reader")
+
+
+def exiftool_or_skip() -> str:
+    """The exiftool command; skips the test when it is missing, and fails it in CI
+    (``CI=true``: .ci/run installs it, so a missing one is a broken CI, not a skip)."""
+    import os
+    import shutil
+
+    import pytest
+
+    found = shutil.which("exiftool")
+    if found is None:
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(EXIFTOOL_MISSING + " (CI=true: not skipped)")
+        pytest.skip(EXIFTOOL_MISSING)
+    return found
+
+
+def exiftool(*args: str) -> str:
+    """Run exiftool (quiet, editing files in place) and return what it printed."""
+    import subprocess
+
+    done = subprocess.run([exiftool_or_skip(), "-q", "-q", "-overwrite_original", *map(str, args)],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, f"exiftool {' '.join(map(str, args))}: {done.stderr}"
+    return done.stdout
+
+
+def exiftool_tag(path, tag: str) -> str:
+    """One tag's value as exiftool reads it (``-s3``: the value alone), "" if absent."""
+    return exiftool("-s3", f"-{tag}", path).strip()
