@@ -102,6 +102,10 @@ def summary(result: dict) -> str:
     if result.get("stopped_early") or not result.get("model_dir"):
         return f"stopped after {result.get('steps', 0)} steps; continue with --resume"
     lines = [f"model written to {result['model_dir']}"]
+    if result.get("recipe"):
+        note = result.get("recipe_note")
+        lines.append(f"recipe: {result['recipe']}" + (f" ({note})" if note else "")
+                     + ("; it predicts a mean score" if result.get("output") == "mean" else ""))
     if result.get("metrics"):
         used = (f" (learned from {result['ratings_used']} ratings)"
                 if result.get("ratings_used") else "")

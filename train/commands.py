@@ -144,7 +144,14 @@ def _evaluate_score_model(folder: Path, args: argparse.Namespace) -> dict:
     built = BuiltNet(net, info.backbone, info.input, info.backbone_kwargs, info.name)
     samples = ScoreSamples(rows, info.modality, built, InputCache(None), flip=False, seed=0)
     predicted, target = predict(net, samples, "cpu")
-    metrics = score_metrics(predicted, target)
+    if info.output == "mean":  # a mean-only model (e.g. `personal` without --base)
+        import numpy as np
+
+        from train.tasks.heads import mean_metrics, means_of
+
+        metrics = mean_metrics(np.asarray(predicted).reshape(-1), means_of(target))
+    else:
+        metrics = score_metrics(predicted, target)
     metrics["unreadable"] = len(rows) - len(predicted)
     return metrics
 
@@ -167,7 +174,7 @@ def run_export(args: argparse.Namespace) -> int:
         from critique_app.core.scoring.package import load_score_model
 
         net, info = load_score_model(target)
-        export_onnx(net, target / "model.onnx", info.input.size)
+        export_onnx(net, target / "model.onnx", info.input.size, output=info.output)
     print(f"model written to {target}; install it with: critique models import {target}")
     return 0
 

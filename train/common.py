@@ -34,9 +34,10 @@ def require_data(args: argparse.Namespace) -> Path:
     return args.data
 
 
-def load_validated(args: argparse.Namespace, progress, kind: str):
+def load_validated(args: argparse.Namespace, progress, kind: str, *, allow_empty: bool = False):
     """The dataset, with its validation report sent as one progress event; bad rows
-    are reported and left out, a dataset without a usable row stops the run."""
+    are reported and left out, a dataset without a usable row stops the run (unless
+    ``allow_empty``: the caller says how many more it needs)."""
     from train.data.formats import load_dataset
 
     dataset = load_dataset(require_data(args), args.format, images=args.images, kind=kind)
@@ -45,7 +46,7 @@ def load_validated(args: argparse.Namespace, progress, kind: str):
         progress.log(f"{dataset.source.name} {error}", level="warning")
     if len(dataset.errors) > 50:
         progress.log(f"… and {len(dataset.errors) - 50} more bad rows", level="warning")
-    if not dataset.rows:
+    if not dataset.rows and not allow_empty:
         raise CritiqueError(f"{dataset.source}: no usable rows ({len(dataset.errors)} bad); "
                             "check it with 'python -m train validate'")
     return dataset

@@ -83,8 +83,10 @@ def write_card_and_metrics(folder: Path, card: ModelCard, extra_metrics: dict | 
 
 def export_score_model(net, folder: Path, *, card: ModelCard, backbone: str, modality: str,
                        input_spec, backbone_kwargs: dict, epochs: float,
-                       extra_metrics: dict | None = None, onnx: bool = True) -> Path:
-    """A score model folder the app scores with (torch or the bundled ONNX file)."""
+                       extra_metrics: dict | None = None, onnx: bool = True,
+                       output: str = "distribution") -> Path:
+    """A score model folder the app scores with (torch or the bundled ONNX file).
+    ``output``: "distribution" (a ScoreNet) or "mean" (a MeanScoreNet)."""
     net = net.eval().cpu()
     training = Training(dataset=card.dataset, samples=card.samples, epochs=round(epochs, 3),
                         finished_at=now(),
@@ -93,12 +95,12 @@ def export_score_model(net, folder: Path, *, card: ModelCard, backbone: str, mod
                         notes=f"started from {card.started_from}")
     save_score_model(net, folder, name=card.name, backbone=backbone, modality=modality,
                      input_spec=input_spec, training=training, backbone_kwargs=backbone_kwargs,
-                     licence=card.licence)
+                     licence=card.licence, output=output)
     write_card_and_metrics(folder, card, extra_metrics)
     if onnx:
         from critique_app.core.scoring.onnx_runtime import export_onnx
 
-        export_onnx(net, Path(folder) / ONNX_FILE, input_spec.size)
+        export_onnx(net, Path(folder) / ONNX_FILE, input_spec.size, output=output)
     return Path(folder)
 
 

@@ -63,7 +63,9 @@ def _score_options(parser: argparse.ArgumentParser) -> None:
                             "the installed laion-aesthetic-v2)")
     group.add_argument("--init", type=Path, default=None,
                        help="start from a score model or ssl backbone folder")
-    group.add_argument("--freeze", default="last:2", help="backbone, last:N or none")
+    group.add_argument("--freeze", default=None,
+                       help="backbone, last:N or none (default last:2; giving it asks for "
+                            "fine-tuning)")
     group.add_argument("--input-size", type=int, default=224)
     group.add_argument("--mean-weight", type=float, default=0.0,
                        help="Explaining-IAA: weight of the mean-score error term")
@@ -118,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     score = commands.add_parser("score", help="a NIMA score model from rated photos")
     _data(score, required=False)
     _score_options(score)
+    score.add_argument("--recipe", choices=("auto", "finetune", "frozen"), default="auto",
+                       help="finetune: train the network (a 10-bin distribution); frozen: a "
+                            "ridge regression on frozen EfficientNet-Lite0 features (a mean "
+                            "score; seconds on a CPU); auto: frozen below 1,000 rated photos "
+                            "with --backbone lite0 and no --init/--freeze, else finetune")
     _embedding_options(score)
     _common(score)
 
@@ -145,8 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     personal.add_argument("--base", default=None,
                           help="the score model to start from (installed name or folder)")
     personal.add_argument("--backbone", default=None,
-                          help="clip-vit-l14: learn from frozen CLIP embeddings, starting from "
-                               "the installed LAION head (instead of --base)")
+                          help="without --base, the frozen features to learn from: "
+                               "clip-vit-l14 (the installed laion-aesthetic-v2's CLIP, starting "
+                               "from its head) or lite0 (the ImageNet EfficientNet-Lite0, a "
+                               "ridge regression); default: clip-vit-l14 when laion-aesthetic-v2 "
+                               "is installed, else lite0")
     personal.add_argument("--fresh-head", action="store_true",
                           help="with --backbone clip-vit-l14: a ridge regression, not LAION's "
                                "head fine-tuned")

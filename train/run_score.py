@@ -4,8 +4,14 @@ The entry point of the score task, shaped like every task's (``train/run_<task>.
 :func:`run` takes the parsed command line, the hardware and the progress reporter, and
 returns the result the ``done`` event carries. ``modality`` is a score run on a
 saliency, depth or blur map instead of the photo; ``personal`` one that starts from a
-trained score model and learns one person's ratings. Each splits the data, checks every
-photo, trains and exports.
+trained score model (``--base``) and learns one person's ratings, or without ``--base``
+a head on frozen features (:mod:`train.tasks.frozen`, :mod:`train.tasks.clip_train`). Each
+splits the data, checks every photo, trains and exports.
+
+Recipes of ``score`` (``--recipe``): ``finetune`` trains the network; ``frozen`` fits a
+ridge regression on frozen EfficientNet-Lite0 features (a mean-only model); ``auto`` (the
+default) takes ``frozen`` below :data:`train.tasks.frozen.FROZEN_BELOW` rated photos when
+the backbone is Lite0 and no ``--init`` or ``--freeze`` asks for fine-tuning.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from train.tasks.score import (
 from train.tasks.score_model import BuiltNet, build_score_net, score_memory_by_batch
 
 MIN_TRAIN, MIN_VAL = 4, 2
+DEFAULT_FREEZE = "last:2"
+LITE0_NAMES = ("lite0", "tf_efficientnet_lite0")
 
 
 @dataclass
@@ -45,6 +53,7 @@ class ScoreRun:
     data_licence: str = "as stated by the dataset's owners"
     licence: str = "the training data's terms"
     summary: str = ""
+    recipe: dict | None = None  # score: {"recipe": "finetune", "recipe_note": why}
 
 
 @dataclass
@@ -59,9 +68,22 @@ class ScoreOutcome:
 def run(args: argparse.Namespace, hardware, progress) -> dict:
     """``score``, ``modality`` or ``personal``, as ``args.command`` says."""
     command = args.command
+    if command == "personal" and not args.base:
+        if args.backbone is None:
+            args.backbone = _installed_feature_backbone()
+        if args.backbone in LITE0_NAMES:
+            return run_frozen(args, hardware, progress)
     if command in ("score", "personal") and getattr(args, "backbone", None) in CLIP_BACKBONES:
         return run_on_embeddings(args, hardware, progress)
+    if command == "personal" and args.backbone:
+        raise CritiqueError(f"'personal' learns from --base MODEL, or without it from "
+                            f"--backbone clip-vit-l14 or lite0, not '{args.backbone}'")
     dataset = load_validated(args, progress, "score")
+    if command == "score":
+        recipe, note = choose_recipe(args, dataset)
+        progress.log(f"recipe: {recipe} ({note})")
+        if recipe == "frozen":
+            return run_frozen(args, hardware, progress, dataset=dataset, recipe_note=note)
     if command == "personal":
         base = _personal_base(args.base)
         if args.rater:
@@ -77,24 +99,112 @@ def run(args: argparse.Namespace, hardware, progress) -> dict:
             raise CritiqueError("'modality' needs --modality saliency, depth or blur")
         built = build_score_net(args.backbone, init=args.init, input_size=args.input_size)
         options = ScoreOptions(modality=getattr(args, "modality", None) or "photo",
-                               freeze=args.freeze, mean_weight=args.mean_weight,
+                               freeze=args.freeze or DEFAULT_FREEZE, mean_weight=args.mean_weight,
                                std_weight=args.std_weight, flip=not args.no_flip,
                                depth_model=getattr(args, "depth_model", None))
         summary = ""
     name = args.name or f"{command}-{Path(args.out).resolve().name}"
     score_run = ScoreRun(name=name, dataset_name=f"{dataset.source.name} ({dataset.format})",
                          val_fraction=args.val_fraction, cache=not args.no_cache,
-                         summary=summary)
+                         summary=summary,
+                         recipe={"recipe": "finetune", "recipe_note": note}
+                         if command == "score" else None)
     outcome = train_score_model(score_run, dataset, built, options,
                                 loop_settings(args, hardware), hardware, args.out, progress,
                                 resume=args.resume,
                                 baseline=command == "personal" or args.init is not None)
-    return {"task": command, "model_dir": None if outcome.fit.stopped_early
-            else str(outcome.model_dir),
+    return {**(score_run.recipe or {}), "task": command,
+            "model_dir": None if outcome.fit.stopped_early else str(outcome.model_dir),
             "stopped_early": outcome.fit.stopped_early, "steps": outcome.fit.steps,
             "metrics": outcome.metrics, "baseline_metrics": outcome.baseline_metrics,
             "skipped": len(outcome.skipped),
             "peak_gpu_memory_bytes": outcome.fit.peak_gpu_memory_bytes}
+
+
+def choose_recipe(args: argparse.Namespace, dataset: Dataset) -> tuple[str, str]:
+    """("frozen" | "finetune", why) for ``score``."""
+    from train.tasks.frozen import FROZEN_BELOW
+
+    photos = len({row.image for row in dataset.rows})
+    lite0 = args.backbone in LITE0_NAMES
+    if args.recipe == "frozen":
+        if not lite0 or args.init is not None:
+            raise CritiqueError("--recipe frozen learns from the ImageNet EfficientNet-Lite0's "
+                                "features: use it with --backbone lite0 and without --init")
+        return "frozen", f"asked for; {photos} rated photos"
+    if args.recipe == "finetune":
+        return "finetune", "asked for"
+    if not lite0 or args.init is not None or args.freeze is not None:
+        why = ("--init" if args.init is not None else "--freeze" if args.freeze is not None
+               else f"--backbone {args.backbone}")
+        return "finetune", f"auto: {why} asks for fine-tuning"
+    if photos < FROZEN_BELOW:
+        return "frozen", (f"auto: {photos} rated photos, fewer than {FROZEN_BELOW:,}: a ridge "
+                          "head on frozen Lite0 features beats fine-tuning on small data; "
+                          "--recipe finetune to fine-tune")
+    return "finetune", f"auto: {photos} rated photos, {FROZEN_BELOW:,} or more"
+
+
+def _installed_feature_backbone(store=None) -> str:
+    """``personal`` without --base: CLIP when laion-aesthetic-v2 is installed, else Lite0."""
+    from critique_app.core.scoring.pretrained.clip_head import backbone_folder
+    from critique_app.core.store.store import ModelStore
+    from critique_app.core.util.errors import ModelError
+
+    try:
+        backbone_folder(store or ModelStore())
+    except ModelError:
+        return "lite0"
+    return CLIP_BACKBONES[0]
+
+
+def run_frozen(args: argparse.Namespace, hardware, progress, *, dataset: Dataset | None = None,
+               recipe_note: str = "") -> dict:
+    """``personal`` without --base on Lite0, or ``score --recipe frozen``: a ridge head on
+    frozen EfficientNet-Lite0 features (:mod:`train.tasks.frozen`)."""
+    from critique_app.core.store.store import ModelStore
+    from train.tasks.embeddings import EmbeddingCache, default_cache_dir
+    from train.tasks.frozen import (
+        MIN_RATINGS,
+        FrozenRun,
+        resolve_lite0_backbone,
+        too_few_ratings,
+        train_frozen_head,
+    )
+
+    command = args.command
+    input_size = getattr(args, "input_size", 224)
+    backbone = resolve_lite0_backbone(ModelStore(), input_size)  # before reading any photo
+    personal = command == "personal"
+    if dataset is None:
+        dataset = load_validated(args, progress, "score", allow_empty=personal)
+    rows = dataset.rows
+    if personal and args.rater:
+        rows = [row for row in rows if row.rater == args.rater]
+    if personal and len({row.image for row in rows}) < MIN_RATINGS:
+        raise too_few_ratings(len({row.image for row in rows}))
+    who = (args.rater or "one person") if personal else None
+    summary = (f"A personal score model: {who}'s ratings learned by a ridge regression on "
+               "frozen EfficientNet-Lite0 features; it predicts a mean score." if personal
+               else "A score model: a ridge regression on frozen EfficientNet-Lite0 features "
+                    "(the small-data recipe); it predicts a mean score.")
+    if personal:
+        recipe_note = "no --base: a head on the installed Lite0's frozen features"
+        progress.log(f"recipe: frozen ({recipe_note})")
+    name = args.name or f"{command}-{Path(args.out).resolve().name}"
+    plan = FrozenRun(command=command, name=name,
+                     dataset_name=f"{dataset.source.name} ({dataset.format})",
+                     val_fraction=args.val_fraction, input_size=input_size,
+                     embed_batch_size=getattr(args, "embed_batch_size", None),
+                     workers=args.workers or 2, min_ratings=MIN_RATINGS if personal else 0,
+                     recipe_note=recipe_note, summary=summary)
+    cache = EmbeddingCache(None if args.no_cache else
+                           (getattr(args, "embedding_cache", None) or default_cache_dir()))
+    try:
+        return train_frozen_head(plan, rows, backbone, cache, hardware, args.out, progress,
+                                 seed=args.seed)
+    finally:
+        cache.close()
 
 
 def _personal_base(base: str | None) -> Path:
@@ -120,16 +230,18 @@ def run_on_embeddings(args: argparse.Namespace, hardware, progress) -> dict:
     command = args.command
     store = ModelStore()
     backbone = resolve_clip_backbone(args.backbone_dir, store)  # before reading any photo
-    dataset = load_validated(args, progress, "score")
+    dataset = load_validated(args, progress, "score", allow_empty=command == "personal")
     rows = dataset.rows
     laion = None
     if command == "personal":
+        from train.tasks.frozen import MIN_RATINGS, too_few_ratings
+
         if getattr(args, "base", None):
             raise CritiqueError("give --base or --backbone clip-vit-l14, not both")
         if args.rater:
             rows = [row for row in rows if row.rater == args.rater]
-            if not rows:
-                raise CritiqueError(f"no ratings by '{args.rater}' in {dataset.source}")
+        if len({row.image for row in rows}) < MIN_RATINGS:
+            raise too_few_ratings(len({row.image for row in rows}))
         laion = None if args.fresh_head else store.path(BACKBONE_MODEL)
         head = "laion" if laion is not None else "linear"
         who = args.rater or "one person"
@@ -199,7 +311,8 @@ def train_score_model(score_run: ScoreRun, data: Dataset, built: BuiltNet,
             started_from=built.started_from,
             hyper_parameters={**asdict(settings), **asdict(options),
                               "backbone": built.backbone, "input_size": built.input_spec.size,
-                              "val_fraction": score_run.val_fraction},
+                              "val_fraction": score_run.val_fraction,
+                              **(score_run.recipe or {})},
             hardware=hardware.to_dict(), metrics=result.metrics,
             baseline_metrics=baseline_metrics,
             notes=[f"skipped unreadable: {s}" for s in skipped[:20]])
