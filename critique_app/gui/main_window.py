@@ -72,6 +72,9 @@ class MainWindow(QMainWindow):
         self.photo_page.photoOpened.connect(self._remember)
         self.photo_page.photoOpened.connect(lambda _path: self._enable_rating())
         self.photo_page.ratings.ratingsChanged.connect(self.ratingsChanged)
+        self.photo_page.ratings.ratingChanged.connect(  # the Folder table's rating column
+            lambda path, rating: self.folder_view.model.set_rating(
+                path, rating, self.photo_page.ratings.problem(path)))
         self.pages.currentChanged.connect(lambda _index: self._enable_rating())
         # The folder view may have written ratings (Write XMP): show them.
         self.folder_view.runningChanged.connect(

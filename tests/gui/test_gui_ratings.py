@@ -245,3 +245,38 @@ def test_a_photo_opened_on_its_own_can_be_rated(qtbot, main, tmp_path):
     wait_saved(qtbot, main)
     assert read_photo_rating(photo) == PhotoRating(stars=2, picked=True, automatic=True)
     assert status(main) == "coffee.png: ★★, picked saved to coffee.png.xmp"
+
+
+def test_embedded_ratings_show_where_they_come_from(qtbot, main, tmp_path):
+    """A rating exiftool embedded in the photo (as digiKam does) shows in the filmstrip,
+    the rating bar and the Folder table, each saying it is embedded; rating it here saves
+    a sidecar, which wins from then on."""
+    from critique_app.gui.folder.table_model import RATING_COLUMN
+    from tests.helpers.sidecars import exiftool
+
+    shoot = copy_shoot(tmp_path / "shoot", ["rocket", "chelsea"])
+    photo = shoot / "rocket.jpg"
+    exiftool("-XMP-xmp:Rating=4", "-XMP-xmp:Label=Red", photo)
+    page = main.photo_page
+    photos = open_folder(qtbot, main, shoot)
+    row = photos.index(photo)
+    qtbot.waitUntil(lambda: page.filmstrip.badge(photo) == "★★★★", timeout=5000)
+    tip = page.filmstrip.item(row).toolTip()
+    assert "★★★★, red label — embedded in rocket.jpg (its own XMP)" in tip
+
+    model = main.folder_view.model
+    model.set_rows([{"path": str(p), "status": "ok"} for p in photos])
+    index = model.index(row, RATING_COLUMN)
+    assert index.data() == "★★★★" and "embedded in rocket.jpg" in index.data(
+        Qt.ItemDataRole.ToolTipRole)
+    assert model.index(1 - row, RATING_COLUMN).data() == ""
+
+    page.filmstrip.setCurrentRow(row)
+    qtbot.waitUntil(lambda: page.analysis is not None, timeout=10_000)  # its status line first
+    assert page.rating_bar.note.full_text().startswith("embedded in rocket.jpg")
+    qtbot.keyClick(page.filmstrip, Qt.Key.Key_2)
+    wait_saved(qtbot, main)
+    assert read_rating(sidecar(photo)) == 2 and page.filmstrip.badge(photo) == "★★"
+    assert "set in Critique, saved in rocket.jpg.xmp" in page.filmstrip.item(row).toolTip()
+    assert "set in Critique" in model.index(row, RATING_COLUMN).data(Qt.ItemDataRole.ToolTipRole)
+    assert page.rating_bar.note.full_text() == gui_ratings.KEYS_HINT

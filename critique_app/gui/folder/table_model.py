@@ -22,6 +22,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from critique_app.core.folder_scoring.columns import COLUMNS
+from critique_app.core.library.ratings import PhotoRating
+from critique_app.gui.rating.controls import rating_tip
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the raw value (number, text or None) to sort by
 ERROR_TINT = QColor(214, 69, 65, 46)
@@ -81,11 +83,25 @@ _COLUMNS = [
             COLUMNS["shadows_clipped_pct"]),
     _Column("tilt", lambda r: r.get("tilt_deg"),
             lambda r: _number(r.get("tilt_deg"), 1, "°", signed=True), COLUMNS["tilt_deg"]),
+    # The photographer's rating (from the ratings controller, not the scoring rows).
+    _Column("rating", lambda r: _rating_value(r.get("_rating")),
+            lambda r: r["_rating"].badge() if r.get("_rating") else ("?" if r.get("_rating_problem")
+                                                                     else ""),
+            "your rating: stars, ⚑ picked, ✕ rejected; its tooltip says where it was read "
+            "(a sidecar, the photo's own XMP, or set in Critique)", numeric=False),
     _Column("status", lambda r: r.get("status"), _status_text, COLUMNS["status"],
             numeric=False),
 ]
 PHOTO_COLUMN, SCORE_COLUMN, STD_COLUMN, PERCENTILE_COLUMN, SHARPNESS_COLUMN = range(5)
+RATING_COLUMN = len(_COLUMNS) - 2
 STATUS_COLUMN = len(_COLUMNS) - 1
+
+
+def _rating_value(rating: PhotoRating | None) -> float | None:
+    """Sorts rejects first, then stars, a pick half a star up; unrated last."""
+    if rating is None or not rating.rated:
+        return None
+    return -1.0 if rating.rejected else rating.stars + (0.5 if rating.picked else 0.0)
 
 
 class FolderResultsModel(QAbstractTableModel):
@@ -94,14 +110,31 @@ class FolderResultsModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list[dict] = []
+        self._ratings: dict[str, tuple[PhotoRating | None, str | None]] = {}
 
     def set_rows(self, rows: list[dict]) -> None:
         self.beginResetModel()
-        self._rows = list(rows)
+        self._rows = [self._with_rating(dict(row)) for row in rows]
         self.endResetModel()
 
+    def set_rating(self, path: Path, rating: PhotoRating | None, problem: str | None = None,
+                   ) -> None:
+        """Show ``path``'s rating (None: unreadable, ``problem`` says why) in its row."""
+        key = str(path)
+        self._ratings[key] = (rating, problem)
+        for number, row in enumerate(self._rows):
+            if row.get("path") == key:
+                self._with_rating(row)
+                index = self.index(number, RATING_COLUMN)
+                self.dataChanged.emit(index, index)
+
+    def _with_rating(self, row: dict) -> dict:
+        rating, problem = self._ratings.get(str(row.get("path")), (None, None))
+        row["_rating"], row["_rating_problem"] = rating, problem
+        return row
+
     def rows(self) -> list[dict]:
-        return list(self._rows)
+        return [{k: v for k, v in row.items() if not k.startswith("_rating")} for row in self._rows]
 
     def row_at(self, row: int) -> dict:
         return self._rows[row]
@@ -145,6 +178,8 @@ class FolderResultsModel(QAbstractTableModel):
 
     @staticmethod
     def _tooltip(row: dict, column: int, failed: bool) -> str | None:
+        if column == RATING_COLUMN:
+            return rating_tip(row.get("_rating"), row.get("_rating_problem")) or None
         if failed:
             return f"{row['path']}\n{row.get('error') or 'could not be read'}"
         if column == PHOTO_COLUMN:

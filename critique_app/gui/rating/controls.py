@@ -34,11 +34,39 @@ WHITE, LIGHT_GREY, LIGHT_GREEN = "#ffffff", "#c8c8cc", "#6fd08c"  # on a dark or
 KEYS_HINT = "keys: 1–5 stars · 0 clear · P pick · X reject · U unflag"
 FINE_TUNE_HINT = "Tools ▸ Fine-tune… ▸ Personal taste to learn from them"
 WHERE_SAVED = ("Ratings are saved in XMP sidecars next to the photos, where Lightroom, "
-               "darktable and digiKam read them too; the photos themselves are never changed.")
+               "darktable and digiKam read them too; the photos themselves are never changed. "
+               "Ratings embedded in a photo's own XMP are read too; a sidecar's wins.")
 
 
 def automatic_note(rating: PhotoRating | None) -> str:
     return "stars from the score, not yours yet" if rating and rating.automatic else ""
+
+
+def source_note(rating: PhotoRating | None) -> str:
+    """Where a rating was read, for the rating bar: "embedded in IMG_1.jpg (its own XMP)",
+    plus a note read along (a wrong extension, an unread packet); "" when unrated or set
+    in Critique (the usual case: the tooltips still say so)."""
+    if rating is None:
+        return ""
+    parts = [rating.source_text()] if rating.rated and rating.source != "critique" else []
+    if rating.source == "embedded":
+        parts.append("rating it here saves a sidecar, which wins")
+    if rating.note:
+        parts.append(rating.note)
+    return " · ".join(part for part in parts if part)
+
+
+def rating_tip(rating: PhotoRating | None, problem: str | None = None) -> str:
+    """The rating as a tooltip line, with where it came from: "★★★★ — embedded in
+    IMG_1.jpg (its own XMP)"; the problem when unreadable; "" when unrated."""
+    if rating is None:
+        return problem or ""
+    if not rating.rated:
+        return rating.note
+    note = " (from the score)" if rating.automatic else ""
+    where = rating.source_text()
+    text = f"{rating.label()}{note}" + (f" — {where}" if where else "")
+    return f"{text}\n{rating.note}" if rating.note else text
 
 
 def badge(rating: PhotoRating | None, problem: str | None = None,
@@ -49,14 +77,13 @@ def badge(rating: PhotoRating | None, problem: str | None = None,
     if rating is None:
         return ([("?", WHITE)], REJECT_RED, problem) if problem else ([], None, "")
     if rating.rejected:
-        return [("✕", WHITE)], REJECT_RED, "rejected"
+        return [("✕", WHITE)], REJECT_RED, rating_tip(rating)
     parts = []
     if rating.stars:
         parts.append((rating.stars_text(), LIGHT_GREY if rating.automatic else GOLD))
     if rating.picked:
         parts.append(("⚑", LIGHT_GREEN))
-    note = " (from the score)" if rating.automatic else ""
-    return parts, None, f"{rating.label()}{note}" if parts else ""
+    return parts, None, rating_tip(rating) if parts else rating.note
 
 
 class RatingsController(QObject):
@@ -288,7 +315,9 @@ class RatingBar(QWidget):
         self.pick.setStyleSheet(f"color: {PICK_GREEN}; font-weight: bold;" if shown.picked else "")
         self.reject.setStyleSheet(f"color: {REJECT_RED}; font-weight: bold;"
                                   if shown.rejected else "")
-        self.note.set_full_text(problem or automatic_note(rating) or KEYS_HINT)
+        status = " · ".join(part for part in (automatic_note(rating), source_note(rating))
+                            if part)
+        self.note.set_full_text(problem or (f"{status} · {KEYS_HINT}" if status else KEYS_HINT))
         self.note.setStyleSheet(f"color: {REJECT_RED if problem else GREY};")
 
     def rating(self) -> PhotoRating | None:
@@ -313,4 +342,5 @@ class RatingBar(QWidget):
         self.reject.setChecked(shown.rejected)
 
 
-__all__ = ["FINE_TUNE_HINT", "KEYS_HINT", "RatingBar", "RatingsController", "badge"]
+__all__ = ["FINE_TUNE_HINT", "KEYS_HINT", "RatingBar", "RatingsController", "badge",
+           "rating_tip", "source_note"]
