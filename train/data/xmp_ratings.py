@@ -37,7 +37,9 @@ from critique_app.core.library.ratings import PhotoRating, rating_from_sidecars
 from critique_app.core.library.xmp import (
     PICK_LABEL,
     RATING,
+    FolderListing,
     Sidecar,
+    folder_listing,
     read_embedded_xmp,
     read_sidecar,
     sidecar_paths,
@@ -47,13 +49,15 @@ from train.data.records import DataError, Dataset, RowError, ScoreRow
 from train.data.score_targets import distribution_from_flag, distribution_from_stars
 
 
-def _judgement(photo: Path, folder: Path) -> PhotoRating:
+def _judgement(photo: Path, folder: Path, listing: FolderListing | None = None,
+               ) -> PhotoRating:
     """The photo's rating, combined from its sidecars and its own XMP as the app reads it.
 
     ValueError naming the file if one is broken or holds an impossible rating."""
     sidecars = []
-    for path in sidecar_paths(photo):
-        if not path.is_file():
+    listing = listing or folder_listing(photo.parent)
+    for path in sidecar_paths(photo, listing):
+        if path.name not in listing.names:
             continue
         name = path.relative_to(folder).as_posix()
         try:
@@ -91,10 +95,13 @@ def read_xmp_folder(path: Path, *, images: Path | None = None,
     if kind not in (None, "score"):
         raise DataError("a photo folder holds ratings (scores), not critiques", path=path)
     dataset = Dataset("score", "xmp", folder)
+    listings: dict[Path, FolderListing] = {}
     for photo in find_photos(folder, recursive=True):
         dataset.total_lines += 1
         try:
-            judgement = _judgement(photo, folder)
+            if photo.parent not in listings:  # each folder listed once
+                listings[photo.parent] = folder_listing(photo.parent)
+            judgement = _judgement(photo, folder, listings[photo.parent])
         except ValueError as error:
             dataset.errors.append(RowError(0, str(error)))
             continue

@@ -46,7 +46,9 @@ from critique_app.core.library.xmp import (
     USER_BASIS,
     WRITTEN_RATING,
     Changes,
+    FolderListing,
     Sidecar,
+    folder_listing,
     read_embedded_xmp,
     read_sidecar,
     sidecar_paths,
@@ -189,7 +191,7 @@ class RatingSummary:
 # --- reading --------------------------------------------------------------------------
 
 
-def read_photo_rating(photo: Path) -> PhotoRating:
+def read_photo_rating(photo: Path, listing: FolderListing | None = None) -> PhotoRating:
     """The rating of ``photo`` from its sidecars and its own XMP (unrated when neither has
     one); see the module's docstring for which wins.
 
@@ -197,10 +199,11 @@ def read_photo_rating(photo: Path) -> PhotoRating:
     read or is not valid XMP, or if the photo's embedded packet is too large, truncated
     or not valid XMP (ignored when a rating set in Critique is in the sidecar: that one
     wins anyway). Ratings outside -1..5 and unreadable pick labels are ignored here
-    (rating the photo again replaces them).
+    (rating the photo again replaces them). ``listing``: its folder's, when the caller
+    reads many photos of one folder (see :func:`read_ratings`).
     """
     photo = Path(photo)
-    sidecars = [read_sidecar(path) for path in sidecar_paths(photo)]
+    sidecars = [read_sidecar(path) for path in sidecar_paths(photo, listing)]
     try:
         embedded = read_embedded_xmp(photo)
     except CritiqueError as error:
@@ -212,13 +215,24 @@ def read_photo_rating(photo: Path) -> PhotoRating:
 
 def read_ratings(photos: Iterable[Path], cancel: threading.Event | None = None,
                  ) -> Iterator[tuple[Path, PhotoRating | CritiqueError]]:
-    """(photo, its rating or why it could not be read) for each photo, in order."""
+    """(photo, its rating or why it could not be read) for each photo, in order. Each
+    folder is listed once (its listing is reused for the photos of that folder)."""
+    listings: dict[Path, FolderListing | CritiqueError] = {}
     for photo in photos:
         check_cancelled(cancel)
+        photo = Path(photo)
+        if photo.parent not in listings:
+            try:
+                listings[photo.parent] = folder_listing(photo.parent)
+            except CritiqueError as error:
+                listings[photo.parent] = error
+        listing = listings[photo.parent]
         try:
-            yield Path(photo), read_photo_rating(photo)
+            if isinstance(listing, CritiqueError):
+                raise listing
+            yield photo, read_photo_rating(photo, listing)
         except CritiqueError as error:
-            yield Path(photo), error
+            yield photo, error
 
 
 def summarize_folder(folder: Path, *, recursive: bool = True,

@@ -65,7 +65,11 @@ from critique_app.core.library.xmp._reading import (
     read_rating,
     read_sidecar,
 )
-from critique_app.core.library.xmp._sidecar_files import sidecar_paths
+from critique_app.core.library.xmp._sidecar_files import (
+    FolderListing,
+    folder_listing,
+    sidecar_paths,
+)
 from critique_app.core.library.xmp._star_ratings import (
     stars_from_mean,
     stars_from_percentile,
@@ -85,9 +89,11 @@ __all__ = [
     "XMP_NS",
     "Changes",
     "EmbeddedXmp",
+    "FolderListing",
     "Property",
     "Sidecar",
     "SidecarResult",
+    "folder_listing",
     "read_embedded_xmp",
     "read_pick_label",
     "read_rating",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from critique_app.core.photo.load import IMAGE_EXTENSIONS
@@ -24,40 +25,63 @@ _STEM_SHARING_EXTENSIONS = frozenset(
 )
 
 
-def sidecar_paths(photo: Path) -> list[Path]:
+@dataclass(frozen=True)
+class FolderListing:
+    """A folder's file names, indexed for finding each photo's sidecars and the photos that
+    share its stem: reading many photos of one folder lists it once (:func:`folder_listing`)."""
+
+    names: frozenset[str]
+    sidecars: dict[str, list[str]]  # "<base>" -> the names "<base>.xmp" in any case, sorted
+    stems: dict[str, list[str]]  # casefolded stem -> names with a stem-sharing extension
+
+
+def folder_listing(folder: Path) -> FolderListing:
+    """The files in ``folder``, indexed (raises CritiqueError when it cannot be listed)."""
+    try:
+        with os.scandir(folder) as entries:
+            names = [entry.name for entry in entries if _is_file(entry)]
+    except OSError as error:
+        raise CritiqueError(f"cannot list the folder ({error.strerror})", path=folder) from None
+    sidecars: dict[str, list[str]] = {}
+    stems: dict[str, list[str]] = {}
+    for name in sorted(names):
+        if len(name) > 4 and name[-4:].lower() == ".xmp":
+            sidecars.setdefault(name[:-4], []).append(name)
+        path = Path(name)
+        if path.suffix.lower() in _STEM_SHARING_EXTENSIONS:
+            stems.setdefault(path.stem.casefold(), []).append(name)
+    return FolderListing(frozenset(names), sidecars, stems)
+
+
+def sidecar_paths(photo: Path, listing: FolderListing | None = None) -> list[Path]:
     """The sidecars :func:`write_rating` writes or updates for ``photo``.
 
     Existing sidecars are returned under their actual names (``.XMP`` included). Only
-    the folder listing is read.
+    the folder listing is read; ``listing`` is that listing when the caller has it
+    already (:func:`folder_listing` of the photo's folder).
     """
-    return sidecars_of(Path(photo))[0]
+    return sidecars_of(Path(photo), listing)[0]
 
 
-def sidecars_of(photo: Path) -> tuple[list[Path], list[str]]:
+def sidecars_of(photo: Path, listing: FolderListing | None = None,
+                ) -> tuple[list[Path], list[str]]:
     """The sidecars of ``photo``, and one line for each one left alone (and why)."""
     if photo.suffix.lower() == ".xmp":
         raise ValueError(f"{photo} is a sidecar, not a photo")
     folder = photo.parent
-    try:
-        names = [entry.name for entry in os.scandir(folder) if _is_file(entry)]
-    except OSError as error:
-        raise CritiqueError(f"cannot list the folder ({error.strerror})", path=folder) from None
+    if listing is None:
+        listing = folder_listing(folder)
 
-    paths = [_existing_sidecar(folder, names, photo.name) or folder / f"{photo.name}.xmp"]
+    paths = [_existing_sidecar(folder, listing, photo.name) or folder / f"{photo.name}.xmp"]
     skipped: list[str] = []
     if not photo.suffix:  # <stem>.xmp would be the same file
         return paths, skipped
-    stem_existing = _existing_sidecar(folder, names, photo.stem)
+    stem_existing = _existing_sidecar(folder, listing, photo.stem)
     if photo.suffix.lower() in LIGHTROOM_RAW_EXTENSIONS or stem_existing:
         stem_path = stem_existing or folder / f"{photo.stem}.xmp"
         # Case-insensitive: Lightroom pairs IMG_1.CR2 with img_1.jpg on macOS/Windows.
-        sharing = sorted(
-            name
-            for name in names
-            if name != photo.name
-            and Path(name).suffix.lower() in _STEM_SHARING_EXTENSIONS
-            and Path(name).stem.casefold() == photo.stem.casefold()
-        )
+        sharing = [name for name in listing.stems.get(photo.stem.casefold(), [])
+                   if name != photo.name]
         if sharing:
             skipped.append(
                 f"{stem_path.name}: not written; {', '.join(sharing)} shares the name "
@@ -75,11 +99,9 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def _existing_sidecar(folder: Path, names: list[str], base: str) -> Path | None:
+def _existing_sidecar(folder: Path, listing: FolderListing, base: str) -> Path | None:
     """``<base>.xmp`` if present, else ``<base>.XMP`` or another spelling of the suffix."""
-    if f"{base}.xmp" in names:
+    if f"{base}.xmp" in listing.names:
         return folder / f"{base}.xmp"
-    for name in sorted(names):
-        if len(name) == len(base) + 4 and name.startswith(base) and name[-4:].lower() == ".xmp":
-            return folder / name
-    return None
+    spellings = listing.sidecars.get(base)
+    return folder / spellings[0] if spellings else None
