@@ -84,7 +84,7 @@ def write_card_and_metrics(folder: Path, card: ModelCard, extra_metrics: dict | 
 def export_score_model(net, folder: Path, *, card: ModelCard, backbone: str, modality: str,
                        input_spec, backbone_kwargs: dict, epochs: float,
                        extra_metrics: dict | None = None, onnx: bool = True,
-                       output: str = "distribution") -> Path:
+                       output: str = "distribution", features: str = "pooled") -> Path:
     """A score model folder the app scores with (torch or the bundled ONNX file).
     ``output``: "distribution" (a ScoreNet) or "mean" (a MeanScoreNet)."""
     net = net.eval().cpu()
@@ -95,7 +95,7 @@ def export_score_model(net, folder: Path, *, card: ModelCard, backbone: str, mod
                         notes=f"started from {card.started_from}")
     save_score_model(net, folder, name=card.name, backbone=backbone, modality=modality,
                      input_spec=input_spec, training=training, backbone_kwargs=backbone_kwargs,
-                     licence=card.licence, output=output)
+                     licence=card.licence, output=output, features=features)
     write_card_and_metrics(folder, card, extra_metrics)
     if onnx:
         from critique_app.core.scoring.onnx_runtime import export_onnx

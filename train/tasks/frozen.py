@@ -3,14 +3,15 @@ small-data recipe of ``score`` (``--recipe frozen``).
 
 1. split the rated photos (train / held out, by image, fixed by the seed);
 2. compute every photo's Lite0 features once (the ImageNet EfficientNet-Lite0 of the model
-   store, global average pooled: 1280 numbers), cached across runs by photo content and
-   backbone version (:mod:`train.tasks.embeddings`);
+   store: the mean and standard deviation over the image of each block's output, then the
+   pooled output; 2848 numbers, see :mod:`critique_app.core.scoring.mean_net`), cached
+   across runs by photo content and backbone version (:mod:`train.tasks.embeddings`);
 3. fit a ridge regression of the rated mean score on the standardised features, its
    strength chosen by 5-fold cross-validation on the training photos (closed form: well
    under a second for hundreds of photos);
 4. measure it on the held-out photos (SRCC with a bootstrap interval, and the number of
    ratings it learned from);
-5. export a normal score model: the Lite0 backbone plus one ``Linear(1280, 1)`` holding the
+5. export a normal score model: the Lite0 backbone plus one ``Linear(2848, 1)`` holding the
    ridge weights (the standardisation folded in), ``"output": "mean"``, and ``model.onnx``
    (one graph, photo in, mean out) checked against torch on held-out photos.
 """
@@ -41,8 +42,10 @@ from train.tasks.embeddings import EmbeddingCache, FeatureBackbone, embed_photos
 from train.tasks.heads import fit_ridge, mean_metrics, means_of, srcc_interval
 
 LITE0_FEATURES = "lite0"  # the FeatureBackbone name
-FEATURE_VERSION = "lite0-pooled-1280|photo-analysis-size+squash-area-1"
-FEATURES = 1280
+FEATURE_KIND = "stages"  # what the head reads (mean_net.FEATURES); measured in
+# benchmarks/bench_small_data.py against "pooled" (the pooled output alone)
+FEATURE_VERSION = f"lite0-{FEATURE_KIND}-1|photo-analysis-size+squash-area-1"
+FEATURES = 2848
 MIN_RATINGS = 20  # personal: fewer usable ratings stop the run with how many more to rate
 MIN_HELD_OUT = 5  # personal: photos held out at least (an SRCC needs a few)
 MIN_TRAIN, MIN_VAL = 4, 2
@@ -87,22 +90,25 @@ def lite0_input(path: Path, spec: InputSpec) -> np.ndarray:
 
 
 class Lite0Embedder:
-    """Lite0 without its classifier: (B, 3, S, S) normalised inputs -> (B, 1280) features."""
+    """Lite0's features as the exported model computes them: (B, 3, S, S) normalised
+    inputs -> (B, FEATURES)."""
 
     def __init__(self, backbone: FeatureBackbone, hardware) -> None:
         import torch
 
         from critique_app.core.scoring.backbone import lite0_from_folder
+        from critique_app.core.scoring.mean_net import MeanScoreNet
 
         self.device = hardware.device
-        self.net = lite0_from_folder(backbone.folder).to(self.device).eval()
+        self.net = MeanScoreNet(lite0_from_folder(backbone.folder), FEATURE_KIND)
+        self.net = self.net.to(self.device).eval()
         self._torch = torch
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         torch = self._torch
         images = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
         with torch.inference_mode():
-            return self.net(images).float().cpu().numpy()
+            return self.net.embed(images).float().cpu().numpy()
 
 
 @dataclass
@@ -247,13 +253,13 @@ def _xy(rows: list[ScoreRow], vectors: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_mean_net(backbone: FeatureBackbone, fitted: LinearFit):
-    """The Lite0 backbone and a Linear(1280, 1) holding the ridge weights."""
+    """The Lite0 backbone and a Linear(FEATURES, 1) holding the ridge weights."""
     import torch
 
     from critique_app.core.scoring.backbone import lite0_from_folder
     from critique_app.core.scoring.mean_net import MeanScoreNet
 
-    net = MeanScoreNet(lite0_from_folder(backbone.folder))
+    net = MeanScoreNet(lite0_from_folder(backbone.folder), FEATURE_KIND)
     with torch.no_grad():
         net.head.weight.copy_(torch.from_numpy(fitted.weights.astype(np.float32))[None])
         net.head.bias.fill_(float(fitted.bias))
@@ -287,7 +293,8 @@ def _export(plan: FrozenRun, fitted: LinearFit, metrics: dict, backbone: Feature
 
     net = build_mean_net(backbone, fitted)
     hyper = {"recipe": "frozen", "recipe_note": plan.recipe_note, "head": "ridge",
-             "features": f"{backbone.name} global average pool ({FEATURES})",
+             "features": f"{backbone.name} {FEATURE_KIND} ({FEATURES}: each block's mean "
+                         "and standard deviation over the image, then the pooled output)",
              "standardised": True, "ridge_alpha": fitted.alpha, "cv_folds": 5,
              "cv_rmse": round(fitted.cv_rmse, 4), "cv_srcc": round(fitted.cv_srcc, 4),
              "backbone": LITE0, "backbone_version": backbone.version, "input_size": spec.size,
@@ -306,7 +313,7 @@ def _export(plan: FrozenRun, fitted: LinearFit, metrics: dict, backbone: Feature
              "seconds": round(seconds, 1), "recipe": "frozen", "output": "mean"}
     export_score_model(net, model_dir, card=card, backbone=LITE0, modality="photo",
                        input_spec=spec, backbone_kwargs={}, epochs=1, extra_metrics=extra,
-                       output="mean")
+                       output="mean", features=FEATURE_KIND)
     photos = [row.image for row in val_rows[:PARITY_PHOTOS]]
     inputs = np.stack([lite0_input(path, spec) for path in photos])
     try:

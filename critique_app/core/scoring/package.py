@@ -56,6 +56,7 @@ class ScoreModelInfo:
     folder: Path
     backbone_kwargs: dict
     output: str = "distribution"  # "distribution" (10 bins) | "mean" (one number)
+    features: str = "pooled"  # a mean model's head reads: "pooled" | "stages" (mean_net.py)
 
     @property
     def weights(self) -> Path:
@@ -65,7 +66,7 @@ class ScoreModelInfo:
 def save_score_model(model, folder: Path, *, name: str, backbone: str, modality: str,
                      input_spec: InputSpec, training: Training | None,
                      backbone_kwargs: dict | None = None, licence: str = "Apache-2.0",
-                     output: str = "distribution") -> Path:
+                     output: str = "distribution", features: str = "pooled") -> Path:
     """Write a score model folder (the trainer calls this). ``training=None`` is
     allowed only to mark a model as untrained; the loader will refuse it. ``output``:
     "distribution" (a ScoreNet) or "mean" (a MeanScoreNet)."""
@@ -93,7 +94,7 @@ def save_score_model(model, folder: Path, *, name: str, backbone: str, modality:
             "backbone": backbone,
             "backbone_kwargs": backbone_kwargs or {},
             "modality": modality,
-            **({"output": output} if output != "distribution" else {}),
+            **({"output": output, "features": features} if output != "distribution" else {}),
             **input_spec.to_dict(),
             "training": training.__dict__ if training else None,
         },
@@ -127,6 +128,7 @@ def read_score_model_info(folder: Path) -> ScoreModelInfo:
             folder=folder,
             backbone_kwargs=dict(extra.get("backbone_kwargs", {})),
             output=str(extra.get("output", "distribution")),
+            features=str(extra.get("features", "pooled")),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise ModelError(f"{path} is malformed ({error})") from None
@@ -145,8 +147,12 @@ def load_score_model(folder: Path):
     info = read_score_model_info(folder)
     if not info.weights.is_file():
         raise ModelError(f"{folder} has no {WEIGHTS}")
-    network = MeanScoreNet if info.output == "mean" else ScoreNet
-    net = network(create_backbone(info.backbone, **info.backbone_kwargs))
+    backbone = create_backbone(info.backbone, **info.backbone_kwargs)
+    try:
+        net = (MeanScoreNet(backbone, info.features) if info.output == "mean"
+               else ScoreNet(backbone))
+    except ValueError as error:
+        raise ModelError(f"{folder}: {error}") from None
     try:
         net.load_state_dict(load_file(str(info.weights)), strict=True)
     except Exception as error:
