@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.pages)
 
         self.photo_page.status.connect(self.show_status)
+        self.photo_page.settingsEdited.connect(self._save_settings)
         self.photo_page.photoOpened.connect(self._remember)
         self.photo_page.photoOpened.connect(lambda _path: self._enable_rating())
         self.photo_page.ratings.ratingsChanged.connect(self.ratingsChanged)
@@ -310,6 +311,7 @@ class MainWindow(QMainWindow):
         self._save_settings()
         if self.fine_tune_wizard is not None:  # no trainer process outlives the app
             self.fine_tune_wizard.shutdown()
+        self.photo_page.personal.shutdown()
         # Ratings still being saved are saved: their work does not stop when cancelled.
         for bridge in (self.bridge, self.thumbnail_bridge, self.rating_bridge):
             if not bridge.shutdown(timeout_ms=30_000):

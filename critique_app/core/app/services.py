@@ -8,15 +8,28 @@ photo picks up what was pulled, imported or chosen in Settings.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from critique_app.core.analysis.photo_steps import open_photo_steps
 from critique_app.core.app.settings import Settings
 from critique_app.core.critic.personas import resolve_persona
 from critique_app.core.critic.request import CritiqueRequest
+from critique_app.core.finetuning.personal import PersonalInfo, read_personal_info
+from critique_app.core.scoring.distribution import ScoreDistribution
 from critique_app.core.scoring.scorer import NO_SCORER_HINT, ScorerSet, find_scorers
 from critique_app.core.store.store import ModelStore
-from critique_app.core.util.errors import CritiqueError
+from critique_app.core.util.errors import CritiqueError, check_cancelled
+
+
+@dataclass(frozen=True)
+class PersonalScore:
+    """The open photo's personal score (None when it could not be scored), what the model
+    learned from, and why there is no score."""
+
+    score: ScoreDistribution | None
+    info: PersonalInfo | None
+    problem: str | None
 
 
 class Services:
@@ -35,7 +48,8 @@ class Services:
             if self._scorers is None:
                 try:
                     self._scorers = find_scorers(self.store(), name=self.settings.scorer_model,
-                                                 device=self.settings.device)
+                                                 device=self.settings.device,
+                                                 personal=self.settings.personal_model)
                 except CritiqueError as error:
                     self._scorers = ScorerSet({}, f"the score model could not be used: {error}")
             return self._scorers
@@ -49,7 +63,41 @@ class Services:
             self._scorers = None
 
     def open_photo_steps(self, path: Path, cancel):
-        return open_photo_steps(path, scorers=self.scorers(), cancel=cancel)
+        """The core's steps of one photo (:func:`open_photo_steps`), with a ``personal``
+        step after the first ``scores`` when a personal model is set: (its score or None,
+        its :class:`PersonalInfo`, or why it could not score)."""
+        scorers = self.scorers()
+        analysis = None
+        personal_done = False
+        for step in open_photo_steps(path, scorers=scorers, cancel=cancel):
+            yield step
+            if step[0] == "analysis":
+                analysis = step[1]
+            elif step[0] == "scores" and not personal_done and analysis is not None:
+                personal_done = True
+                if scorers.personal is not None or scorers.personal_missing:
+                    check_cancelled(cancel)
+                    yield "personal", self._personal_score(scorers, analysis)
+
+    def personal_score(self, analysis) -> PersonalScore | None:
+        """The personal model's score of an analysed photo (worker thread), or None when
+        no personal model is set."""
+        scorers = self.scorers()
+        if scorers.personal is None and not scorers.personal_missing:
+            return None
+        return self._personal_score(scorers, analysis)
+
+    def _personal_score(self, scorers: ScorerSet, analysis) -> PersonalScore:
+        if scorers.personal is None:
+            return PersonalScore(None, None, scorers.personal_missing)
+        name = self.settings.personal_model or scorers.personal.info.name
+        folder = self.store().path(name)
+        info = read_personal_info(folder, name) if folder is not None else None
+        try:
+            score = scorers.score_personal(analysis.score_inputs()["photo"])
+        except CritiqueError as error:
+            return PersonalScore(None, info, f"your personal model could not score it: {error}")
+        return PersonalScore(score, info, None)
 
     def critique_request(self, persona: str | None) -> CritiqueRequest:
         settings = self.settings

@@ -31,6 +31,8 @@ class Settings:
     use_language_model: bool = True  # False: rule-based critique only
     critic_model: str | None = None  # None: the best installed language model
     scorer_model: str | None = None  # None: the best installed score model
+    personal_model: str | None = None  # "Learn my taste": scored beside the photo model
+    personal_retrain_every: int = 10  # new ratings before the personal model learns again
     auto_critique: bool = True  # start the critique as soon as a photo opens
     recent: list[str] = field(default_factory=list)  # most recent first
     window_geometry: str | None = None  # base64 of QWidget.saveGeometry()
@@ -137,6 +139,9 @@ _CHECKS = {
     "use_language_model": lambda v: isinstance(v, bool),
     "critic_model": _is_optional_text,
     "scorer_model": _is_optional_text,
+    "personal_model": _is_optional_text,
+    "personal_retrain_every": lambda v: isinstance(v, int) and not isinstance(v, bool)
+    and 1 <= v <= 10_000,
     "auto_critique": lambda v: isinstance(v, bool),
     "recent": lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
     "window_geometry": _is_optional_text,
@@ -158,6 +163,7 @@ def _from_dict(raw: dict) -> tuple[Settings, list[str]]:
     settings.models_dir = settings.models_dir or None
     settings.critic_model = settings.critic_model or None
     settings.scorer_model = settings.scorer_model or None
+    settings.personal_model = settings.personal_model or None
     recent, settings.recent = settings.recent, []
     for item in reversed(recent):  # keeps the first (most recent) of duplicates
         settings.add_recent(item)

@@ -11,12 +11,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from critique_app.core.finetuning.personal import personal_argv, personal_model_name
+
 # The wizard's tasks: (trainer task, title, what it needs, what it makes)
 TASKS = {
     "score": ("Score model", "photos with ratings (CSV, AVA, XMP stars…)",
               "a score model for the histogram and folder scoring"),
-    "personal": ("Personal taste", "your own star ratings or picks (XMP) in a folder, "
-                 "and a trained score model to start from",
+    "personal": ("Personal taste", "your own star ratings or picks (XMP) in a folder "
+                 "(at least 20), and optionally a trained score model to start from",
                  "a score model that predicts how you rate"),
     "critic": ("Critic", "critiques of photos (PCCD, Impressions, ArtEmis, CSV/JSONL)",
                "a LoRA adapter that writes critiques in that style"),
@@ -47,9 +49,19 @@ class FineTuningPlan:
     input_size: int | None = None  # score, ssl
     extra: list[str] = field(default_factory=list)  # advanced: passed through as typed
 
+    @property
+    def learns_my_taste(self) -> bool:
+        """Personal taste without a starting model: the photo page's "Learn my taste" run
+        (:func:`~critique_app.core.finetuning.personal.personal_argv`), the same command."""
+        return self.task == "personal" and not self.base and self.init is None
+
     def argv(self, out: Path) -> list[str]:
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}")
+        if self.learns_my_taste:
+            if self.data is None:
+                raise ValueError("'personal' needs the folder of rated photos")
+            return personal_argv(self.data, out, personal_model_name(self.data))
         args = [self.task, "--out", str(out), "--progress", "json",
                 "--profile", self.profile, "--precision", self.precision,
                 "--epochs", str(self.epochs), "--accumulate", str(self.accumulate),

@@ -28,6 +28,7 @@ from critique_app.core.util.paths import data_dir
 
 log = logging.getLogger("critique.scoring")
 DEFAULT_PRETRAINED = "laion-aesthetic-v2"
+PERSONAL_PREFIX = "my-taste-"  # the names core/finetuning/personal.py gives personal models
 NO_SCORER_HINT = ("no score model is installed: pull the pretrained one with 'critique models "
                   f"pull {DEFAULT_PRETRAINED}', or train your own with the bundled trainer "
                   "(train/) and add it with 'critique models import DIR'")
@@ -109,6 +110,10 @@ class ScorerSet:
 
     by_modality: dict[str, AnyScorer] = field(default_factory=dict)
     missing: str | None = None
+    # The photographer's personal model (Settings.personal_model), scored beside the photo
+    # model, never in its place; ``personal_missing`` says why a named one is not loaded.
+    personal: AnyScorer | None = None
+    personal_missing: str | None = None
 
     @property
     def photo(self) -> AnyScorer | None:
@@ -129,24 +134,50 @@ class ScorerSet:
                                                         scorer.info.input)[None])[0]
                 for modality, scorer in self.by_modality.items() if modality in inputs}
 
+    def score_personal(self, photo: np.ndarray) -> ScoreDistribution | None:
+        """The personal model's score of the photo's pixels (None without one)."""
+        from critique_app.core.scoring.preprocess import to_network_input
+
+        if self.personal is None:
+            return None
+        return self.personal.score(to_network_input(photo, self.personal.info.input)[None])[0]
+
+
+def is_personal_name(name: str) -> bool:
+    """A personal model's store name ("my-taste-…"): never picked as the general scorer."""
+    return name.startswith(PERSONAL_PREFIX)
+
 
 def find_scorers(store=None, *, name: str | None = None, runtime: str = "auto",
-                 device: str = "auto") -> ScorerSet:
+                 device: str = "auto", personal: str | None = None) -> ScorerSet:
     """Installed score models: ``name`` (or the preferred photo model) plus one model per
     other modality. Trained models without a training record are skipped, logged; a
     pretrained model that will not load is skipped for the next one, and when none is left
     ``missing`` says why. ``runtime`` applies to trained models (pretrained ones run with
-    torch)."""
+    torch). ``personal``: the photographer's personal model, loaded as
+    :attr:`ScorerSet.personal`; personal models ("my-taste-…") are never chosen as the
+    photo model unless ``name`` asks for one."""
     from critique_app.core.store.store import ModelStore
 
     store = store or ModelStore()
+    found = _find_scorers(store, name=name, runtime=runtime, device=device)
+    if personal:
+        try:
+            found.personal = load_scorer(store, personal, runtime=runtime, device=device)
+        except ModelError as error:
+            log.warning("the personal model '%s' could not be used: %s", personal, error)
+            found.personal_missing = f"your personal model '{personal}' could not be used: {error}"
+    return found
+
+
+def _find_scorers(store, *, name: str | None, runtime: str, device: str) -> ScorerSet:
     chosen: dict[str, AnyScorer] = {}
     if name is not None:
         scorer = load_scorer(store, name, runtime=runtime, device=device)
         chosen[scorer.modality] = scorer
     failures: list[str] = []
     for model, modality in _candidates(store):
-        if model == name or modality in chosen:
+        if model == name or modality in chosen or is_personal_name(model):
             continue
         try:
             chosen[modality] = load_scorer(store, model, runtime=runtime, device=device)

@@ -39,6 +39,7 @@ PROFILES = (("Automatic", "auto", "the trainer picks the GPU or the CPU"),
             ("CPU only", "cpu", "slow; fine for small runs"))
 REFERENCE_GIB = 11.0  # an RTX 2080 Ti: what estimates are held against without a GPU
 OTHER = ("other", None)
+FROZEN = ("frozen", "lite0")  # personal without --base (Learn my taste)
 
 
 class ModelPage(QWizardPage):
@@ -134,6 +135,9 @@ class ModelPage(QWizardPage):
         index = self.base.findData(previous) if previous is not None else -1
         # The first (recommended) choice, even when it is missing: the page then says how
         # to get it, rather than quietly starting from something else.
+        if index < 0 and task == "personal" and self.base.count() and not self._enabled(0):
+            # Learn my taste needs the ImageNet backbone: without it, an installed scorer
+            index = next((i for i in range(self.base.count()) if self._enabled(i)), -1)
         self.base.setCurrentIndex(max(index, 0))
         self.folder_button.setVisible(task in ("personal", "critic"))
         self.folder_button.setToolTip({"personal": "A score model folder written by the trainer",
@@ -156,6 +160,9 @@ class ModelPage(QWizardPage):
                               ("init", str(store.require(name))))
             self._add("Another architecture, from a random start…", OTHER)
         elif task == "personal":
+            # The photo page's "Learn my taste": the same command and the same install.
+            self._add("No starting model: learn from the ImageNet backbone's features "
+                      "(recommended, seconds)", FROZEN, enabled=store.path(LITE0_STORE) is not None)
             for name in store.installed_for_task("score"):
                 self._add(f"Score model “{name}”", ("base", name))
         elif task == "critic":
@@ -218,6 +225,12 @@ class ModelPage(QWizardPage):
                                      "than starting from a trained model.")
         elif choice and choice[0] == "init":
             self.base_note.show_info("Starts from this model's weights.")
+        elif choice == FROZEN:
+            self.base_note.show_info("A small model on the frozen features of EfficientNet-"
+                                     "Lite0 learns your ratings in seconds, like Learn my taste "
+                                     "on the photo page; it scores beside the general model, "
+                                     "as the personal model, under the folder's name. The next "
+                                     "page's settings do not apply to it.")
         else:
             self.base_note.show_info(_about(task))
         self.completeChanged.emit()
@@ -230,8 +243,9 @@ class ModelPage(QWizardPage):
                     f"<b>{LITE0_STORE}</b> in Models… (about 19 MB), or train another "
                     "architecture from a random start.")
         if task == "personal":
-            return ("No score model is installed. Train a score model first (the Score model "
-                    "task), import one in Models…, or choose a score model folder.")
+            return ("No score model is installed, nor the ImageNet backbone to learn from: "
+                    f"pull <b>{LITE0_STORE}</b> in Models… (about 19 MB), train a score model "
+                    "first (the Score model task), or choose a score model folder.")
         return (f"No critic model is installed: pull <b>{CRITIC_DEFAULT}</b> in Models…, or "
                 "choose a vision-language model folder.")
 
@@ -249,7 +263,7 @@ class ModelPage(QWizardPage):
             kind, value = choice
             if kind == "init":
                 plan.init = Path(value)
-            else:
+            elif kind != "frozen":
                 plan.base = value
         plan.profile = self.profile.currentData()
 
@@ -310,6 +324,10 @@ class ModelPage(QWizardPage):
         task, choice = wizard.task, self.choice()
         if choice is None or (choice == OTHER and not self.other.text().strip()):
             self.memory.show_info("")
+            return
+        if choice == FROZEN:
+            self.memory.show_info("little memory: the backbone only reads each photo once, "
+                                  "CPU or GPU")
             return
         base = None
         if choice == OTHER:

@@ -32,6 +32,11 @@ from PySide6.QtWidgets import (
 )
 
 from critique_app.core.app.settings import Settings, save_settings
+from critique_app.core.finetuning.personal import (
+    install_personal,
+    learned_folder_of_run,
+    personal_model_name,
+)
 from critique_app.core.finetuning.runs import read_results
 from critique_app.core.store.store import ModelStore
 from critique_app.core.util.errors import CritiqueError
@@ -113,6 +118,7 @@ class ResultsPage(QWizardPage):
         layout.addLayout(install_row)
 
         self.model_dir: Path | None = None
+        self.personal_folder: Path | None = None
         self.results: dict = {}
         self.installed_name: str | None = None
         self._busy = False
@@ -128,6 +134,10 @@ class ResultsPage(QWizardPage):
 
     def show_results(self, model_dir: Path | None) -> None:
         self.model_dir = Path(model_dir) if model_dir else None
+        # A Learn-my-taste run (personal without a starting model) installs as the photo
+        # page's does: the folder's personal model, scored beside the general one.
+        self.personal_folder = learned_folder_of_run(self.model_dir.parent) \
+            if self.model_dir else None
         self.installed_name = None
         self.install_message.show_info("")
         self.results = read_results(self.model_dir) if self.model_dir else {}
@@ -157,7 +167,8 @@ class ResultsPage(QWizardPage):
                              "is no earlier score to compare with.")
         self.metrics_note.setText(" ".join(notes))
         self._fill_examples(results.get("task", ""), results.get("examples", []))
-        self.install_button.setText("Install and use" if results["task"] in
+        self.install_button.setText("Install as my taste" if self.personal_folder else
+                                    "Install and use" if results["task"] in
                                     ("score", "critic-adapter") else "Install")
 
     # --- metrics --------------------------------------------------------------------------
@@ -231,9 +242,11 @@ class ResultsPage(QWizardPage):
     def install(self) -> None:
         if self.model_dir is None or self._busy:
             return
+        folder = self.personal_folder
         try:
             store = ModelStore()
-            name = self._free_name(store, self.results.get("name") or self.model_dir.parent.name)
+            name = personal_model_name(folder, store) if folder else \
+                self._free_name(store, self.results.get("name") or self.model_dir.parent.name)
         except CritiqueError as error:
             self.install_message.show_error(str(error))
             return
@@ -246,6 +259,8 @@ class ResultsPage(QWizardPage):
         self.install_message.show_info(f"Installing {name}…")
 
         def work(task):
+            if folder is not None:  # the same import as the photo page's Learn my taste
+                return install_personal(model_dir, folder, name, store=store)
             return store.import_dir(model_dir, name=name, report=lambda line: None)
 
         self.wizard().call(f"install {name}", work, on_done=lambda path: self._installed(name),
@@ -282,7 +297,11 @@ class ResultsPage(QWizardPage):
         wizard = self.wizard()
         task = self.results.get("task")
         new = dataclasses.replace(wizard.settings)
-        if task == "score":
+        if self.personal_folder is not None:
+            new.personal_model = name
+            text = (f"Installed as “{name}”: your taste now scores beside the general model "
+                    "on the photo page.")
+        elif task == "score":
             new.scorer_model = name
             text = f"Installed as “{name}”: Critique now scores photos with it."
         elif task == "critic-adapter":

@@ -25,6 +25,7 @@ from critique_app.gui.photo.critique_panel import CritiquePanel
 from critique_app.gui.photo.filmstrip import Filmstrip
 from critique_app.gui.photo.measurements_panel import MeasurementsPanel
 from critique_app.gui.photo.overlay_controls import OverlayControls
+from critique_app.gui.photo.personal_taste import PersonalTaste
 from critique_app.gui.photo.score_panel import ScorePanel
 from critique_app.gui.photo.viewer import PhotoViewer
 from critique_app.gui.rating.controls import RatingBar, RatingsController, badge
@@ -62,6 +63,7 @@ class PhotoPage(QWidget):
     photoOpened = Signal(Path)
     milestone = Signal(str, float)  # ("first pixels" | "overlays" | ..., seconds since open)
     modelsChanged = Signal()  # a model was pulled from the score panel's offer
+    settingsEdited = Signal()  # the page changed a setting (the personal model): save them
 
     def __init__(self, bridge: Bridge, thumbnail_bridge: Bridge, services,
                  parent: QWidget | None = None, *, rating_bridge: Bridge | None = None) -> None:
@@ -88,6 +90,9 @@ class PhotoPage(QWidget):
         self.measurements = MeasurementsPanel()
         self.critique = CritiquePanel()
         self.critique.set_persona(services.settings.default_persona)
+        # Learn my taste: the trainer as its own process, the import through the bridge.
+        self.personal = PersonalTaste(bridge, services, self.ratings, self.score_panel.personal,
+                                      self)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -132,6 +137,9 @@ class PhotoPage(QWidget):
         self.score_panel.offer.pullRequested.connect(self.pull_scorer)
         self.score_panel.offer.cancelRequested.connect(self.cancel_pull)
         self.score_panel.offer.changed.connect(self._offer_changed)
+        self.score_panel.personal.changed.connect(self._offer_changed)
+        self.personal.learned.connect(self._personal_learned)
+        self.personal.status.connect(self.status)
 
     def settings_changed(self) -> None:
         """New settings: the default persona is selected and the open photo is opened
@@ -152,6 +160,7 @@ class PhotoPage(QWidget):
         self.filmstrip.setVisible(bool(photos))
         folder = folder if folder is not None else (photos[0].parent if photos else None)
         self.ratings.set_folder(folder, photos)
+        self.personal.set_folder(folder)
         self.rating_bar.set_count(self.ratings.count_text() if folder is not None else "")
         if photos:
             self.filmstrip.select(photos[0])  # select() does not emit photoSelected
@@ -169,6 +178,7 @@ class PhotoPage(QWidget):
         self.overlays.set_maps(None)
         self.measurements.clear()
         self.score_panel.clear()
+        self.score_panel.personal.clear_score()
         self.score_panel.set_busy("Scoring…")
         self.critique.begin()
         self.rating_bar.set_rating(self.ratings.rating(path), problem=self.ratings.problem(path))
@@ -218,6 +228,9 @@ class PhotoPage(QWidget):
             else:
                 self.score_panel.show_missing(self.services.scorer_missing())
             self._fit_score_panel(has_scores=bool(value))
+        elif kind == "personal":
+            self.score_panel.personal.show_score(value)
+            self._fit_score_panel(has_scores=bool(self.scores))
         elif kind == "offer":
             if value is not None:
                 if self.services.scorer_missing() == NO_SCORER_HINT:  # the offer says how
@@ -240,7 +253,25 @@ class PhotoPage(QWidget):
             self.milestone.emit("full quality", elapsed)
 
     def _offer_changed(self) -> None:
-        if self.score_panel.offer.isVisibleTo(self.score_panel):
+        panel = self.score_panel
+        if panel.offer.isVisibleTo(panel) or panel.personal.isVisibleTo(panel):
+            self._fit_score_panel(has_scores=bool(self.scores))
+
+    def _personal_learned(self, name: str) -> None:
+        """A personal model was learned: save the settings and score the open photo."""
+        self.settingsEdited.emit()
+        analysis = self.analysis
+        if analysis is None:
+            return
+        path = self.path
+        self.bridge.call("personal score", lambda task: self.services.personal_score(analysis),
+                         on_done=lambda value: self._personal_rescored(path, value),
+                         on_error=lambda message: self.score_panel.personal.set_status(
+                             message, error=True))
+
+    def _personal_rescored(self, path, value) -> None:
+        if value is not None and path == self.path:
+            self.score_panel.personal.show_score(value)
             self._fit_score_panel(has_scores=bool(self.scores))
 
     def _fit_score_panel(self, *, has_scores: bool) -> None:
@@ -249,6 +280,9 @@ class PhotoPage(QWidget):
         panel = self.score_panel
         if has_scores and not panel.plot.isHidden():
             top = 230
+            if not panel.personal.isHidden():
+                panel.personal.layout().activate()
+                top += panel.personal.sizeHint().height() + 4
         else:
             panel.layout().activate()
             needed = panel.heightForWidth(panel.width()) if panel.hasHeightForWidth() else -1
@@ -348,6 +382,7 @@ class PhotoPage(QWidget):
             self.status.emit("open a photo to rate it")
         else:
             self.ratings.rate_stars(self.path, stars)
+            self.personal.rated(self.path)
 
     def rate_flag(self, flag: Flag) -> None:
         """Pick ("pick") or reject ("reject") the open photo, or clear either (None)."""
@@ -355,6 +390,7 @@ class PhotoPage(QWidget):
             self.status.emit("open a photo to rate it")
         else:
             self.ratings.rate_flag(self.path, flag)
+            self.personal.rated(self.path)
 
     def _rating_changed(self, path: Path, rating: PhotoRating | None) -> None:
         problem = self.ratings.problem(path)

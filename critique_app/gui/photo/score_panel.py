@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from critique_app.core.scoring.distribution import ScoreDistribution
+from critique_app.gui.photo.personal_taste import PersonalBox
 from critique_app.gui.photo.pull_offer import PullOffer
 
 SCORES = np.arange(1, 11, dtype=float)
@@ -70,6 +71,7 @@ class ScorePanel(QWidget):
         self.plot.addItem(self.bars)
         self.plot.addItem(self.mean_line)
         self.cues = _CueTable(self)
+        self.personal = PersonalBox(self)  # the personal score and "Learn my taste"
         self.offer = PullOffer(self)
         self.vlm = _VlmBox(self)
 
@@ -81,6 +83,7 @@ class ScorePanel(QWidget):
         layout.addWidget(self.model)
         layout.addWidget(self.mean_only)
         layout.addWidget(self.percentile)
+        layout.addWidget(self.personal)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.cues)
         layout.addWidget(self.offer)

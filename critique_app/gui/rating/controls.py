@@ -140,6 +140,11 @@ class RatingsController(QObject):
         """What is known of ``photo``'s rating; None while unknown or unreadable."""
         return self._ratings.get(Path(photo))
 
+    @property
+    def photos(self) -> list[Path]:
+        """The open folder's photos."""
+        return list(self._photos)
+
     def problem(self, photo: Path) -> str | None:
         """Why ``photo``'s last rating was not saved or its sidecar cannot be read; or None."""
         photo = Path(photo)
