@@ -134,7 +134,8 @@ def run(args, tmp: Path) -> None:
     scorer = PretrainedScorer.from_store(store, name, device="cpu")
     again = time.perf_counter() - started
     print(f"scorer ready: first start {first:.0f} s (makes the {scorer.runtime} export, once "
-          f"per install), next start {again:.1f} s; runs on {scorer.provider}", flush=True)
+          f"per install), next start {again:.1f} s; runs on {scorer.provider}; peak resident "
+          f"memory so far {peak_mb():.0f} MB", flush=True)
     scorers = ScorerSet({"photo": scorer})
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
@@ -294,4 +295,12 @@ def resident_mb() -> float:
 
 
 def peak_mb() -> float:
+    """This process's peak resident set size: VmHWM on Linux (ru_maxrss would carry over the
+    peak of the process that spawned it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
