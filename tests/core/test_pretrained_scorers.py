@@ -254,7 +254,7 @@ def test_laion_scores_real_photos_through_find_scorers_and_folder_scoring(laion_
     from critique_app.core.scoring.scorer import find_scorers
     from critique_app.core.scoring.speed import read_speed
 
-    scorers = find_scorers(laion_store)
+    scorers = find_scorers(laion_store, runtime="torch")  # the int8 path: test_pretrained_runtime
     scorer = scorers.photo
     assert scorers.missing is None and scorer.info.name == LAION
     assert scorer.output == "mean" and scorer.title == "LAION aesthetic v2"
@@ -352,7 +352,8 @@ def test_laion_at_real_size_scores_a_photo(tmp_path):
     store = install_pretrained(tmp_path / "models",
                                save_tiny_laion(tmp_path / "download", real_size=True),
                                name=LAION, architecture=LAION_ARCHITECTURE)
-    scorer = find_scorers(store).photo
+    # torch: the int8 export of the real size takes a minute and ~6 GB (bench_score measures it)
+    scorer = find_scorers(store, runtime="torch").photo
     assert sum(p.numel() for p in scorer.net.vision.parameters()) > 300_000_000
     photo = to_network_input(load_rgb("chelsea").astype(np.float32) / 255, scorer.info.input)
     (score,) = scorer.score(photo[None])

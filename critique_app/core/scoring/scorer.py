@@ -193,10 +193,8 @@ def load_scorer(store, name: str, *, runtime: str = "auto", device: str = "auto"
     """The installed score model ``name``, trained or pretrained."""
     folder = store.require(name)
     architecture = store.entry(name).architecture
-    if is_pretrained(architecture):
-        if runtime == "onnx":
-            log.info("%s runs with torch (pretrained scorers are not exported to ONNX)", name)
-        return PretrainedScorer.from_store(store, name, device=device)
+    if is_pretrained(architecture):  # on a CPU, LAION v2 runs an int8 ONNX export unless "torch"
+        return PretrainedScorer.from_store(store, name, device=device, runtime=runtime)
     if is_clip_head(architecture):  # a head on CLIP embeddings (a PretrainedScorer too)
         from critique_app.core.scoring.pretrained.clip_head import ClipHeadScorer
 

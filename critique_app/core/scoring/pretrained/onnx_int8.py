@@ -157,8 +157,9 @@ def int8_session(architecture: str, version: str, spec: InputSpec,
             return None
         net = load_net()  # a model that will not load fails here, as with torch
         started = time.perf_counter()
-        log.info("making the int8 ONNX export of %s (once; about a minute at real size)",
-                 version)
+        # A warning so that the terminal shows why the first scoring after a pull waits.
+        log.warning("preparing %s for this CPU: an int8 ONNX export, made once (about a "
+                    "minute)", version.split(":")[0])
         try:
             difference = export_int8(net, spec, path)
         except ModelError as error:
