@@ -234,12 +234,20 @@ def test_one_click_learns_installs_and_shows_your_taste_then_learns_again(
 
 
 @pytest.mark.slow  # starts the real trainer
-def test_cancel_stops_the_trainer_and_installs_nothing(qtbot, main, crops, lite0, tmp_path):
+def test_a_newer_request_replaces_a_run_and_cancel_installs_nothing(qtbot, main, crops,
+                                                                    lite0, tmp_path):
     folder = rated_folder(crops, tmp_path / "shoot", rated=24)
     page = open_folder(qtbot, main, folder)
     box, taste = page.score_panel.personal, page.personal
     qtbot.waitUntil(box.button.isEnabled, timeout=WAIT_MS)
     box.button.click()
+    qtbot.waitUntil(lambda: "reading your" in box.status_text(), timeout=TRAIN_MS)
+    first = taste.process.pid
+    # A newer request (e.g. new ratings) replaces the run under way: stopped, started again.
+    taste.learn(background=True)
+    qtbot.waitUntil(lambda: taste.process.pid != first and taste.process.running,
+                    timeout=WAIT_MS)
+    assert taste.background and taste.installs == 0
     run_dir = taste.run_dir
     qtbot.waitUntil(lambda: "reading your" in box.status_text(), timeout=TRAIN_MS)
     box.cancel.click()
@@ -281,3 +289,30 @@ def test_the_wizard_installs_a_learn_my_taste_run_the_same_way(qtbot, bridge, ti
     wizard.shutdown()
     # And the same function installs from the photo page:
     assert install_personal.__module__ == "critique_app.core.finetuning.personal"
+
+
+@pytest.mark.slow  # the wizard asks the trainer (its own process) to validate the folder
+def test_the_wizards_personal_taste_offers_the_same_run_first(qtbot, bridge, crops, lite0,
+                                                              tmp_path):
+    from critique_app.gui.finetune import FineTuneWizard
+    from critique_app.gui.finetune.model_page import FROZEN
+
+    folder = rated_folder(crops, tmp_path / "shoot", rated=24)
+    wizard = FineTuneWizard(bridge, Settings(), open_folder=folder,
+                            apply_settings=lambda _new: None)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.task_page.set_task("personal")
+    wizard.next()
+    data = wizard.data_page
+    data.open_folder_button.click()
+    qtbot.waitUntil(lambda: not data.busy and bool(data.summary.plain_text()), timeout=WAIT_MS)
+    assert "24 usable rows" in data.summary.plain_text()
+    wizard.next()
+    model = wizard.model_page
+    assert model.choice() == FROZEN and model.isComplete()  # recommended, and first
+    assert "Learn my taste" in model.base_note.plain_text()
+    out = tmp_path / "run"
+    assert wizard.build_plan().argv(out) == personal_argv(folder, out,
+                                                          personal_model_name(folder))
+    wizard.shutdown()
