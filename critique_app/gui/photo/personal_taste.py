@@ -248,6 +248,7 @@ class PersonalTaste(QObject):
         self.process.stdoutLine.connect(self._stdout)
         self.process.ended.connect(self._ended)
         self.folder: Path | None = None
+        self.run_folder: Path | None = None  # the folder the run under way learns from
         self.run_dir: Path | None = None
         self.name: str | None = None
         self.background = False  # the run was started by new ratings, not a click
@@ -322,15 +323,16 @@ class PersonalTaste(QObject):
         return self.process.running or self._install_task is not None
 
     def learn(self, *, background: bool = False) -> None:
-        """Learn the open folder's taste; a run under way is stopped and this one follows."""
+        """Learn the open folder's taste; a run under way is stopped and this one follows
+        (it learns from the folder open when it starts)."""
         if self.folder is None:
             return
-        if self.running:
+        if self.running:  # training (stopped now) or installing: this request follows
+            self.pending = background if self.pending is None else (self.pending and
+                                                                    background)
             if self.process.running:
-                self.pending = background if self.pending is None else (self.pending and
-                                                                        background)
                 self.process.stop()
-                self.box.set_progress(None, "newer ratings: starting again…")
+                self.box.set_progress(None, "a newer request: starting again…")
             return
         folder = self.folder
         try:
@@ -340,6 +342,7 @@ class PersonalTaste(QObject):
             self._fail(str(error))
             return
         self.changed.clear()
+        self.run_folder = folder
         self.background, self.cancelled, self.pending = background, False, None
         self._result = self._error = None
         self._photos, self._phase = 0, ""
@@ -397,7 +400,7 @@ class PersonalTaste(QObject):
             self._result = event.get("result") or {}
 
     def _ended(self, exit_code: int, how: str) -> None:
-        run_dir, name, folder = self.run_dir, self.name, self.folder
+        run_dir, name, folder = self.run_dir, self.name, self.run_folder
         if self.pending is not None:  # a newer request replaced this run
             background, self.pending = self.pending, None
             _remove(run_dir)
@@ -418,7 +421,7 @@ class PersonalTaste(QObject):
             self._fail(message)
             return
         self.box.set_progress(None, "installing…")
-        ratings = self.usable_count()
+        ratings = self.usable_count() if folder == self.folder else None
         services = self.services
 
         def work(task):
