@@ -107,8 +107,8 @@ def test_ratings_exiftool_embeds_are_read(tmp_path, kind):
     before = photo.read_bytes()
     rating = read_photo_rating(photo)
     assert rating == PhotoRating(stars=4, picked=True, color="Red")
-    assert rating.source == "embedded" and rating.source_file == photo.name
-    assert "embedded in" in rating.source_text() and rating.label() == "★★★★, picked, red label"
+    assert rating.read_from == "embedded" and rating.read_from_file == photo.name
+    assert "embedded in" in rating.read_from_text() and rating.label() == "★★★★, picked, red label"
     assert photo.read_bytes() == before  # read, never written
 
 
@@ -170,7 +170,7 @@ def test_a_rating_in_the_extended_part_is_read_as_exiftool_reads_it(tmp_path):
     photo.write_bytes(_app1(PHOTOS["rocket"].read_bytes(), *payloads))
     assert exiftool_tag(photo, "XMP:Rating") == "5"
     assert read_photo_rating(photo) == PhotoRating(stars=5)
-    assert read_photo_rating(photo).source == "embedded"
+    assert read_photo_rating(photo).read_from == "embedded"
 
 
 # --- sidecars exiftool writes; which wins ------------------------------------------------
@@ -184,7 +184,7 @@ def test_sidecars_exiftool_writes_win_over_the_embedded_rating(tmp_path):
     assert exiftool_tag(sidecar, "XMP:Rating") == "2"
     rating = read_photo_rating(photo)
     assert rating == PhotoRating(stars=2, picked=True, color="Red")
-    assert rating.source == "sidecar" and rating.source_file == sidecar.name
+    assert rating.read_from == "sidecar" and rating.read_from_file == sidecar.name
 
     sidecar.unlink()  # a sidecar with only a rating: pick and colour still from the photo
     exiftool("-XMP-xmp:Rating=0", "-o", sidecar, PHOTOS["coffee"])
@@ -196,7 +196,7 @@ def test_a_lightroom_stem_sidecar_beside_a_raw(tmp_path):
     raw = _embedded(tmp_path, "nef", "-XMP-xmp:Rating=1")
     exiftool("-tagsfromfile", raw, "-XMP-xmp:Rating=3", "-o", tmp_path / "chelsea.xmp", raw)
     rating = read_photo_rating(raw)
-    assert rating == PhotoRating(stars=3) and rating.source_file == "chelsea.xmp"
+    assert rating == PhotoRating(stars=3) and rating.read_from_file == "chelsea.xmp"
 
 
 # --- Critique writes the sidecar; exiftool reads it back ---------------------------------
@@ -209,7 +209,7 @@ def test_critique_writes_only_sidecars_that_exiftool_reads_back(tmp_path):
 
     update = set_stars(photo, 2)
     assert update.rating == PhotoRating(stars=2, picked=True, color="Red")
-    assert update.rating.source == "critique"
+    assert update.rating.read_from == "critique"
     assert exiftool_tag(sidecar, "XMP:Rating") == "2"
     assert exiftool_tag(sidecar, "XMP:PickLabel") == "3"  # the photo's pick, now the sidecar's
     assert exiftool_tag(photo, "XMP:Rating") == "4" and photo.read_bytes() == before
@@ -217,7 +217,7 @@ def test_critique_writes_only_sidecars_that_exiftool_reads_back(tmp_path):
     # Another tool changes the embedded rating later: the rating set in Critique wins.
     exiftool("-XMP-xmp:Rating=5", photo)
     rating = read_photo_rating(photo)
-    assert rating.stars == 2 and rating.source == "critique"
+    assert rating.stars == 2 and rating.read_from == "critique"
     before = photo.read_bytes()
 
     set_stars(photo, 0)  # cleared in Critique: 0 in the sidecar hides the photo's 5
@@ -268,7 +268,7 @@ def test_training_reads_embedded_and_sidecar_ratings(tmp_path):
     assert notes == {"a/chelsea.jpg": "5 stars", "b/chelsea.webp": "reject",
                      "c/chelsea.heic": "pick", "d/chelsea.tif": "4 stars"}
     assert dataset.unrated == 1 and not dataset.errors
-    assert read_photo_rating(overridden).source == "sidecar"
+    assert read_photo_rating(overridden).read_from == "sidecar"
     summary = summarize_folder(folder)
     assert (summary.rated, summary.embedded, summary.automatic) == (5, 3, 1)
 

@@ -21,7 +21,7 @@ Each property is taken from the sidecars when any sidecar has it (``xmp:Rating``
 sidecar is the later, editable copy (darktable and digiKam write it, and darktable
 copies the embedded rating into it on import). A rating set in Critique goes to the
 sidecars with ``critique:RatingSource="user"``, so it wins from then on; the photo
-itself is never written. :attr:`PhotoRating.source` says where the rating came from.
+itself is never written. `PhotoRating.read_from` says where the rating came from.
 
 Ratings set here are the photographer's: they are marked ``critique:RatingSource="user"``
 so automatic writers (``critique score --write-xmp``) keep them, and they replace
@@ -59,7 +59,7 @@ from critique_app.core.util.errors import CritiqueError, check_cancelled
 Flag = Literal["pick", "reject"] | None
 # Where a rating came from: a sidecar another tool wrote, the photo's own XMP, or Critique
 # (set in the app, or the scorer's automatic stars); None when the photo is unrated.
-RatingSource = Literal["sidecar", "embedded", "critique"] | None
+RatingReadFrom = Literal["sidecar", "embedded", "critique"] | None
 PICK_REJECTED, PICK_ACCEPTED = 1, 3  # digiKam's PickLabel: 0 none, 1 rejected, 3 accepted
 STAR, NO_STAR = "★", "☆"
 
@@ -75,8 +75,8 @@ class PhotoRating:
     automatic: bool = False
     color: str | None = None  # the xmp:Label colour label ("Red", ...), read only
     # Where the rating was read (not part of the rating: equal ratings compare equal).
-    source: RatingSource = field(default=None, compare=False)
-    source_file: str = field(default="", compare=False)  # the sidecar's or photo's name
+    read_from: RatingReadFrom = field(default=None, compare=False)
+    read_from_file: str = field(default="", compare=False)  # the sidecar's or photo's name
     note: str = field(default="", compare=False)  # read all the same, e.g. a wrong extension
 
     @property
@@ -118,15 +118,15 @@ class PhotoRating:
         parts += [f"{self.color.lower()} label"] if self.color else []
         return ", ".join(parts) if parts else "unrated"
 
-    def source_text(self) -> str:
+    def read_from_text(self) -> str:
         """Where the rating was read, for a tooltip: "from the photo's own XMP", ..."""
-        if self.source == "embedded":
-            return f"embedded in {self.source_file or 'the photo'} (its own XMP)"
-        if self.source == "critique":
+        if self.read_from == "embedded":
+            return f"embedded in {self.read_from_file or 'the photo'} (its own XMP)"
+        if self.read_from == "critique":
             who = "Critique's scorer" if self.automatic else "set in Critique"
-            return f"{who}, saved in {self.source_file or 'the sidecar'}"
-        if self.source == "sidecar":
-            return f"from the sidecar {self.source_file}".rstrip()
+            return f"{who}, saved in {self.read_from_file or 'the sidecar'}"
+        if self.read_from == "sidecar":
+            return f"from the sidecar {self.read_from_file}".rstrip()
         return ""
 
     def badge(self) -> str:
@@ -178,7 +178,7 @@ class RatingSummary:
         if not rating.rated:
             return
         self.rated += 1
-        self.embedded += rating.source == "embedded"
+        self.embedded += rating.read_from == "embedded"
         if rating.rejected:
             self.rejected += 1
         elif rating.stars:
@@ -268,18 +268,18 @@ def rating_from_sidecars(sidecars: list[Sidecar], embedded: Sidecar | None = Non
     picked = label.label == PICK_ACCEPTED and not rejected
     decided = rating if rating.has_rating and (rating.stars or rating.rejected) else (
         label if label.label in (PICK_REJECTED, PICK_ACCEPTED) else None)
-    source: RatingSource = None
+    read_from: RatingReadFrom = None
     where = ""
     if decided is not None and decided.where is not None:
         where = decided.where.path.name
         if decided is photo:
-            source = "embedded"
+            read_from = "embedded"
         elif decided.where.values(RATING_BASIS):
-            source = "critique"
+            read_from = "critique"
         else:
-            source = "sidecar"
+            read_from = "sidecar"
     return PhotoRating(rating.stars, rejected, picked, rating.automatic and not rejected,
-                       color, source, where)
+                       color, read_from, where)
 
 
 @dataclass
@@ -351,7 +351,7 @@ def _update(photo: Path, change) -> RatingUpdate:
     result = update_sidecars(photo, lambda sidecar: _changes(sidecar, new, embedded))
     saved = result.written + result.unchanged
     if new.rated and saved:
-        new = replace(new, source="critique", source_file=saved[0].name)
+        new = replace(new, read_from="critique", read_from_file=saved[0].name)
     return RatingUpdate(photo, new, result.written, result.unchanged, result.skipped)
 
 

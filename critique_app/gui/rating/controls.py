@@ -42,14 +42,14 @@ def automatic_note(rating: PhotoRating | None) -> str:
     return "stars from the score, not yours yet" if rating and rating.automatic else ""
 
 
-def source_note(rating: PhotoRating | None) -> str:
+def read_from_note(rating: PhotoRating | None) -> str:
     """Where a rating was read, for the rating bar: "embedded in IMG_1.jpg (its own XMP)",
     plus a note read along (a wrong extension, an unread packet); "" when unrated or set
     in Critique (the usual case: the tooltips still say so)."""
     if rating is None:
         return ""
-    parts = [rating.source_text()] if rating.rated and rating.source != "critique" else []
-    if rating.source == "embedded":
+    parts = [rating.read_from_text()] if rating.rated and rating.read_from != "critique" else []
+    if rating.read_from == "embedded":
         parts.append("rating it here saves a sidecar, which wins")
     if rating.note:
         parts.append(rating.note)
@@ -64,7 +64,7 @@ def rating_tip(rating: PhotoRating | None, problem: str | None = None) -> str:
     if not rating.rated:
         return rating.note
     note = " (from the score)" if rating.automatic else ""
-    where = rating.source_text()
+    where = rating.read_from_text()
     text = f"{rating.label()}{note}" + (f" — {where}" if where else "")
     return f"{text}\n{rating.note}" if rating.note else text
 
@@ -320,7 +320,7 @@ class RatingBar(QWidget):
         self.pick.setStyleSheet(f"color: {PICK_GREEN}; font-weight: bold;" if shown.picked else "")
         self.reject.setStyleSheet(f"color: {REJECT_RED}; font-weight: bold;"
                                   if shown.rejected else "")
-        status = " · ".join(part for part in (automatic_note(rating), source_note(rating))
+        status = " · ".join(part for part in (automatic_note(rating), read_from_note(rating))
                             if part)
         self.note.set_full_text(problem or (f"{status} · {KEYS_HINT}" if status else KEYS_HINT))
         self.note.setStyleSheet(f"color: {REJECT_RED if problem else GREY};")
@@ -348,4 +348,4 @@ class RatingBar(QWidget):
 
 
 __all__ = ["FINE_TUNE_HINT", "KEYS_HINT", "RatingBar", "RatingsController", "badge",
-           "rating_tip", "source_note"]
+           "rating_tip", "read_from_note"]
