@@ -27,12 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
+from critique_app.core.folder_scoring.runner import CULLING_MAX_SIDE
 from critique_app.core.scoring.backbone import (
     LITE0,
     LITE0_INPUT,
     LITE0_STORE_NAME,
     InputSpec,
 )
+from critique_app.core.scoring.preprocess import PREPROCESS_VERSION
 from critique_app.core.util.errors import CritiqueError, ModelError
 from train.data.records import DataError, ScoreRow
 from train.data.split import split_rows
@@ -44,7 +46,13 @@ from train.tasks.heads import fit_ridge, mean_metrics, means_of, srcc_interval
 LITE0_FEATURES = "lite0"  # the FeatureBackbone name
 FEATURE_KIND = "stages"  # what the head reads (mean_net.FEATURES); measured in
 # benchmarks/bench_small_data.py against "pooled" (the pooled output alone)
-FEATURE_VERSION = f"lite0-{FEATURE_KIND}-1|photo-analysis-size+squash-area-1"
+# How a photo becomes features (part of every cache key): decoded as `critique score`
+# decodes it (JPEG draft decoding to a long side of CULLING_MAX_SIDE), squashed as the score
+# models see it. Version 1 decoded at the app's analysis size (1280): a photo larger than
+# 720 px saw a different input in training than at scoring time.
+DECODE_VERSION = f"culling-{CULLING_MAX_SIDE}"
+FEATURE_VERSION = f"lite0-{FEATURE_KIND}-2|{DECODE_VERSION}+{PREPROCESS_VERSION}"
+FEATURE_GRAPH_TOLERANCE = 1e-3  # the feature graph (ONNX) against torch, largest difference
 FEATURES = 2848
 MIN_RATINGS = 20  # personal: fewer usable ratings stop the run with how many more to rate
 MIN_HELD_OUT = 5  # personal: photos held out at least (an SRCC needs a few)
@@ -82,33 +90,121 @@ def lite0_spec(input_size: int = LITE0_INPUT.size) -> InputSpec:
 
 
 def lite0_input(path: Path, spec: InputSpec) -> np.ndarray:
-    """float32 (3, S, S): the photo as the app decodes and squashes it for a score model."""
+    """float32 (3, S, S): the photo as `critique score` decodes it (draft decoding to a long
+    side of CULLING_MAX_SIDE) and squashes it for a score model."""
     from critique_app.core.photo import load_photo
     from critique_app.core.scoring.preprocess import to_network_input
 
-    return to_network_input(load_photo(path).pixels, spec)
+    return to_network_input(load_photo(path, max_side=CULLING_MAX_SIDE).pixels, spec)
+
+
+def feature_module(net):
+    """``net`` (a MeanScoreNet) as a module whose output is its head's input features: what
+    the feature graph is exported from."""
+    import torch
+
+    class FeatureGraph(torch.nn.Module):
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, images):
+            return self.inner.embed(images)
+
+    return FeatureGraph(net).eval()
 
 
 class Lite0Embedder:
     """Lite0's features as the exported model computes them: (B, 3, S, S) normalised
-    inputs -> (B, FEATURES)."""
+    inputs -> (B, FEATURES). On a GPU in torch; on the CPU through ONNX Runtime (as
+    `critique score` runs the exported model): the feature graph is exported once, kept
+    beside the embedding cache (``graph_dir``) under the backbone's version, and checked
+    against torch when it is made."""
 
-    def __init__(self, backbone: FeatureBackbone, hardware) -> None:
+    def __init__(self, backbone: FeatureBackbone, hardware, graph_dir: Path | None = None,
+                 *, runtime: str = "auto") -> None:
         import torch
 
         from critique_app.core.scoring.backbone import lite0_from_folder
         from critique_app.core.scoring.mean_net import MeanScoreNet
 
         self.device = hardware.device
-        self.net = MeanScoreNet(lite0_from_folder(backbone.folder), FEATURE_KIND)
-        self.net = self.net.to(self.device).eval()
         self._torch = torch
+        self.session = None
+        self.graph_seconds = 0.0  # time spent exporting and checking the graph (0: reused)
+        use_onnx = runtime == "onnx" or (runtime == "auto" and self.device == "cpu")
+        self.net = None
+        if use_onnx:
+            path = self.graph_path(backbone, graph_dir)
+            if not path.is_file():
+                started = time.perf_counter()
+                net = MeanScoreNet(lite0_from_folder(backbone.folder), FEATURE_KIND).eval()
+                export_feature_graph(net, path, _input_size(backbone))
+                self.graph_seconds = time.perf_counter() - started
+            self.session = _feature_session(path)
+            self.runtime = "onnx"
+        else:
+            self.net = MeanScoreNet(lite0_from_folder(backbone.folder), FEATURE_KIND)
+            self.net = self.net.to(self.device).eval()
+            self.runtime = "torch"
+
+    @staticmethod
+    def graph_path(backbone: FeatureBackbone, graph_dir: Path | None) -> Path:
+        import hashlib
+        import tempfile
+
+        folder = Path(graph_dir) if graph_dir else Path(tempfile.gettempdir())
+        tag = hashlib.sha256(backbone.version.encode()).hexdigest()[:16]
+        return folder / f"lite0-features-{tag}.onnx"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if self.session is not None:
+            (out,) = self.session.run(None, {"image": batch})
+            return np.asarray(out, np.float32)
         torch = self._torch
-        images = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+        images = torch.from_numpy(batch).to(self.device)
         with torch.inference_mode():
             return self.net.embed(images).float().cpu().numpy()
+
+
+def _input_size(backbone: FeatureBackbone) -> int:
+    return int(backbone.version.rsplit("|", 1)[1])
+
+
+def export_feature_graph(net, path: Path, input_size: int) -> dict:
+    """Export ``net``'s feature graph to ``path`` (atomically) and check it against torch on
+    a few inputs; a difference above FEATURE_GRAPH_TOLERANCE removes it and refuses."""
+    import torch
+
+    from critique_app.core.scoring.onnx_runtime import export_onnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    graph = feature_module(net)
+    export_onnx(graph, path, input_size, output="features")
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(0.0, 1.0, (2, 3, input_size, input_size)).astype(np.float32)
+    with torch.inference_mode():
+        expected = graph(torch.from_numpy(inputs)).numpy()
+    (got,) = _feature_session(path).run(None, {"image": inputs})
+    difference = float(np.abs(got - expected).max())
+    if not math.isfinite(difference) or difference > FEATURE_GRAPH_TOLERANCE:
+        path.unlink(missing_ok=True)
+        raise ModelError(f"the Lite0 feature graph (ONNX) differs from torch by "
+                         f"{difference:.3g} (more than {FEATURE_GRAPH_TOLERANCE})", path=path)
+    return {"max_abs_difference": difference}
+
+
+def _feature_session(path: Path):
+    """An ONNX Runtime session set up as :class:`OnnxScorer`'s CPU session (no spinning
+    threads: the photo decoders share the cores)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 @dataclass
@@ -183,7 +279,7 @@ def train_frozen_head(plan: FrozenRun, rows: list[ScoreRow], backbone: FeatureBa
     spec = lite0_spec(plan.input_size)
     embed_batch = plan.embed_batch_size or (64 if hardware.device == "cuda" else 16)
     embedded = embed_photos([row.image for row in rows], backbone, cache, progress,
-                            make_embedder=lambda: Lite0Embedder(backbone, hardware),
+                            make_embedder=lambda: Lite0Embedder(backbone, hardware, cache.folder),
                             batch_size=embed_batch, workers=plan.workers,
                             load_input=partial(lite0_input, spec=spec))
     bad = {path for path, _ in embedded.failures}
