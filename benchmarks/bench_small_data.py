@@ -13,7 +13,9 @@ Printed: held-out SRCC (with its 95% bootstrap interval) and seconds of
   see whether they would beat the ridge (5-fold CV on the training photos and held out);
 - `personal` without --base on 300 of the photos rated with stars in XMP sidecars, with
   features cached (the issue's target: <= 30 s on 2 cores), and, with --compare-score, the
-  time `critique score` takes for those 300 photos against the time their features took.
+  time `critique score` takes for those 300 photos against the time their features took
+  (benchmarks/bench_personal_features.py measures that alone, in one process, with the
+  feature pass before and after it ran through ONNX Runtime).
 
     .venv/bin/python benchmarks/bench_small_data.py [--photos 400] [--epochs 10]
         [--work DIR] [--skip-finetune] [--compare-score]
@@ -246,7 +248,8 @@ def fresh_feature_seconds(folder: Path, work: Path) -> float:
     try:
         embedded = embed_photos(sorted(folder.glob("*.jpg")), backbone, cache,
                                 Progress(),
-                                make_embedder=lambda: Lite0Embedder(backbone, hardware),
+                                make_embedder=lambda: Lite0Embedder(backbone, hardware,
+                                                                  work / "embeddings-fresh"),
                                 load_input=lambda p: lite0_input(p, lite0_spec()))
     finally:
         cache.close()

@@ -247,3 +247,48 @@ def test_personal_without_base_uses_the_installed_clip_backbone(crops, tmp_path)
     few = rated_folder(crops, tmp_path / "few", limit=5)
     assert run("personal", "--data", few, "--out", tmp_path / "few-run", "--profile", "cpu",
                "--progress", "none") == 2
+
+
+@pytest.mark.slow  # computes Lite0 features, exports a model
+def test_training_features_are_what_the_exported_model_sees_at_scoring_time(crops, features,
+                                                                            lite0, tmp_path):
+    """The fast feature pass (draft decoding at CULLING_MAX_SIDE, the ONNX feature graph)
+    gives, through the ridge head, what the exported model.onnx gives `critique score` for
+    the same photo: the same input, bit for bit, and the same mean to 1e-4."""
+    from safetensors.numpy import load_file
+
+    from critique_app.core.folder_scoring.runner import CULLING_MAX_SIDE, _prepare
+    from critique_app.core.scoring.onnx_runtime import OnnxScorer
+    from tests.helpers.photos import PHOTOS
+    from train.hardware import resolve_hardware
+    from train.tasks.frozen import (
+        Lite0Embedder,
+        lite0_input,
+        lite0_spec,
+        resolve_lite0_backbone,
+    )
+
+    out = tmp_path / "run"
+    assert run("score", "--data", crops / "ratings.csv", "--out", out, "--recipe", "frozen",
+               "--profile", "cpu", "--embedding-cache", features, "--progress", "none") == 0
+    weights = load_file(str(out / "model" / "model.safetensors"))
+    w = weights["head.weight"].astype(np.float64).ravel()
+    b = float(weights["head.bias"].ravel()[0])
+    from PIL import Image
+
+    large = tmp_path / "large.jpg"  # over CULLING_MAX_SIDE: a draft-decoded JPEG
+    with Image.open(PHOTOS["china"]) as image:
+        image.convert("RGB").resize((2400, 1600), Image.Resampling.BICUBIC).save(large,
+                                                                                 quality=92)
+    photos = [large, PHOTOS["astronaut"], sorted(crops.glob("*.jpg"))[0]]
+    spec = lite0_spec()
+    fast = np.stack([lite0_input(p, spec) for p in photos])
+    scoring = np.stack([_prepare(0, p, "key", {"photo": spec}, False, CULLING_MAX_SIDE)
+                        .inputs["photo"] for p in photos])
+    np.testing.assert_array_equal(fast, scoring)
+    embedder = Lite0Embedder(resolve_lite0_backbone(), resolve_hardware("cpu", "auto", None),
+                             features)
+    assert embedder.runtime == "onnx"
+    from_features = embedder(fast).astype(np.float64) @ w + b
+    exported = OnnxScorer(out / "model" / "model.onnx", device="cpu")(scoring)
+    np.testing.assert_allclose(from_features, exported, atol=1e-4, rtol=0)
