@@ -5,7 +5,11 @@ small-data recipe of ``score`` (``--recipe frozen``).
 2. compute every photo's Lite0 features once (the ImageNet EfficientNet-Lite0 of the model
    store: the mean and standard deviation over the image of each block's output, then the
    pooled output; 2848 numbers, see :mod:`critique_app.core.scoring.mean_net`), cached
-   across runs by photo content and backbone version (:mod:`train.tasks.embeddings`);
+   across runs by photo content and backbone version (:mod:`train.tasks.embeddings`). Each
+   photo is decoded as `critique score` decodes it (JPEG draft decoding to a long side of
+   720) and squashed by the same ``to_network_input``, so the head learns from what the
+   exported model sees; on the CPU the features come from the feature graph run by ONNX
+   Runtime (exported once, kept beside the embedding cache, checked against torch);
 3. fit a ridge regression of the rated mean score on the standardised features, its
    strength chosen by 5-fold cross-validation on the training photos (closed form: well
    under a second for hundreds of photos);
@@ -136,12 +140,16 @@ class Lite0Embedder:
         self.net = None
         if use_onnx:
             path = self.graph_path(backbone, graph_dir)
-            if not path.is_file():
+            try:
+                self.session = _feature_session(path) if path.is_file() else None
+            except Exception:  # a damaged file: made again
+                self.session = None
+            if self.session is None:
                 started = time.perf_counter()
                 net = MeanScoreNet(lite0_from_folder(backbone.folder), FEATURE_KIND).eval()
                 export_feature_graph(net, path, _input_size(backbone))
+                self.session = _feature_session(path)
                 self.graph_seconds = time.perf_counter() - started
-            self.session = _feature_session(path)
             self.runtime = "onnx"
         else:
             self.net = MeanScoreNet(lite0_from_folder(backbone.folder), FEATURE_KIND)
