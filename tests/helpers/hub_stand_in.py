@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
+
+from tests.helpers.local_server import LocalServer, QuietHandler
 
 LFS_FROM = 1024  # files at least this big are served like LFS files (sha256 ETag)
 
@@ -43,20 +43,10 @@ class Repo:
         return self.refs.get(revision)
 
 
-class HubStandIn:
+class HubStandIn(LocalServer):
     def __init__(self) -> None:
         self.repos: dict[str, Repo] = {}
-        self.drop: dict[str, bool] = {}
-        self.requests: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)  # a quick shutdown
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(_handler(self))
 
     def add(self, repo: str, commit: str, files: dict[str, bytes],
             branch: str | None = "main") -> None:
@@ -66,29 +56,9 @@ class HubStandIn:
         if branch:
             entry.refs[branch] = commit
 
-    def start(self) -> HubStandIn:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
 
 def _handler(hub: HubStandIn):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args) -> None:  # quiet test output
-            pass
-
-        def do_HEAD(self) -> None:
-            self._answer(head=True)
-
-        def do_GET(self) -> None:
-            self._answer(head=False)
-
+    class Handler(QuietHandler):
         def _answer(self, *, head: bool) -> None:
             path = unquote(urlsplit(self.path).path)
             hub.requests.append(f"{self.command} {path}")

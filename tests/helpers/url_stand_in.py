@@ -9,53 +9,23 @@ to False to heal the network. ``server.requests`` lists what was asked.
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
+from tests.helpers.local_server import LocalServer, QuietHandler
 
-class UrlStandIn:
+
+class UrlStandIn(LocalServer):
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
-        self.drop: dict[str, bool] = {}
-        self.requests: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)  # a quick shutdown
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(_handler(self))
 
     def add(self, path: str, data: bytes) -> None:
         """Serve ``data`` at ``path`` (the URL's path, e.g. ``/owner/repo/raw/commit/f``)."""
         self.files["/" + unquote(path).lstrip("/")] = data
 
-    def start(self) -> UrlStandIn:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
 
 def _handler(server: UrlStandIn):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args) -> None:  # quiet test output
-            pass
-
-        def do_HEAD(self) -> None:
-            self._answer(head=True)
-
-        def do_GET(self) -> None:
-            self._answer(head=False)
-
+    class Handler(QuietHandler):
         def _answer(self, *, head: bool) -> None:
             path = unquote(urlsplit(self.path).path)
             server.requests.append(f"{self.command} {path}")
