@@ -101,3 +101,18 @@ def tiny_language_models(tmp_path_factory) -> dict[str, Path]:
             "talker": save_tiny_causal_lm(root / "talker", never_stop=True),
             "vlm": save_tiny_vlm(root / "vlm"),
             "idefics3": save_tiny_idefics3(root / "idefics3")}
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path):
+    """The stand-in Hub on 127.0.0.1, with this process pointed at it and allowed online."""
+    from huggingface_hub import constants
+
+    from tests.helpers.hub_stand_in import HubStandIn
+
+    stand_in = HubStandIn().start()
+    monkeypatch.setenv("HF_ENDPOINT", stand_in.url)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # conftest's env may have set it
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    yield stand_in
+    stand_in.stop()

@@ -54,19 +54,6 @@ def depth_entry_for(files: dict[str, bytes]):
 
 
 @pytest.fixture
-def hub(monkeypatch, tmp_path):
-    """The stand-in Hub, with this process pointed at it and allowed online."""
-    from huggingface_hub import constants
-
-    stand_in = HubStandIn().start()
-    monkeypatch.setenv("HF_ENDPOINT", stand_in.url)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # conftest's env may have set it
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    yield stand_in
-    stand_in.stop()
-
-
-@pytest.fixture
 def depth_store(hub, tiny_depth_files, tmp_path):
     hub.add(DEPTH_REPO, DEPTH_COMMIT, tiny_depth_files)
     entry = entry_from_dict(depth_entry_for(tiny_depth_files), where="test")

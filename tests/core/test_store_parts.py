@@ -25,7 +25,6 @@ from critique_app.core.store.manifest import entry_from_dict, load_manifest
 from critique_app.core.store.store import RECORD, LicenceNotAccepted, ModelStore
 from critique_app.core.store.urls import MIRROR_ENV, resolve_url
 from critique_app.core.util.errors import Cancelled, ModelError
-from tests.helpers.hub_stand_in import HubStandIn
 from tests.helpers.photos import REPO_ROOT
 from tests.helpers.url_stand_in import UrlStandIn
 
@@ -84,18 +83,6 @@ def laion_entry(backbone: dict[str, bytes]):
         if file["path"] == "backbone/model.safetensors":
             file.pop("size")
     return entry_from_dict(raw, where="test")
-
-
-@pytest.fixture
-def hub(monkeypatch, tmp_path):
-    from huggingface_hub import constants
-
-    stand_in = HubStandIn().start()
-    monkeypatch.setenv("HF_ENDPOINT", stand_in.url)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # conftest's env may have set it
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    yield stand_in
-    stand_in.stop()
 
 
 @pytest.fixture

@@ -29,17 +29,23 @@ def brightness_target(brightness: np.ndarray) -> torch.Tensor:
     return target / target.sum(dim=1, keepdim=True)
 
 
-def train_tiny_scorer(steps: int = 60, seed: int = 0) -> ScoreNet:
-    torch.manual_seed(seed)
+def brightness_batches(steps: int, seed: int):
+    """``steps`` batches of 16 textured grey 64 px images, normalised, with their
+    brightness (0.05-0.95): what the tiny scorers learn to rate."""
     rng = np.random.default_rng(seed)
-    net = ScoreNet(create_backbone(TINY_BACKBONE), dropout=0.0)
-    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
-    net.train()
     for _ in range(steps):
         brightness = rng.uniform(0.05, 0.95, size=16).astype(np.float32)
         texture = rng.normal(0, 0.08, size=(16, 3, 64, 64)).astype(np.float32)
         pixels = np.clip(brightness[:, None, None, None] + texture, 0, 1)
-        images = torch.from_numpy((pixels - 0.5) / 0.5)
+        yield torch.from_numpy((pixels - 0.5) / 0.5), brightness
+
+
+def train_tiny_scorer(steps: int = 60, seed: int = 0) -> ScoreNet:
+    torch.manual_seed(seed)
+    net = ScoreNet(create_backbone(TINY_BACKBONE), dropout=0.0)
+    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
+    net.train()
+    for images, brightness in brightness_batches(steps, seed):
         loss = emd_loss(net(images), brightness_target(brightness))
         optimiser.zero_grad()
         loss.backward()
@@ -173,15 +179,10 @@ def save_tiny_mean_scorer(folder: Path, *, name: str = "tiny-mean", steps: int =
     from critique_app.core.scoring.mean_net import MeanScoreNet
 
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
     net = MeanScoreNet(create_backbone(TINY_BACKBONE))
     optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
     net.train()
-    for _ in range(steps):
-        brightness = rng.uniform(0.05, 0.95, size=16).astype(np.float32)
-        texture = rng.normal(0, 0.08, size=(16, 3, 64, 64)).astype(np.float32)
-        pixels = np.clip(brightness[:, None, None, None] + texture, 0, 1)
-        images = torch.from_numpy((pixels - 0.5) / 0.5)
+    for images, brightness in brightness_batches(steps, seed):
         target = 1.0 + 9.0 * torch.from_numpy(brightness)
         loss = ((net(images) - target) ** 2).mean()
         optimiser.zero_grad()

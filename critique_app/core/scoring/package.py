@@ -103,6 +103,16 @@ def save_score_model(model, folder: Path, *, name: str, backbone: str, modality:
     return folder
 
 
+def training_record(extra: dict, name: str) -> dict:
+    """The training record in a score model's metadata; a model without one (never
+    trained) is refused: an untrained head would print random numbers as scores."""
+    training = extra.get("training")
+    if not training or int(training.get("samples", 0)) <= 0:
+        raise ModelError(f"the score model '{name}' has no training record: it was never "
+                         "trained, so it cannot score photos")
+    return training
+
+
 def read_score_model_info(folder: Path) -> ScoreModelInfo:
     folder = Path(folder)
     path = folder / LOCAL_METADATA
@@ -114,10 +124,7 @@ def read_score_model_info(folder: Path) -> ScoreModelInfo:
                          f"{LOCAL_METADATA})") from None
     if extra.get("format") != FORMAT:
         raise ModelError(f"{folder}: unknown score model format {extra.get('format')!r}")
-    training = extra.get("training")
-    if not training or int(training.get("samples", 0)) <= 0:
-        raise ModelError(f"the score model '{metadata.get('name', folder.name)}' has no training "
-                         "record: it was never trained, so it cannot score photos")
+    training = training_record(extra, metadata.get("name", folder.name))
     try:
         info = ScoreModelInfo(
             name=metadata["name"],

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from critique_app.core.scoring.backbone import InputSpec
-from critique_app.core.scoring.package import Training
+from critique_app.core.scoring.package import Training, training_record
 from critique_app.core.scoring.preprocess import preprocess_version
 from critique_app.core.scoring.pretrained.laion import EMBEDDING, AestheticHead, load_backbone
 from critique_app.core.scoring.pretrained.registry import ARCHITECTURES, CLIP_HEAD_ARCHITECTURES
@@ -174,10 +174,7 @@ def read_clip_head_info(folder: Path) -> ClipHeadInfo:
     if not isinstance(extra, dict) or extra.get("format") != FORMAT:
         raise ModelError(f"{folder} is not a CLIP-head score model")
     name = metadata.get("name", folder.name)
-    training = extra.get("training")
-    if not training or int(training.get("samples", 0)) <= 0:
-        raise ModelError(f"the score model '{name}' has no training record: it was never "
-                         "trained, so it cannot score photos")
+    training = training_record(extra, name)
     try:
         info = ClipHeadInfo(
             name=name, head=extra["head"], head_kwargs=dict(extra.get("head_kwargs", {})),
