@@ -28,6 +28,11 @@ class ExifSummary:
     shutter_s: float | None = None
     iso: int | None = None
     taken_at: str | None = None  # ISO 8601, camera local time (EXIF has no zone)
+    # Culling orders a burst's frames by these: cameras shoot several frames a second
+    taken_subsec: float | None = None  # fraction of a second to add to taken_at, 0 <= x < 1
+    taken_offset: str | None = None  # camera's UTC offset, "+02:00", when it wrote one
+    exposure_bias_ev: float | None = None  # exposure compensation (brackets step it)
+    serial: str | None = None  # camera body serial: tells two bodies of one model apart
 
     @property
     def shutter_text(self) -> str | None:

@@ -23,6 +23,12 @@ _EXIF = {
     "f_number": 0x829D,
     "iso": 0x8827,
     "datetime_original": 0x9003,
+    "offset_time": 0x9010,
+    "offset_time_original": 0x9011,
+    "exposure_bias": 0x9204,
+    "subsec_time": 0x9290,
+    "subsec_time_original": 0x9291,
+    "body_serial": 0xA431,
     "focal_length": 0x920A,
     "focal_length_35mm": 0xA405,
     "lens_make": 0xA433,
@@ -182,6 +188,10 @@ def _summary(exif: Image.Exif, sub) -> ExifSummary:
     if isinstance(iso, tuple | list):
         iso = iso[0] if iso else None
     focal_35 = _number(sub.get(_EXIF["focal_length_35mm"]))
+    original = _iso_datetime(sub.get(_EXIF["datetime_original"]))
+    # The sub-second and offset tags belong to the date they are read with
+    subsec, offset = ("subsec_time_original", "offset_time_original") if original else (
+        "subsec_time", "offset_time")
     return ExifSummary(
         camera=camera,
         lens=_text(sub.get(_EXIF["lens_model"])),
@@ -190,8 +200,37 @@ def _summary(exif: Image.Exif, sub) -> ExifSummary:
         aperture_f=_round(_number(sub.get(_EXIF["f_number"])), 1),
         shutter_s=_number(sub.get(_EXIF["exposure_time"])),
         iso=int(iso) if _number(iso) else None,
-        taken_at=_iso_datetime(sub.get(_EXIF["datetime_original"]) or exif.get(_IFD0["datetime"])),
+        taken_at=original or _iso_datetime(exif.get(_IFD0["datetime"])),
+        taken_subsec=_subsec(sub.get(_EXIF[subsec])),
+        taken_offset=_offset(sub.get(_EXIF[offset])),
+        exposure_bias_ev=_round(_signed(sub.get(_EXIF["exposure_bias"])), 2),
+        serial=_text(sub.get(_EXIF["body_serial"])),
     )
+
+
+def _signed(value) -> float | None:
+    """A finite number of either sign (an exposure bias of -2/3 EV), else None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def _subsec(value) -> float | None:
+    """SubSecTime digits ("25" is 0.25 s; trailing spaces are padding) as a fraction."""
+    text = _text(value)
+    if not text or not text.isdigit():
+        return None
+    return float(f"0.{text}")
+
+
+def _offset(value) -> str | None:
+    """OffsetTime "+02:00" / "-05:30" as written; anything else (e.g. "   :  ") is None."""
+    text = _text(value)
+    if not text or len(text) != 6 or text[0] not in "+-" or text[3] != ":":
+        return None
+    return text if text[1:3].isdigit() and text[4:6].isdigit() else None
 
 
 def _round(value: float | None, digits: int) -> float | None:
