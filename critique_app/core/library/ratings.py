@@ -39,11 +39,13 @@ from typing import Literal
 
 from critique_app.core.library.finding import find_photos
 from critique_app.core.library.xmp import (
+    FLAG_SOURCE,
     LABEL,
     PICK_LABEL,
     RATING,
     RATING_BASIS,
     USER_BASIS,
+    WRITTEN_FLAG,
     WRITTEN_RATING,
     Changes,
     FolderListing,
@@ -372,6 +374,11 @@ def _changes(sidecar: Sidecar, new: PhotoRating, embedded: Sidecar | None = None
     if (now != wanted and not unrated_anyway) or claim:
         rating = str(wanted)
         changes = {RATING: rating, RATING_BASIS: USER_BASIS, WRITTEN_RATING: rating}
+    if sidecar.values(FLAG_SOURCE) and (new.picked or new.rejected):
+        # A flag the photographer set over one ``critique cull`` wrote is theirs now.
+        changes |= {FLAG_SOURCE: None, WRITTEN_FLAG: None}
+        if new.rejected and now == -1 and set(bases) != {USER_BASIS}:
+            changes |= {RATING_BASIS: USER_BASIS, WRITTEN_RATING: "-1"}
     label = sidecar.int_value(PICK_LABEL)
     cleared = "0" if photo_label in (PICK_REJECTED, PICK_ACCEPTED) else None
     if new.picked:

@@ -22,6 +22,11 @@ the photographer, see :mod:`critique_app.core.library.ratings`) was set by the p
 is kept unless the caller asks to overwrite it; so is a digiKam pick or reject flag
 (``digiKam:PickLabel`` 3 or 1), the photographer's judgement of the photo.
 
+``critique cull --xmp`` marks each group's best as a pick (``PickLabel="3"``) and, when
+asked, the others as rejected (``PickLabel="1"`` and ``xmp:Rating="-1"``) with
+:func:`write_cull_flag`; those carry ``critique:FlagSource``/``critique:WrittenFlag``, so
+a later cull replaces its own flags but never the photographer's stars, pick or reject.
+
 :func:`update_sidecars` is the general edit underneath: any simple properties set or
 removed, with the same byte-preserving, checked, atomic writes.
 
@@ -37,11 +42,13 @@ This module is the public face; each job lives in a private module:
 * ``_edit_check``: the check each edit passes before it is written;
 * ``_writing``: one sidecar's atomic write (through :mod:`critique_app.core.util.files`);
 * ``_updates``: read all of a photo's sidecars, edit and check all, then write each;
-* ``_star_ratings``: stars from scores, and :func:`write_rating`.
+* ``_star_ratings``: stars from scores, and :func:`write_rating`;
+* ``_cull_flags``: a cull's pick or reject, and :func:`write_cull_flag`.
 """
 
 from __future__ import annotations
 
+from critique_app.core.library.xmp._cull_flags import CullFlag, write_cull_flag
 from critique_app.core.library.xmp._embedded import (
     MAX_PACKET_BYTES,
     EmbeddedXmp,
@@ -49,11 +56,13 @@ from critique_app.core.library.xmp._embedded import (
 )
 from critique_app.core.library.xmp._properties import (
     CRITIQUE_NS,
+    FLAG_SOURCE,
     LABEL,
     PICK_LABEL,
     RATING,
     RATING_BASIS,
     USER_BASIS,
+    WRITTEN_FLAG,
     WRITTEN_RATING,
     XMP_NS,
     Changes,
@@ -79,15 +88,18 @@ from critique_app.core.library.xmp._updates import SidecarResult, update_sidecar
 
 __all__ = [
     "CRITIQUE_NS",
+    "FLAG_SOURCE",
     "LABEL",
     "MAX_PACKET_BYTES",
     "PICK_LABEL",
     "RATING",
     "RATING_BASIS",
     "USER_BASIS",
+    "WRITTEN_FLAG",
     "WRITTEN_RATING",
     "XMP_NS",
     "Changes",
+    "CullFlag",
     "EmbeddedXmp",
     "FolderListing",
     "Property",
@@ -102,5 +114,6 @@ __all__ = [
     "stars_from_mean",
     "stars_from_percentile",
     "update_sidecars",
+    "write_cull_flag",
     "write_rating",
 ]

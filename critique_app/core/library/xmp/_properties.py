@@ -15,6 +15,10 @@ RATING: Property = (XMP_NS, "Rating")  # 1-5 stars, 0 unrated, -1 rejected
 RATING_BASIS: Property = (CRITIQUE_NS, "RatingSource")  # what the stars were made from
 WRITTEN_RATING: Property = (CRITIQUE_NS, "WrittenRating")
 PICK_LABEL: Property = (DIGIKAM_NS, "PickLabel")  # 0 none, 1 rejected, 2 pending, 3 accepted
+# A pick or reject that ``critique cull --xmp`` wrote: what wrote it (e.g. "cull") and the
+# PickLabel it wrote, so a later cull may replace its own flag and never the photographer's.
+FLAG_SOURCE: Property = (CRITIQUE_NS, "FlagSource")
+WRITTEN_FLAG: Property = (CRITIQUE_NS, "WrittenFlag")
 LABEL: Property = (XMP_NS, "Label")  # a colour label ("Red", ...): Lightroom, digiKam, Bridge
 USER_BASIS = "user"  # RatingSource of a rating the photographer set in the app
 
