@@ -1,0 +1,1 @@
+"""The Cull page: groups of frames as stacks, the pick marked, flags on the thumbnails."""
