@@ -1,0 +1,99 @@
+"""How alike two frames look, from their facts: each cue votes "same", "different" or
+abstains, so one noisy cue cannot join or split frames on its own.
+
+Thresholds were read off real packaged photos (tests/helpers/bursts.py) made into bursts
+(shifts of a few px, motion blur, defocus, JPEG): frames of one scene scored phash
+distance 0-9, thumb cosine 0.89-0.99, colour-moment distance 0.0-0.3; different scenes
+phash 22-41, thumb -0.5-0.46, colour 1.0-1.7.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+HASH_SAME = 12  # of 64 bits: shaken/defocused twins of one frame stay within ~10
+HASH_DIFFERENT = 22  # unrelated photos sit near 32 (half the bits); 22 leaves a margin
+NEAR_IDENTICAL_HASH = 10  # "near-identical" in the words shown to the photographer
+THUMB_SAME = 0.8  # 16x16 thumbs barely notice blur or a few px of shake
+THUMB_DIFFERENT = 0.5
+COLOUR_SAME = 0.5  # mean |log10| difference of the 42 colour moments
+COLOUR_DIFFERENT = 1.0
+EMBED_SAME = 0.9  # backbone features are non-negative: unrelated photos still score ~0.6
+EMBED_DIFFERENT = 0.75
+
+
+def hash_distance(a: str, b: str) -> int:
+    return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+
+def thumb_cosine(a, b) -> float:
+    return float(np.dot(np.asarray(a, float), np.asarray(b, float)))
+
+
+def colour_distance(a, b) -> float:
+    """Colour moments span ~20 orders of magnitude: compare their logarithms."""
+    la = np.log10(np.maximum(np.abs(np.asarray(a, float)), 1e-30))
+    lb = np.log10(np.maximum(np.abs(np.asarray(b, float)), 1e-30))
+    return float(np.mean(np.abs(la - lb)))
+
+
+def embed_cosine(a, b) -> float | None:
+    if a is None or b is None or len(a) != len(b):
+        return None
+    return float(np.dot(np.asarray(a, float), np.asarray(b, float)))
+
+
+@dataclass(frozen=True)
+class Likeness:
+    hash_bits: int
+    thumb: float
+    colour: float
+    embed: float | None
+    votes: int  # cues saying "same" minus cues saying "different"
+
+    @property
+    def near_identical(self) -> bool:
+        return self.hash_bits <= NEAR_IDENTICAL_HASH and self.thumb >= THUMB_SAME
+
+
+def _vote(value: float | None, same: float, different: float, higher_is_same: bool) -> int:
+    if value is None:
+        return 0
+    if higher_is_same:
+        return 1 if value >= same else -1 if value < different else 0
+    return 1 if value <= same else -1 if value >= different else 0
+
+
+def likeness(a: dict, b: dict) -> Likeness:
+    bits = hash_distance(a["phash"], b["phash"])
+    thumb = thumb_cosine(a["thumb"], b["thumb"])
+    colour = colour_distance(a["colour"], b["colour"])
+    embed = embed_cosine(a.get("embedding"), b.get("embedding"))
+    votes = (_vote(bits, HASH_SAME, HASH_DIFFERENT, False)
+             + _vote(thumb, THUMB_SAME, THUMB_DIFFERENT, True)
+             + _vote(colour, COLOUR_SAME, COLOUR_DIFFERENT, False)
+             + _vote(embed, EMBED_SAME, EMBED_DIFFERENT, True))
+    return Likeness(bits, thumb, colour, embed, votes)
+
+
+def thumb_shift(a, b, max_shift: int = 8, min_overlap: int = 6) -> tuple[int, int, float]:
+    """The (dx, dy) in thumb pixels (of 16) that best lines ``b`` up with ``a``, and the
+    correlation of the overlap there: a panning camera shows as a large shift with a
+    high correlation, where the unshifted thumbs barely match."""
+    ta = np.asarray(a, float).reshape(16, 16)
+    tb = np.asarray(b, float).reshape(16, 16)
+    best = (0, 0, -1.0)
+    for dy in range(-max_shift, max_shift + 1):
+        for dx in range(-max_shift, max_shift + 1):
+            if (16 - abs(dx)) < min_overlap or (16 - abs(dy)) < min_overlap:
+                continue
+            pa = ta[max(dy, 0):16 + min(dy, 0), max(dx, 0):16 + min(dx, 0)].ravel()
+            pb = tb[max(-dy, 0):16 + min(-dy, 0), max(-dx, 0):16 + min(-dx, 0)].ravel()
+            if pa.size < 48 or pa.std() < 1e-9 or pb.std() < 1e-9:
+                continue
+            corr = float(np.corrcoef(pa, pb)[0, 1])
+            if corr > best[2]:
+                best = (dx, dy, corr)
+    return best
