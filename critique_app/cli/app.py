@@ -109,6 +109,7 @@ def main() -> None:
 
 def _register_subcommands() -> None:
     from critique_app.cli.critique import critique
+    from critique_app.cli.cull import cull
     from critique_app.cli.models import models_app
     from critique_app.cli.personas import personas_app
     from critique_app.cli.score import score
@@ -117,6 +118,7 @@ def _register_subcommands() -> None:
     app.add_typer(personas_app, name="personas")
     app.command()(score)
     app.command()(critique)
+    app.command()(cull)
 
 
 _register_subcommands()
