@@ -1,4 +1,4 @@
-"""The main window: menus, toolbar, drag and drop, the photo and folder pages."""
+"""The main window: menus, toolbar, drag and drop, the photo, folder and cull pages."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from critique_app.core.app.settings import Settings, apply_models_dir, save_sett
 from critique_app.core.library.finding import dialog_filter, find_photos
 from critique_app.core.util.errors import CritiqueError
 from critique_app.gui.bridge import Bridge
+from critique_app.gui.cull.view import CullView
 from critique_app.gui.folder.view import FolderView
 from critique_app.gui.photo.page import PhotoPage
 
@@ -63,9 +64,12 @@ class MainWindow(QMainWindow):
         self.photo_page = PhotoPage(self.bridge, self.thumbnail_bridge, self.services,
                                     rating_bridge=self.rating_bridge)
         self.folder_view = FolderView(self.bridge)  # the Folder page
+        # The Cull page rates through the photo page's ratings: one truth, writes in order.
+        self.cull_view = CullView(self.bridge, self.thumbnail_bridge, self.photo_page.ratings)
         self.pages = QTabWidget()
         self.pages.addTab(self.photo_page, "Photo")
         self.pages.addTab(self.folder_view, "Folder")
+        self.pages.addTab(self.cull_view, "Cull")
         self.setCentralWidget(self.pages)
 
         self.photo_page.status.connect(self.show_status)
@@ -81,6 +85,8 @@ class MainWindow(QMainWindow):
         self.folder_view.runningChanged.connect(
             lambda running: None if running else self.photo_page.ratings.reload())
         self.folder_view.openPhoto.connect(self._open_from_folder_view)
+        self.cull_view.openPhoto.connect(self._open_from_folder_view)
+        self.cull_view.status.connect(self.show_status)
         self.folder_view.scoringFinished.connect(self._folder_scored)
         self._build_menus()
         self.show_status("Open a photo or a folder to begin")
@@ -182,6 +188,7 @@ class MainWindow(QMainWindow):
             self.folder = path
             self.services.folder_scores = {}
             self.folder_view.set_folder(path)
+            self.cull_view.set_folder(path)
             self._remember(path)
             if not photos:
                 self.show_status(f"no photos in {path}")

@@ -252,3 +252,27 @@ def test_a_failed_run_says_why_in_one_line(qtbot, view, shoot):
     page = run(qtbot, view(broken), shoot)
     assert page.info_label.text() == "the results cache is locked"
     assert page.strips == []
+
+
+def test_the_main_window_feeds_the_cull_tab_and_opens_its_frames(qtbot, shoot, tmp_path):
+    from critique_app.core.app.settings import Settings
+    from critique_app.gui.main_window import MainWindow
+
+    main = MainWindow(Settings(auto_critique=False), settings_path=tmp_path / "settings.json")
+    qtbot.addWidget(main)
+    main.cull_view._cull = hand_cull
+    main.show()
+    main.open_path(shoot)
+    page = main.cull_view
+    assert page.folder == shoot and page.result is None
+    main.pages.setCurrentWidget(page)  # shown for the first time: it culls by itself
+    qtbot.waitUntil(lambda: len(page.strips) == 4 and not page.is_running, timeout=30_000)
+    assert main.pages.tabText(main.pages.indexOf(page)) == "Cull"
+    qtbot.keyClick(page, Qt.Key.Key_P)  # the photo page's rate keys sleep on this tab
+    qtbot.waitUntil(lambda: read_photo_rating(page.current_tile().path).picked, timeout=10_000)
+    picked = page.current_tile().path
+    assert main.photo_page.ratings.rating(picked).picked  # one truth for every page
+    qtbot.keyClick(page, Qt.Key.Key_Space)
+    assert main.pages.currentWidget() is main.photo_page
+    qtbot.waitUntil(lambda: main.photo_page.path == picked, timeout=10_000)
+    main.close()
