@@ -115,7 +115,7 @@ def test_the_groups_are_stacks_with_the_pick_marked(qtbot, view, shoot):
     page = run(qtbot, view(), shoot)
     assert len(page.strips) == 4
     burst, bracket, astronaut, rocket = page.strips
-    assert rocket.tiles[0].flag_texts() == [] and rocket.tiles[0].is_pick
+    assert rocket.tiles[0].flag_texts() == [] and not rocket.tiles[0].is_pick  # no choice made
     assert [tile.path.name for tile in burst.tiles] == ["IMG_0001.png", "IMG_0002.png",
                                                          "IMG_0003.png"]
     assert [tile.is_pick for tile in burst.tiles] == [False, True, False]
@@ -128,7 +128,7 @@ def test_the_groups_are_stacks_with_the_pick_marked(qtbot, view, shoot):
     assert astronaut.tiles[0].flag_texts() == ["eyes ?"]
     # The summary, the face finder and its reason, the unreadable file in one line.
     assert page.summary_label.text().startswith("4 groups (2 singles, 1 burst, "
-                                                "1 exposure bracket) · 4 picks · "
+                                                "1 exposure bracket) · 2 picks · "
                                                 "5 frames flagged")
     assert page.faces_label.text() == f"faces: Haar cascades ({HAAR_NOTE})"
     assert page.errors_label.isVisibleTo(page)
@@ -136,7 +136,7 @@ def test_the_groups_are_stacks_with_the_pick_marked(qtbot, view, shoot):
                                                      "IMG_0009.jpg: not a readable photo"]
     assert page.cull_button.text() == "Cull again"
     # The keys start on the first group's pick; the thumbnails arrive.
-    assert page.current_tile() is burst.tiles[1]
+    assert page.current_tile() is burst.tiles[1] and burst.is_current
     qtbot.waitUntil(lambda: all(tile._image is not None for strip in page.strips
                                 for tile in strip.tiles), timeout=30_000)
 

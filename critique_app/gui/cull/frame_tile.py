@@ -35,8 +35,10 @@ class FrameTile(QWidget):
     clicked = Signal()
     doubleClicked = Signal()
 
-    def __init__(self, photo: CulledPhoto, why: str, parent: QWidget | None = None) -> None:
+    def __init__(self, photo: CulledPhoto, why: str, parent: QWidget | None = None, *,
+                 alone: bool = False) -> None:
         super().__init__(parent)
+        self._alone = alone  # the only frame of its group
         self.photo = photo
         self.path = Path(photo.path)
         self.verdict = photo.verdict
@@ -55,8 +57,8 @@ class FrameTile(QWidget):
     # --- what it shows -----------------------------------------------------------
     @property
     def is_pick(self) -> bool:
-        """Critique's pick of its group."""
-        return self.verdict is not None and self.verdict.best
+        """Critique's pick of its group (a single frame's is not marked: there was no choice)."""
+        return self.verdict is not None and self.verdict.best and not self._alone
 
     @property
     def is_your_pick(self) -> bool:
@@ -195,7 +197,7 @@ class FrameTile(QWidget):
         painter.setFont(font)
         role = QPalette.ColorRole.WindowText if self.is_pick else QPalette.ColorRole.PlaceholderText
         painter.setPen(self.palette().color(role))
-        rank = f"{self.verdict.rank}. " if self.verdict is not None else ""
+        rank = f"{self.verdict.rank}. " if self.verdict is not None and not self._alone else ""
         line = QRect(box.left(), box.bottom() + 3, box.width(), NAME_HEIGHT - 2)
         text = painter.fontMetrics().elidedText(rank + self.path.name,
                                                 Qt.TextElideMode.ElideMiddle, line.width())

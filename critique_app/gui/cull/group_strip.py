@@ -4,7 +4,7 @@ capture order, scrolling sideways when a burst is wider than the page."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QTextDocument
+from PySide6.QtGui import QColor, QPainter, QTextDocument
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -33,7 +33,6 @@ class GroupStrip(QFrame):
         super().__init__(parent)
         self.row = row
         self._current = False
-        self.setObjectName("group-strip")
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         self.heading = QLabel()
@@ -48,7 +47,7 @@ class GroupStrip(QFrame):
         tiles.setContentsMargins(0, 0, 0, 0)
         tiles.setSpacing(6)
         for position, photo in enumerate(row.frames):
-            tile = FrameTile(photo, row.group.why)
+            tile = FrameTile(photo, row.group.why, alone=len(row.frames) == 1)
             tile.clicked.connect(lambda p=position: self.frameClicked.emit(p))
             tile.doubleClicked.connect(lambda p=position: self.frameActivated.emit(p))
             tiles.addWidget(tile)
@@ -58,6 +57,8 @@ class GroupStrip(QFrame):
         self.scroll.setWidget(strip)
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.viewport().setAutoFillBackground(False)  # the current group's wash shows
+        strip.setAutoFillBackground(False)
         self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
@@ -70,7 +71,6 @@ class GroupStrip(QFrame):
         layout.setSpacing(2)
         layout.addWidget(self.heading)
         layout.addWidget(self.scroll)
-        self.set_current(False)
 
     def _heading_html(self) -> str:
         row = self.row
@@ -96,10 +96,25 @@ class GroupStrip(QFrame):
         return document.toPlainText()
 
     def set_current(self, current: bool) -> None:
-        """The group the keys act on: a blue bar down its left side."""
-        self._current = current
-        accent = SELECTED_BLUE if current else "transparent"
-        self.setStyleSheet(f"QFrame#group-strip {{ border-left: 4px solid {accent}; }}")
+        """The group the keys act on: a blue bar down its left side, a faint blue wash."""
+        if current != self._current:
+            self._current = current
+            self.update()
+
+    @property
+    def is_current(self) -> bool:
+        return self._current
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if not self._current:
+            return
+        painter = QPainter(self)
+        wash = QColor(SELECTED_BLUE)
+        wash.setAlpha(22)
+        painter.fillRect(self.rect(), wash)
+        painter.fillRect(0, 0, 4, self.height(), QColor(SELECTED_BLUE))
+        painter.end()
 
     def show_frame(self, position: int) -> None:
         """Scroll sideways so that frame ``position`` is in view."""

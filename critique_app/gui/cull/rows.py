@@ -81,13 +81,14 @@ def face_text(result: CullResult) -> str:
 
 
 def summary(result: CullResult, rows: list[GroupRow]) -> str:
-    """"12 groups (4 bursts, 1 bracket, 7 singles) · 12 picks · 5 frames flagged"."""
+    """"12 groups (7 singles, 4 bursts, 1 exposure bracket) · 5 picks · 5 frames flagged":
+    a pick for each group of several frames (a single frame is no choice)."""
     kinds: dict[str, int] = {}
     for row in rows:
         kinds[row.group.kind] = kinds.get(row.group.kind, 0) + 1
     detail = ", ".join(f"{count} {_plural(KIND_NAMES.get(kind, kind).lower(), count)}"
                        for kind, count in sorted(kinds.items(), key=lambda kv: -kv[1]))
-    picks = sum(row.best is not None for row in rows)
+    picks = sum(row.best is not None for row in rows if len(row.frames) > 1)  # a choice made
     flagged = sum(is_flagged(frame) for row in rows for frame in row.frames)
     parts = [f"{len(rows)} {_plural('group', len(rows))}" + (f" ({detail})" if detail else ""),
              f"{picks} {_plural('pick', picks)}",
