@@ -1,0 +1,274 @@
+"""One frame's facts for culling, from the analysis-size photo scoring decodes anyway.
+
+Everything here is cheap (a few ms on the 720 px image) except a face's sharpness: a face
+20-100 px wide in the analysis image says little about focus, so the photo is decoded again
+at the JPEG draft scale where the face is ~160 px wide (never above native) and the face is
+measured there. Only photos with faces pay for that second decode.
+
+Sharpness is the Crété-Roffet blur effect turned round: how much of the gradient energy a
+small box blur removes (0 = already smooth, ~0.7+ = crisp). It does not depend on contrast
+or brightness, so frames of one burst compare fairly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from critique_app.core.culling.face_decode import decode_for_faces
+from critique_app.core.measurements.exposure import measure_exposure
+from critique_app.core.photo import Photo
+
+FACTS_VERSION = "frame-facts-1"
+FACE_SHARPNESS_PX = 160  # face width at which its sharpness is measured
+FACE_MARGIN = 0.15  # of the face width, around the box, in the measured crop
+_BLUR_SIZE = 9  # box blur of the blur-effect measure, pixels
+_THUMB = 16
+
+
+@dataclass(frozen=True)
+class FaceSetup:
+    """Which face reader culling uses: ``read`` (rgb uint8 -> FaceReading) and how it is named
+    in the cache version; ``read`` is None when the faces package is not available."""
+
+    read: object | None
+    models: object | None
+    version: str
+
+
+def frame_facts(photo: Photo, path: str | Path, *, face_models=None,
+                face_setup: FaceSetup | None = None, measured: dict | None = None) -> dict:
+    """The facts dict of one decoded photo (see the culling spec), JSON-serialisable.
+
+    ``face_models`` is a :class:`critique_app.core.faces.FaceModels` or None (OpenCV's Haar
+    cascades are used then); ``face_setup`` overrides both (the runner's prepared one).
+    ``measured``: scoring's measurement columns of this photo, when it was just scored
+    (the exposure columns are the same numbers measured on the same pixels: not redone).
+    """
+    setup = face_setup or face_setup_for(face_models)
+    exif = photo.exif
+    rgb8 = photo.to_uint8()
+    grey = cv2.cvtColor(rgb8, cv2.COLOR_RGB2GRAY)
+    exposure = _exposure(photo, measured)
+    facts = {
+        "exif_time": exif_time(exif),
+        "file_time": _file_time(path),
+        "camera": camera_name(exif),
+        "exposure_bias_ev": exif.exposure_bias_ev,
+        "shutter_s": exif.shutter_s,
+        "aperture_f": exif.aperture_f,
+        "iso": exif.iso,
+        "focal_length_mm": exif.focal_length_mm,
+        "width": int(photo.original_size[0]),
+        "height": int(photo.original_size[1]),
+        "phash": phash(grey),
+        "colour": colour_moments(rgb8),
+        "thumb": thumb(grey),
+        "embedding": None,
+        "exposure": exposure,
+        "sharpness": frame_sharpness(grey),
+        "faces": faces_facts(photo, rgb8, Path(path), setup),
+        "score": None,
+    }
+    return facts
+
+
+def _exposure(photo: Photo, measured: dict | None) -> dict:
+    if measured and measured.get("exposure_ev") is not None:
+        return {"ev": measured["exposure_ev"], "highlights_pct": measured["highlights_clipped_pct"],
+                "shadows_pct": measured["shadows_clipped_pct"]}
+    values = measure_exposure(photo.pixels, photo.luminance())
+    return {"ev": values["exposure.ev_vs_middle_grey"],
+            "highlights_pct": values["exposure.highlights_clipped_pct"],
+            "shadows_pct": values["exposure.shadows_clipped_pct"]}
+
+
+# -- time and camera ----------------------------------------------------------------------
+
+def exif_time(exif) -> float | None:
+    """DateTimeOriginal (+ sub-seconds) as seconds since 1970 of the camera's own clock
+    (naive: no zone applied; frames of one camera compare exactly)."""
+    if not exif.taken_at:
+        return None
+    try:
+        moment = datetime.fromisoformat(exif.taken_at)
+    except ValueError:
+        return None
+    seconds = (moment - datetime(1970, 1, 1)).total_seconds()
+    return round(seconds + (exif.taken_subsec or 0.0), 3)
+
+
+def camera_name(exif) -> str | None:
+    """Make and model, with the body serial when written: a burst never spans two bodies."""
+    if exif.camera and exif.serial:
+        return f"{exif.camera} #{exif.serial}"
+    return exif.camera or (f"#{exif.serial}" if exif.serial else None)
+
+
+def _file_time(path: str | Path) -> float:
+    try:
+        return round(os.stat(path).st_mtime, 3)
+    except OSError:
+        return 0.0
+
+
+# -- similarity -----------------------------------------------------------------------------
+
+def phash(grey: np.ndarray) -> str:
+    """OpenCV's 64-bit DCT perceptual hash, 16 hex characters."""
+    return bytes(cv2.img_hash.pHash(grey).ravel()).hex()
+
+
+def phash_distance(a: str, b: str) -> int:
+    """Hamming distance of two :func:`phash` values (0-64)."""
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def colour_moments(rgb8: np.ndarray) -> list[float]:
+    """OpenCV's colour moment hash (42 floats): robust to small shifts and crops."""
+    values = cv2.img_hash.colorMomentHash(cv2.cvtColor(rgb8, cv2.COLOR_RGB2BGR)).ravel()
+    return [round(float(v), 4) for v in values]
+
+
+def thumb(grey: np.ndarray) -> list[float]:
+    """16x16 grey, zero mean, unit norm: the dot product of two is their correlation."""
+    small = cv2.resize(grey, (_THUMB, _THUMB), interpolation=cv2.INTER_AREA).astype(np.float64)
+    small -= small.mean()
+    norm = float(np.linalg.norm(small))
+    if norm > 1e-9:
+        small /= norm
+    return [round(float(v), 4) for v in small.ravel()]
+
+
+# -- sharpness ------------------------------------------------------------------------------
+
+def _lost_and_total(image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per axis: |gradient| of the image, and how much of it a 9-px box blur removes."""
+    out = []
+    for axis in (0, 1):
+        size = (1, _BLUR_SIZE) if axis == 1 else (_BLUR_SIZE, 1)
+        blurred = cv2.blur(image, size, borderType=cv2.BORDER_REFLECT)
+        dx, dy = (1, 0) if axis == 1 else (0, 1)
+        sharp_grad = np.abs(cv2.Sobel(image, cv2.CV_32F, dx, dy, ksize=3))
+        blur_grad = np.abs(cv2.Sobel(blurred, cv2.CV_32F, dx, dy, ksize=3))
+        out.append((np.maximum(sharp_grad - blur_grad, 0.0), sharp_grad))
+    return out
+
+
+def _ratio(parts: list[tuple[np.ndarray, np.ndarray]], rows: slice, cols: slice) -> float | None:
+    values = []
+    for lost, total in parts:
+        whole = float(total[rows, cols].sum())
+        if whole < 2.0 * total[rows, cols].size:  # < ~2 levels of gradient a pixel: flat
+            return None
+        values.append(float(lost[rows, cols].sum()) / whole)
+    return round(min(values), 3)
+
+
+def sharpness(grey: np.ndarray) -> float | None:
+    """1 - Crété-Roffet blur effect of a grey uint8 image: the share of its gradient energy
+    that a 9-px box blur removes, the lower (blurrier) of the two axes. None on a patch
+    with no texture to tell by."""
+    if min(grey.shape) < 2 * _BLUR_SIZE:
+        return None
+    inner = slice(2, -1)
+    return _ratio(_lost_and_total(grey.astype(np.float32)), inner, inner)
+
+
+def frame_sharpness(grey: np.ndarray) -> dict:
+    """Global, per cell of a 3x3 grid (row by row), and the subject's: the sharpest cell
+    (what is in focus somewhere; a shallow depth of field is not punished)."""
+    height, width = grey.shape
+    parts = _lost_and_total(grey.astype(np.float32))
+    grid = []
+    for row in range(3):
+        for col in range(3):
+            grid.append(_ratio(parts, slice(max(2, row * height // 3), (row + 1) * height // 3),
+                               slice(max(2, col * width // 3), (col + 1) * width // 3)))
+    overall = _ratio(parts, slice(2, -1), slice(2, -1))
+    measured = [v for v in grid if v is not None]
+    return {"global": overall, "subject": max(measured) if measured else overall, "grid": grid}
+
+
+# -- faces ----------------------------------------------------------------------------------
+
+def face_setup_for(models) -> FaceSetup:
+    """The face reader of the faces package (helper FACES' API), named for the cache."""
+    try:
+        from critique_app.core.faces import read_faces
+    except ImportError:
+        return FaceSetup(None, None, "faces-none")
+    if models is None:
+        return FaceSetup(read_faces, None, "faces-haar")
+    tag = getattr(models, "version", None) or _models_tag(models)
+    return FaceSetup(read_faces, models, f"faces-mediapipe-{tag}")
+
+
+def _models_tag(models) -> str:
+    """Sizes and mtimes of the models' files: a reinstalled model misses the cache."""
+    parts = []
+    for value in sorted(vars(models).values() if hasattr(models, "__dict__") else [], key=str):
+        if isinstance(value, str | Path) and Path(value).is_file():
+            stat = Path(value).stat()
+            parts.append(f"{stat.st_size}.{stat.st_mtime_ns}")
+    return str(abs(hash(tuple(parts))) % 10**8) if parts else "1"
+
+
+def faces_facts(photo: Photo, rgb8: np.ndarray, path: Path, setup: FaceSetup) -> dict:
+    if setup.read is None:
+        return {"method": "none", "note": "face reading is not available in this build",
+                "faces": []}
+    reading = setup.read(rgb8, setup.models)
+    width, height = photo.size
+    faces = [face for face in reading.faces if face.box[2] > face.box[0]]
+    crops = face_sharpness(photo, path, [face.box for face in faces], grey_analysis=None
+                        if not faces else cv2.cvtColor(rgb8, cv2.COLOR_RGB2GRAY))
+    out = []
+    for face, (value, pixels) in zip(faces, crops, strict=True):
+        x0, y0, x1, y1 = face.box
+        out.append({
+            "box": [round(max(0.0, x0 / width), 4), round(max(0.0, y0 / height), 4),
+                    round(min(1.0, x1 / width), 4), round(min(1.0, y1 / height), 4)],
+            "confidence": round(float(face.confidence), 3),
+            "sharpness": value, "sharpness_px": pixels,
+            "yaw": None if getattr(face, "yaw", None) is None else round(float(face.yaw), 1),
+            "eyes": [{"side": eye.side,
+                      "openness": None if eye.openness is None else round(float(eye.openness), 3),
+                      "visible": bool(eye.visible), "why": eye.why} for eye in face.eyes],
+        })
+    return {"method": reading.method, "note": reading.note, "faces": out}
+
+
+def face_sharpness(photo: Photo, path: Path, boxes: list, grey_analysis: np.ndarray | None
+                ) -> list[tuple[float | None, int]]:
+    """Each face's (sharpness, face width in px where measured), all from one decode at the
+    scale the narrowest face needs (the analysis image when it is big enough already)."""
+    if not boxes:
+        return []
+    narrowest = min(x1 - x0 for x0, _, x1, _ in boxes)
+    grey, scale = grey_analysis, 1.0  # measured image pixels per analysis pixel
+    if narrowest < FACE_SHARPNESS_PX and photo.scale < 1.0:
+        width, height = photo.size
+        margin = [(x0 - FACE_MARGIN * (x1 - x0), y0 - FACE_MARGIN * (x1 - x0),
+                   x1 + FACE_MARGIN * (x1 - x0), y1 + FACE_MARGIN * (x1 - x0))
+                  for x0, y0, x1, y1 in boxes]
+        decoded = decode_for_faces(path, photo.scale * FACE_SHARPNESS_PX / max(narrowest, 1.0),
+                                   [(a / width, b / height, c / width, d / height)
+                                    for a, b, c, d in margin])
+        if decoded is not None and decoded.shape[1] > grey.shape[1]:
+            grey, scale = decoded, decoded.shape[1] / width
+    results = []
+    for x0, y0, x1, y1 in boxes:
+        margin = FACE_MARGIN * (x1 - x0)
+        left, top = max(0, int((x0 - margin) * scale)), max(0, int((y0 - margin) * scale))
+        right = min(grey.shape[1], math.ceil((x1 + margin) * scale))
+        bottom = min(grey.shape[0], math.ceil((y1 + margin) * scale))
+        crop = grey[top:bottom, left:right]
+        results.append((sharpness(crop) if crop.size else None, round((x1 - x0) * scale)))
+    return results
