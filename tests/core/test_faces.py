@@ -1,0 +1,170 @@
+"""Faces and eyes: MediaPipe's real models (pulled offline through the store), eye
+openness on real and synthetic eyelid contours, the Haar fallback, damaged models.
+
+No packaged photo shows closed eyes: closed-eye readings are checked on synthetic
+eyelid contours only, never on a real blink."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from critique_app.core.faces import (
+    FaceModels,
+    eye_openness,
+    find_face_models,
+    landmarks,
+    read_faces,
+)
+from critique_app.core.faces import eyes as eye_model
+from critique_app.core.faces.detection import anchors, detect
+from critique_app.core.faces.litert import run
+from critique_app.core.store.store import ModelStore
+from critique_app.core.util.errors import CritiqueError
+from tests.helpers.face_models import grace_hopper, pull_face_models
+from tests.helpers.photos import load_rgb
+
+
+@pytest.fixture(scope="session")
+def face_models(tmp_path_factory):
+    """The real models, pulled once through the store from .cache/test-wheels."""
+    return pull_face_models(tmp_path_factory.mktemp("face-store"))
+
+
+def _one_face_with_open_eyes(reading, centre, width):
+    assert reading.method == "mediapipe" and len(reading.faces) == 1, reading
+    face = reading.faces[0]
+    x0, y0, x1, y1 = face.box
+    assert abs((x0 + x1) / 2 - centre[0]) < 15 and abs((y0 + y1) / 2 - centre[1]) < 15, face.box
+    assert 0.8 * width < x1 - x0 < 1.2 * width, face.box
+    assert face.confidence > 0.8 and face.yaw is not None and abs(face.yaw) < 15
+    assert [eye.side for eye in face.eyes] == ["right", "left"]
+    for eye in face.eyes:
+        assert eye.visible and eye.why == "" and eye.openness > 0.15, eye
+    return face
+
+
+def test_astronaut_has_one_face_with_two_open_eyes(face_models):
+    _one_face_with_open_eyes(read_faces(load_rgb("astronaut"), face_models), (225, 128), 94)
+
+
+def test_grace_hopper_has_one_face_with_two_open_eyes(face_models):
+    _one_face_with_open_eyes(read_faces(grace_hopper(), face_models), (266, 243), 200)
+
+
+@pytest.mark.parametrize("name", ["coffee", "rocket"])
+def test_no_face_where_there_is_none(face_models, name):
+    reading = read_faces(load_rgb(name), face_models)
+    assert reading.method == "mediapipe" and reading.faces == ()
+
+
+def test_a_cats_face_gets_no_eye_reading(face_models):
+    """The face detector takes chelsea's face for one (score 0.6); the face mesh model says
+    no face is there, so the eyes are "can't tell", not measured."""
+    for face in read_faces(load_rgb("chelsea"), face_models).faces:
+        for eye in face.eyes:
+            assert not eye.visible and eye.openness is None and "unclear" in eye.why
+
+
+def _lids(opening: float, width: float = 40.0, angle: float = 0.0,
+          centre=(100.0, 50.0)) -> np.ndarray:
+    """71 points whose first 16 are eyelids in the iris model's order: 9 along the lower
+    lid from corner to corner, then 7 along the upper lid; ``opening`` is the widest gap
+    over the width (0: the lids meet). The other 55 points are noise that must not count."""
+    t = np.linspace(0.0, 1.0, 9)
+    lower = np.stack([t * width, opening * width / 2 * np.sin(np.pi * t)], axis=1)
+    upper = np.stack([t[1:8] * width, -opening * width / 2 * np.sin(np.pi * t[1:8])], axis=1)
+    points = np.concatenate([lower, upper, np.random.default_rng(0).normal(0, 50, (55, 2))])
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return (points - [width / 2, 0]) @ turn.T + centre
+
+
+def test_eye_openness_orders_open_half_closed_and_closed_lids():
+    open_, half, closed = (eye_openness(_lids(o)) for o in (0.4, 0.2, 0.0))
+    assert open_ > half > closed and closed == pytest.approx(0.0, abs=1e-9)
+    # the same eye smaller, larger or tilted reads the same
+    for width, angle in ((12.0, 0.0), (200.0, 0.0), (40.0, 0.5)):
+        assert eye_openness(_lids(0.4, width, angle)) == pytest.approx(open_, rel=1e-6)
+
+
+def test_open_eyes_from_the_iris_model_read_well_above_lids_that_meet(face_models):
+    """The iris model's contour of the astronaut's open eyes against the same contour
+    with the upper lid laid onto the lower one (a synthetic blink)."""
+    rgb = load_rgb("astronaut")
+    nets = face_models.interpreters()
+    detection = detect(nets.detector, rgb, run)[0]
+    mesh = landmarks.face_mesh(nets.landmarks, rgb, detection, run)
+    for corners, mirrored in ((landmarks.IMAGE_LEFT_EYE, False),
+                              (landmarks.IMAGE_RIGHT_EYE, True)):
+        points = eye_model.eye_points(nets.iris, rgb, mesh.points[list(corners)], mirrored, run)
+        closed = points.contour.copy()
+        closed[9:16] = closed[1:8]  # each upper-lid point onto the lower-lid point below it
+        half = points.contour.copy()
+        half[9:16] = (points.contour[9:16] + points.contour[1:8]) / 2
+        opened = eye_openness(points.contour)
+        assert opened > 0.15 and eye_openness(half) == pytest.approx(opened / 2, rel=0.05)
+        assert eye_openness(closed) < 0.03
+
+
+def test_a_tiny_face_is_found_but_its_eyes_are_too_small_to_tell(face_models):
+    small = cv2.resize(load_rgb("astronaut"), (110, 110), interpolation=cv2.INTER_AREA)
+    reading = read_faces(small, face_models)
+    assert len(reading.faces) == 1 and reading.faces[0].box[2] - reading.faces[0].box[0] < 30
+    for eye in reading.faces[0].eyes:
+        assert not eye.visible and eye.openness is None and "too small" in eye.why, eye
+
+
+def test_haar_cascades_are_used_and_said_so_without_the_models():
+    assert find_face_models() is None  # nothing installed in the test's own home
+    reading = read_faces(load_rgb("astronaut"), None)
+    assert reading.method == "haar" and "Haar" in reading.note
+    assert "eye openness" in reading.note and "critique models pull mediapipe-face" in reading.note
+    [face] = reading.faces
+    x0, y0, x1, y1 = face.box
+    assert abs((x0 + x1) / 2 - 225) < 20 and abs((y0 + y1) / 2 - 120) < 25
+    assert all(eye.openness is None for eye in face.eyes)
+    assert any(eye.visible for eye in face.eyes)
+    assert read_faces(load_rgb("coffee"), None).faces == ()
+
+
+def test_find_face_models_finds_the_pulled_models(face_models):
+    store = ModelStore(face_models.folder.parent)
+    found = find_face_models(store)
+    assert isinstance(found, FaceModels) and found.folder == face_models.folder
+
+
+def test_a_damaged_model_file_is_one_clear_error(face_models, tmp_path):
+    folder = tmp_path / "damaged"
+    shutil.copytree(face_models.folder, folder)
+    model = folder / "face_landmark.tflite"
+    model.write_bytes(model.read_bytes()[:5000])
+    with pytest.raises(CritiqueError) as caught:
+        read_faces(load_rgb("astronaut"), FaceModels(folder))
+    message = str(caught.value)
+    assert "\n" not in message and "face_landmark.tflite" in message
+    assert "critique models pull mediapipe-face" in message
+
+
+def test_threads_read_faces_with_their_own_interpreters(face_models):
+    rgb = load_rgb("astronaut")
+    expected = read_faces(rgb, face_models)
+    results = []
+    threads = [threading.Thread(target=lambda: results.extend(
+        read_faces(rgb, face_models) for _ in range(5))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 15 and all(r == expected for r in results)
+
+
+def test_blazeface_anchors_match_mediapipe_short_range():
+    centres = anchors()
+    assert centres.shape == (896, 2)
+    assert np.allclose(centres[0], [0.5 / 16, 0.5 / 16]) and np.allclose(centres[1], centres[0])
+    assert np.allclose(centres[512], [0.5 / 8, 0.5 / 8]) and np.allclose(centres[-1],
+                                                                         [7.5 / 8, 7.5 / 8])
