@@ -155,3 +155,21 @@ def test_bad_arguments(tmp_path):
         write_cull_flag(photo, "keep")
     with pytest.raises(ValueError):
         write_cull_flag(photo, "pick", basis="user")
+
+
+def test_a_culls_flags_are_not_training_data(tmp_path):
+    from critique_app.core.finetuning.personal import usable_rating
+    from train.data.xmp_ratings import read_xmp_folder
+
+    picked, rejected, mine = (_jpeg(tmp_path, f"IMG_{i}.JPG") for i in range(3))
+    write_cull_flag(picked, "pick")
+    write_cull_flag(rejected, "reject")
+    write_cull_flag(mine, "reject")
+    set_flag(mine, "reject")  # the photographer agreed: a reject of theirs now
+    ratings = {photo: read_photo_rating(photo) for photo in (picked, rejected, mine)}
+    assert ratings[picked].picked and ratings[picked].automatic_flag
+    assert ratings[rejected].rejected and ratings[rejected].automatic_flag
+    assert ratings[mine].rejected and not ratings[mine].automatic_flag
+    assert [usable_rating(r) for r in ratings.values()] == [False, False, True]
+    dataset = read_xmp_folder(tmp_path)
+    assert [row.image.name for row in dataset.rows] == ["IMG_2.JPG"] and dataset.unrated == 2

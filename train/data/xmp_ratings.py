@@ -17,7 +17,8 @@ sidecars when one has it, else from the photo. Per photo:
 * else unrated (no sidecar, ``xmp:Rating="0"``, or no rating): not an error, only
   counted in :attr:`Dataset.unrated`. Stars that Critique's own scorer wrote
   (``critique:RatingSource="score-…"``, unchanged since) count as unrated too: a
-  personal model must learn the photographer's judgement, not the scorer's.
+  personal model must learn the photographer's judgement, not the scorer's. So do
+  picks and rejects that ``critique cull --xmp`` wrote (``critique:FlagSource``).
   Lightroom's own pick flags live in its catalog, not in XMP, so they cannot be
   read here.
 
@@ -108,15 +109,15 @@ def read_xmp_folder(path: Path, *, images: Path | None = None,
         except CritiqueError as error:  # the folder could not be listed
             dataset.errors.append(RowError(0, str(error)))
             continue
-        if judgement.rejected:
+        if judgement.rejected and not judgement.automatic_flag:
             row = ScoreRow(photo, distribution_from_flag("reject"), 0, "reject")
         elif judgement.stars and not judgement.automatic:
             stars = judgement.stars
             row = ScoreRow(photo, distribution_from_stars(stars), 0,
                            f"{stars} star" + ("s" if stars > 1 else ""))
-        elif judgement.picked and not judgement.stars:
+        elif judgement.picked and not judgement.stars and not judgement.automatic_flag:
             row = ScoreRow(photo, distribution_from_flag("pick"), 0, "pick")
-        else:  # unrated, or only stars Critique's scorer wrote
+        else:  # unrated, or only what Critique's scorer or cull wrote
             dataset.unrated += 1
             continue
         dataset.rows.append(row)

@@ -42,14 +42,15 @@ RUNS_KEPT = 2  # run folders kept per photo folder (the newest; older ones are r
 
 def usable_rating(rating) -> bool:
     """Whether ``train personal`` learns from this :class:`PhotoRating` (the training
-    reader's rule): a reject, the photographer's stars, or a pick without stars."""
+    reader's rule): a reject, the photographer's stars, or a pick without stars; not
+    what Critique's scorer or cull wrote."""
     if rating is None:
         return False
     if rating.rejected:
-        return True
+        return not getattr(rating, "automatic_flag", False)
     if rating.stars:
         return not rating.automatic
-    return bool(rating.picked)
+    return bool(rating.picked) and not getattr(rating, "automatic_flag", False)
 
 
 def count_usable(ratings: Iterable) -> int:

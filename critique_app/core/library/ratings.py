@@ -51,6 +51,8 @@ from critique_app.core.library.xmp import (
     FolderListing,
     Sidecar,
     folder_listing,
+    holds_cull_flag,
+    judged_by_photographer,
     read_embedded_xmp,
     read_sidecar,
     sidecar_paths,
@@ -69,12 +71,15 @@ STAR, NO_STAR = "★", "☆"
 @dataclass(frozen=True)
 class PhotoRating:
     """One photo's rating. ``automatic``: the stars were written by Critique's scorer, not
-    set by the photographer (a personal model should not learn from those)."""
+    set by the photographer (a personal model should not learn from those);
+    ``automatic_flag``: likewise for a pick or reject that Critique's cull wrote."""
 
     stars: int = 0  # 0-5
     rejected: bool = False
     picked: bool = False
     automatic: bool = False
+    # The pick or reject was written by ``critique cull --xmp``, not by the photographer.
+    automatic_flag: bool = False
     color: str | None = None  # the xmp:Label colour label ("Red", ...), read only
     # Where the rating was read (not part of the rating: equal ratings compare equal).
     read_from: RatingReadFrom = field(default=None, compare=False)
@@ -95,7 +100,7 @@ class PhotoRating:
         stars = _check_stars(stars)
         if stars == 0:
             return replace(self, stars=0, automatic=False)
-        return replace(self, stars=stars, rejected=False, automatic=False)
+        return replace(self, stars=stars, rejected=False, automatic=False, automatic_flag=False)
 
     def with_flag(self, flag: Flag) -> PhotoRating:
         """Pick, reject (which replaces the stars) or neither; the stars are kept otherwise
@@ -103,9 +108,9 @@ class PhotoRating:
         if flag == "reject":
             return PhotoRating(stars=0, rejected=True, color=self.color)
         if flag == "pick":
-            return replace(self, picked=True, rejected=False)
+            return replace(self, picked=True, rejected=False, automatic_flag=False)
         if flag is None:
-            return replace(self, picked=False, rejected=False)
+            return replace(self, picked=False, rejected=False, automatic_flag=False)
         raise ValueError(f"flag must be 'pick', 'reject' or None, not {flag!r}")
 
     def stars_text(self) -> str:
@@ -280,8 +285,15 @@ def rating_from_sidecars(sidecars: list[Sidecar], embedded: Sidecar | None = Non
             read_from = "critique"
         else:
             read_from = "sidecar"
+    documents = [sidecar for sidecar in sidecars if sidecar.exists]
+    documents += [embedded] if embedded is not None and embedded.exists else []
+    # A pick or reject only Critique's cull wrote: some document holds it as the cull's,
+    # none holds the photographer's judgement.
+    automatic_flag = (picked or rejected) and any(
+        holds_cull_flag(d.root) for d in documents) and not any(
+        judged_by_photographer(d.root) for d in documents)
     return PhotoRating(rating.stars, rejected, picked, rating.automatic and not rejected,
-                       color, read_from, where)
+                       automatic_flag, color, read_from, where)
 
 
 @dataclass

@@ -54,6 +54,7 @@ from critique_app.core.library.xmp._embedded import (
     EmbeddedXmp,
     read_embedded_xmp,
 )
+from critique_app.core.library.xmp._manual_ratings import holds_cull_flag, judged_by_photographer
 from critique_app.core.library.xmp._properties import (
     CRITIQUE_NS,
     FLAG_SOURCE,
@@ -106,6 +107,8 @@ __all__ = [
     "Sidecar",
     "SidecarResult",
     "folder_listing",
+    "holds_cull_flag",
+    "judged_by_photographer",
     "read_embedded_xmp",
     "read_pick_label",
     "read_rating",
