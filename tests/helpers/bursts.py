@@ -5,8 +5,8 @@ of them sharp and the others shaken (motion blur) or defocused (gaussian), writt
 JPEGs with camera-like EXIF 0.2-0.5 s apart; scenes are minutes apart. A stripped copy
 of a shoot has no metadata at all and one shared mtime, like messaging-app copies.
 
-:func:`facts_of` computes the part of the culling facts (spec B) that grouping and
-ranking read, so their tests do not wait on the real facts extraction.
+:func:`facts_of` gives a frame's real culling facts (faces left out: tests that need
+faces write them into the facts dict).
 """
 
 from __future__ import annotations
@@ -219,73 +219,14 @@ def copy_file(path: Path, dest: Path) -> Path:
 
 # --- facts ---------------------------------------------------------------------------------
 
-ANALYSIS_SIDE = 720
+ANALYSIS_SIDE = 720  # the analysis size scoring decodes to; facts are computed on it
 
 
 def facts_of(path: Path) -> dict:
-    """The facts grouping and ranking read (spec B), computed simply: phash, colour
-    moments and a 16x16 thumb of the 720 px image; EXIF time, camera and exposure
-    settings; measured brightness in EV; Laplacian sharpness overall, of the sharpest
-    cell and on a 3x3 grid. No faces, embedding or score."""
-    from critique_app.core.photo.exif import read_exif
+    """The real culling facts of one photo (culling/facts.py) without faces, plus its path."""
+    from critique_app.core.culling.facts import FaceSetup, frame_facts
+    from critique_app.core.photo import load_photo
 
-    with Image.open(path) as image:
-        summary = read_exif(image).summary
-        rgb = np.asarray(image.convert("RGB"))
-    height, width = rgb.shape[:2]
-    scale = ANALYSIS_SIDE / max(height, width)
-    if scale < 1:
-        rgb = cv2.resize(rgb, (round(width * scale), round(height * scale)),
-                         interpolation=cv2.INTER_AREA)
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    return {
-        "path": str(path),
-        "exif_time": _exif_time(summary),
-        "file_time": path.stat().st_mtime,
-        "camera": summary.camera,
-        "exposure_bias_ev": summary.exposure_bias_ev,
-        "shutter_s": summary.shutter_s,
-        "aperture_f": summary.aperture_f,
-        "iso": summary.iso,
-        "focal_length_mm": summary.focal_length_mm,
-        "width": width,
-        "height": height,
-        "phash": cv2.img_hash.pHash(grey).tobytes().hex(),
-        "colour": [float(v) for v in cv2.img_hash.colorMomentHash(bgr).ravel()],
-        "thumb": _thumb(grey),
-        "embedding": None,
-        "exposure": _exposure(grey),
-        "sharpness": _sharpness(grey),
-        "faces": {"method": "none", "note": "", "faces": []},
-        "score": None,
-    }
-
-
-def _exif_time(summary) -> float | None:
-    if not summary.taken_at:
-        return None
-    taken = datetime.fromisoformat(summary.taken_at)
-    return (taken - datetime(1970, 1, 1)).total_seconds() + (summary.taken_subsec or 0.0)
-
-
-def _thumb(grey: np.ndarray) -> list[float]:
-    small = cv2.resize(grey, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float64).ravel()
-    small -= small.mean()
-    norm = np.linalg.norm(small)
-    return [float(v) for v in (small / norm if norm > 0 else small)]
-
-
-def _exposure(grey: np.ndarray) -> dict:
-    linear = (grey.astype(np.float64) / 255.0) ** 2.2
-    return {"ev": float(np.log2(max(linear.mean(), 1e-6) / 0.18)),
-            "highlights_pct": float((grey >= 250).mean() * 100),
-            "shadows_pct": float((grey <= 5).mean() * 100)}
-
-
-def _sharpness(grey: np.ndarray) -> dict:
-    lap = cv2.Laplacian(grey.astype(np.float32) / 255.0, cv2.CV_32F)
-    h, w = lap.shape
-    grid = [float(lap[r * h // 3:(r + 1) * h // 3, c * w // 3:(c + 1) * w // 3].var())
-            for r in range(3) for c in range(3)]
-    return {"global": float(lap.var()), "subject": max(grid), "grid": grid}
+    facts = frame_facts(load_photo(path, max_side=ANALYSIS_SIDE), path,
+                        face_setup=FaceSetup(None, None, "faces-none"))
+    return {**facts, "path": str(path)}

@@ -63,7 +63,7 @@ def _file_time_runs(frames: list[dict], shots: list[int]) -> list[list[int]]:
     times = [frames[i].get("file_time") for i in shots]
     usable = None not in times and len(set(times)) > 1
     runs: list[list[int]] = []
-    for i, t in zip(shots, times):
+    for i, t in zip(shots, times, strict=True):
         if runs and not (usable and abs(t - frames[runs[-1][-1]]["file_time"]) > FILE_GAP_S):
             runs[-1].append(i)
         else:
@@ -112,11 +112,12 @@ def _chains(frames: list[dict], stretch: list[int], timed: bool) -> list[_Chain]
                 continue
             for j in chain.members[-LOOK_WINDOW:]:
                 look = likeness(frames[j], frames[i])
-                if look.votes >= needed and (best_key is None or (2, look.votes, look.thumb) > best_key):
-                    best, best_key, best_link = chain, (2, look.votes, look.thumb), look
+                key = (2, look.votes, look.thumb)
+                if look.votes >= needed and (best_key is None or key > best_key):
+                    best, best_key, best_link = chain, key, look
             if best is None and not chain.bits:
                 pan = pan_step(frames[chain.members[-1]], frames[i])
-                if pan and (not chain.pans or one_direction(chain.pans + [pan])):
+                if pan and (not chain.pans or one_direction([*chain.pans, pan])):
                     best, best_key, best_link = chain, (1, 0, 0.0), pan
         if best is None:
             chains.append(_Chain([i], pos))

@@ -20,6 +20,8 @@ THUMB_SAME = 0.8  # 16x16 thumbs barely notice blur or a few px of shake
 THUMB_DIFFERENT = 0.5
 COLOUR_SAME = 0.5  # mean |log10| difference of the 42 colour moments
 COLOUR_DIFFERENT = 1.0
+COLOUR_FLOOR = 1e-30  # moments reach 1e-18; below this they are noise
+COLOUR_MIN_KEPT = 21  # of 42: fewer non-zero moments say too little to vote on
 EMBED_SAME = 0.9  # backbone features are non-negative: unrelated photos still score ~0.6
 EMBED_DIFFERENT = 0.75
 
@@ -32,10 +34,14 @@ def thumb_cosine(a, b) -> float:
     return float(np.dot(np.asarray(a, float), np.asarray(b, float)))
 
 
-def colour_distance(a, b) -> float:
-    """Colour moments span ~20 orders of magnitude: compare their logarithms."""
-    la = np.log10(np.maximum(np.abs(np.asarray(a, float)), 1e-30))
-    lb = np.log10(np.maximum(np.abs(np.asarray(b, float)), 1e-30))
+def colour_distance(a, b) -> float | None:
+    """Colour moments span ~20 orders of magnitude: compare their logarithms. None (no
+    vote) when most moments were rounded away to 0, as 4-decimal facts do."""
+    va, vb = np.abs(np.asarray(a, float)), np.abs(np.asarray(b, float))
+    if min((va > 0).sum(), (vb > 0).sum()) < COLOUR_MIN_KEPT:
+        return None
+    la = np.log10(np.maximum(va, COLOUR_FLOOR))
+    lb = np.log10(np.maximum(vb, COLOUR_FLOOR))
     return float(np.mean(np.abs(la - lb)))
 
 
@@ -49,7 +55,7 @@ def embed_cosine(a, b) -> float | None:
 class Likeness:
     hash_bits: int
     thumb: float
-    colour: float
+    colour: float | None
     embed: float | None
     votes: int  # cues saying "same" minus cues saying "different"
 

@@ -3,14 +3,16 @@ Each is kept whole, so these tests lean towards "not a sequence" when unsure."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from critique_app.core.culling.look import likeness, thumb_cosine, thumb_shift
 
-BRACKET_MIN, BRACKET_MAX = 3, 9  # cameras bracket 3, 5, 7 or 9 frames; two is a pair, not a bracket
+BRACKET_MIN, BRACKET_MAX = 3, 9  # cameras bracket 3, 5, 7 or 9 frames; two are just a pair
 BRACKET_MIN_STEP = 0.3  # 1/3 EV, the smallest bracketing step cameras offer
 BRACKET_STEP_TOLERANCE = 0.1  # bias values are rounded rationals (-0.67 for -2/3)
-MEASURED_MIN_STEP = 0.7  # without bias tags: measured brightness steps; clipping shrinks +2 EV to ~1
+MEASURED_MIN_STEP = 0.7  # no bias tags: measured brightness steps (clipping shrinks +2 EV to ~1)
 PAN_MIN_SHIFT = 2  # thumb px of 16: the view moved by at least 1/8 of the frame
 PAN_MIN_CORR = 0.75  # the shifted overlap matches well...
 PAN_GAIN = 0.15  # ...and clearly better than the frames laid on top of each other
@@ -35,7 +37,7 @@ def _measured_steps(frames: list[dict], members: list[int]) -> bool:
     evs = [frames[i]["exposure"]["ev"] for i in members]
     steps = np.diff(sorted(evs))
     framing = all(thumb_cosine(frames[a]["thumb"], frames[b]["thumb"]) >= 0.9
-                  for a, b in zip(members, members[1:]))
+                  for a, b in pairwise(members))
     return bool(framing and steps.min() >= MEASURED_MIN_STEP)
 
 
@@ -83,7 +85,7 @@ def one_direction(shifts: list[tuple[int, int]]) -> bool:
 
 def _sharp_centre(grid) -> tuple[float, float] | None:
     """Where the sharp zone sits (row, column in cells), or None when nothing stands out."""
-    cells = np.asarray(grid, float).reshape(3, 3)
+    cells = np.array([0.0 if v is None else v for v in grid], float).reshape(3, 3)
     if cells.max() <= 0 or cells.max() < FOCUS_PEAK * max(np.median(cells), 1e-12):
         return None
     weights = (cells / cells.max()) ** 4  # the in-focus cells, not the blurred rest
@@ -98,7 +100,7 @@ def focus_travel(frames: list[dict], members: list[int]) -> str | None:
     if len(members) < FOCUS_MIN:
         return None
     if not all(same_settings(frames[a], frames[b]) and likeness(frames[a], frames[b]).near_identical
-               for a, b in zip(members, members[1:])):
+               for a, b in pairwise(members)):
         return None
     centres = [_sharp_centre(frames[i]["sharpness"]["grid"]) for i in members]
     if any(c is None for c in centres):
