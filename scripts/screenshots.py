@@ -112,6 +112,8 @@ def main() -> None:
     settle(app, 0.3)
     window.grab().save(str(args.out / "rating.png"))
 
+    cull_screenshot(app, window, args.out)
+
     dialog = ModelsDialog(window.bridge, parent=window)
     dialog.resize(820, 600)
     dialog.show()
@@ -155,6 +157,30 @@ def refuse_trained_scorers() -> None:
         sys.exit("these score models would appear in the pictures as if real: "
                  + "; ".join(trained) + ". Remove them, use another --home, or pass "
                  "--own-scorers if they were trained on real ratings.")
+
+
+def cull_screenshot(app, window, out: Path) -> None:
+    """The Cull page (cull.png) on a shoot built from the packaged photos (tests/helpers/
+    bursts.py): two bursts minutes apart (one sharp frame each, the others shaken or
+    defocused, EXIF times 0.2-0.5 s apart), an exposure bracket and a single; the first
+    burst's pick accepted with P, as a photographer would."""
+    from tests.helpers.bursts import add_bracket, two_scenes_and_a_single
+
+    shoot = two_scenes_and_a_single(Path(tempfile.mkdtemp(prefix="critique-cull-")) / "Match")
+    shoot.wait(300)
+    add_bracket(shoot, "flower")
+    window.open_path(shoot.folder)
+    view = window.cull_view
+    window.pages.setCurrentWidget(view)  # shown for the first time: it culls
+    wait_until(app, lambda: view.result is not None and not view.is_running, timeout=300)
+    if view.strips:
+        view.select(0, next((i for i, t in enumerate(view.strips[0].tiles) if t.is_pick), 0))
+        view.accept_pick()
+        wait_until(app, lambda: not window.rating_bridge.busy)
+        view.step_group(1)
+    wait_until(app, lambda: not view.thumbnails_loading, timeout=60)
+    settle(app, 0.5)
+    window.grab().save(str(out / "cull.png"))
 
 
 def taste_screenshot(app, window, out: Path) -> None:

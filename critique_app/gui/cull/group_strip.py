@@ -19,7 +19,7 @@ from critique_app.gui.cull.badges import SELECTED_BLUE, YOUR_PICK_GREEN
 from critique_app.gui.cull.frame_tile import TILE, FrameTile
 from critique_app.gui.cull.rows import GroupRow
 
-KEEP_WHOLE_NOTE = "frames differ on purpose: none is rejected"
+KEEP_WHOLE_NOTE = "kept whole: its frames differ on purpose, none is rejected"
 
 
 class GroupStrip(QFrame):
@@ -39,7 +39,8 @@ class GroupStrip(QFrame):
         self.heading.setTextFormat(Qt.TextFormat.RichText)
         self.heading.setWordWrap(True)
         self.heading.setText(self._heading_html())
-        self.heading.setToolTip(row.group.why)
+        self.heading.setToolTip(f"{row.group.why}\n{KEEP_WHOLE_NOTE}" if row.group.keep_whole
+                                else row.group.why)
 
         self.tiles: list[FrameTile] = []
         strip = QWidget()
@@ -75,10 +76,7 @@ class GroupStrip(QFrame):
     def _heading_html(self) -> str:
         row = self.row
         title = f"<b>{_escape(row.title())}</b>"
-        why = _escape(row.group.why)
-        if row.group.keep_whole:
-            why = f"{why} — {KEEP_WHOLE_NOTE}" if why else KEEP_WHOLE_NOTE
-        return f"{title}&nbsp;&nbsp;<span style='color: gray;'>{why}</span>"
+        return f"{title}&nbsp;&nbsp;<span style='color: gray;'>{_escape(row.group.why)}</span>"
 
     def refresh_heading(self) -> None:
         """After a rating changed: the heading names the photographer's pick."""

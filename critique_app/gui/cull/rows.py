@@ -62,13 +62,15 @@ def group_rows(result: CullResult) -> list[GroupRow]:
 
 
 def errors(result: CullResult) -> list[str]:
-    """One line per photo that could not be read: "DSC_0042.jpg: not a photo (…)"."""
+    """One line per photo that could not be read: "DSC_0042.jpg: not a photo (…)". A photo
+    with neither facts nor an error in a finished run failed without a reason given."""
     lines = []
     for photo in result.photos:
+        name = Path(photo.path).name
         if photo.error:
-            name = Path(photo.path).name
-            error = photo.error if name in photo.error else f"{name}: {photo.error}"
-            lines.append(error)
+            lines.append(photo.error if name in photo.error else f"{name}: {photo.error}")
+        elif photo.facts is None and not result.cancelled:
+            lines.append(f"{name}: could not be read (no reason given)")
     return lines
 
 

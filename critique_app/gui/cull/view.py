@@ -165,6 +165,10 @@ class CullView(QWidget):
     def is_running(self) -> bool:
         return self._task is not None
 
+    @property
+    def thumbnails_loading(self) -> bool:
+        return self._thumbs is not None and self._thumbs.running
+
     def set_folder(self, folder: Path, recursive: bool = False) -> None:
         """The folder to cull; another folder stops a run and clears the page."""
         from critique_app.core.library.finding import find_photos
