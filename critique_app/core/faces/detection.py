@@ -20,6 +20,12 @@ STRIDES = (8, 16, 16, 16)
 SCALE = 128.0
 MIN_SCORE = 0.5
 NMS_IOU = 0.3
+# The short-range model misses faces under about a ninth of the frame's long side, so
+# larger frames are also read in overlapping square tiles (half the short side, half
+# overlapping: any face up to a quarter of the short side lies whole in some tile).
+TILE_FROM = 384   # long side (pixels) from which tiles are read too
+TILE_MIN_SCORE = 0.75  # tiles are small views where textures pass for faces more often
+EDGE = 2.0        # a tile's detection touching its cut edge is a cut face: dropped
 
 
 @dataclass(frozen=True)
@@ -109,11 +115,48 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
     return result
 
 
-def detect(interpreter, rgb: np.ndarray, run) -> list[Detection]:
-    """Faces in ``rgb`` (uint8 HxWx3), in image pixels, best first."""
+def detect_all(interpreter, rgb: np.ndarray, run) -> list[Detection]:
+    """Faces in ``rgb`` (uint8 HxWx3) large and small: the whole frame, then tiles."""
+    found = detect(interpreter, rgb, run)
+    h, w = rgb.shape[:2]
+    side = min(h, w) // 2
+    if max(h, w) < TILE_FROM or side < SIZE:
+        return found
+    for y in _starts(h, side):
+        for x in _starts(w, side):
+            tile = rgb[y:y + side, x:x + side]
+            for d in detect(interpreter, tile, run, min_score=TILE_MIN_SCORE):
+                if _cut(d.box, x, y, side, w, h):
+                    continue
+                shift = np.array([x, y], np.float64)
+                found.append(Detection(d.box + np.tile(shift, 2), d.keypoints + shift, d.score))
+    if not found:
+        return []
+    merged = weighted_nms(np.stack([d.box for d in found]), np.stack([d.keypoints for d in found]),
+                          np.array([d.score for d in found]), min_score=MIN_SCORE)
+    return [Detection(box, points, score) for box, points, score in merged]
+
+
+def _starts(length: int, side: int) -> list[int]:
+    step = max(side // 2, 1)
+    starts = list(range(0, max(length - side, 0) + 1, step))
+    if starts[-1] + side < length:
+        starts.append(length - side)
+    return starts
+
+
+def _cut(box: np.ndarray, x: int, y: int, side: int, w: int, h: int) -> bool:
+    """Whether ``box`` (tile pixels) touches an edge of the tile that is not the frame's."""
+    x0, y0, x1, y1 = box
+    return bool((x > 0 and x0 < EDGE) or (y > 0 and y0 < EDGE)
+                or (x + side < w and x1 > side - EDGE) or (y + side < h and y1 > side - EDGE))
+
+
+def detect(interpreter, rgb: np.ndarray, run, min_score: float = MIN_SCORE) -> list[Detection]:
+    """Faces in ``rgb`` (uint8 HxWx3) as one 128x128 input, in image pixels, best first."""
     image, scale, px, py = letterbox(rgb)
     regressors, scores = run(interpreter, image)
-    found = weighted_nms(*decode(regressors, scores))
+    found = weighted_nms(*decode(regressors, scores), min_score=min_score)
     offset = np.array([px, py], np.float32)
     detections = []
     for box, points, score in found:

@@ -8,12 +8,13 @@ import numpy as np
 
 from critique_app.core.faces import eyes as eye_model
 from critique_app.core.faces import landmarks
-from critique_app.core.faces.detection import detect
+from critique_app.core.faces.detection import detect_all
 from critique_app.core.faces.haar import haar_faces
 from critique_app.core.faces.litert import STORE_NAME, FaceModels, run
 
 MIN_EYE_PX = 12.0       # narrower than this at the input, an eye cannot be judged
-MIN_PRESENCE = 0.5      # the face mesh's own confidence that a face is in its crop
+MIN_PRESENCE = 0.5      # the face mesh's confidence that a face fills its crop: eyes judged
+NOT_A_FACE = 0.1        # below this the mesh model sees no face at all: the detection is dropped
 MIN_EYE_RATIO = 0.6     # the far eye of a turned head looks narrower than this x the near one
 MAX_FACES = 20
 HAAR_NOTE = ("face models not installed: OpenCV Haar cascades used (no eye openness); "
@@ -56,8 +57,10 @@ def read_faces(rgb: np.ndarray, models: FaceModels | None) -> FaceReading:
         return _read_with_haar(rgb)
     nets = models.interpreters()
     faces = []
-    for detection in detect(nets.detector, rgb, run)[:MAX_FACES]:
+    for detection in detect_all(nets.detector, rgb, run)[:MAX_FACES]:
         mesh = landmarks.face_mesh(nets.landmarks, rgb, detection, run)
+        if mesh.presence < NOT_A_FACE:
+            continue
         yaw = landmarks.yaw(mesh.points) if mesh.presence >= MIN_PRESENCE else None
         faces.append(Face(_clip_box(detection.box, rgb.shape), detection.score,
                           _eyes(nets.iris, rgb, mesh), yaw))
@@ -76,11 +79,11 @@ def _eyes(iris, rgb: np.ndarray, mesh: landmarks.Mesh) -> tuple[Eye, ...]:
     result = []
     for side, mirrored, pair, width in zip(("right", "left"), (False, True), corners, widths,
                                            strict=True):
-        if width < MIN_EYE_PX:
-            result.append(Eye(side, None, False, f"eye {width:.0f} px wide: too small to tell"))
-        elif width < MIN_EYE_RATIO * max(widths):
+        if width < MIN_EYE_RATIO * max(widths):
             result.append(Eye(side, None, False, "face turned: this eye is foreshortened "
-                              f"({width:.0f} px wide against {max(widths):.0f} px)"))
+                              f"({int(width)} px wide against {int(max(widths))} px)"))
+        elif width < MIN_EYE_PX:
+            result.append(Eye(side, None, False, f"eye {int(width)} px wide: too small to tell"))
         else:
             points = eye_model.eye_points(iris, rgb, pair, mirrored, run)
             result.append(Eye(side, eye_model.eye_openness(points.contour), True, ""))
