@@ -188,6 +188,39 @@ def add_single(shoot: Shoot, name: str, *, role: str = "sharp") -> list[str]:
     return [shoot.paths[-1].name]
 
 
+def add_panorama(shoot: Shoot, name: str = "china", frames: int = 3, width: float = 0.5,
+                 step: float = 0.25, spacing_s: float = 0.8) -> list[str]:
+    """A handheld pan: crops ``width`` of the photo wide, each ``step`` further right
+    (half of each frame overlaps the last), same exposure."""
+    base = photo(name)
+    w = base.shape[1]
+    start = len(shoot.paths)
+    for k in range(frames):
+        left = round(k * step * w)
+        if k:
+            shoot.wait(spacing_s)
+        shoot.write(with_noise(base[:, left:left + round(width * w)], 60 + k), f"pan{k}")
+    shoot.groups.append(shoot.names(start))
+    return shoot.names(start)
+
+
+def add_focus_stack(shoot: Shoot, name: str = "coffee", sigma: float = 4.0,
+                    spacing_s: float = 0.3) -> list[str]:
+    """Same framing and exposure; the in-focus band moves from the top third to the bottom."""
+    base = shifted(photo(name), 0, 0)
+    soft = defocused(base, sigma)
+    h = base.shape[0]
+    start = len(shoot.paths)
+    for k in range(3):
+        frame = soft.copy()
+        frame[k * h // 3:(k + 1) * h // 3] = base[k * h // 3:(k + 1) * h // 3]
+        if k:
+            shoot.wait(spacing_s)
+        shoot.write(with_noise(frame, 70 + k), f"focus{k}")
+    shoot.groups.append(shoot.names(start))
+    return shoot.names(start)
+
+
 def two_scenes_and_a_single(folder: Path) -> Shoot:
     """Burst of the cat, three minutes later a burst of the coffee, then a single."""
     shoot = new_shoot(folder)
@@ -230,3 +263,37 @@ def facts_of(path: Path) -> dict:
     facts = frame_facts(load_photo(path, max_side=ANALYSIS_SIDE), path,
                         face_setup=FaceSetup(None, None, "faces-none"))
     return {**facts, "path": str(path)}
+
+
+# --- synthetic facts (ranking tests that need faces, eyes or scores) -----------------------
+
+def fake_frame(number: int, *, t: float | None = 1000.0, ev: float = 0.0, sharp: float = 0.5,
+               faces: list[dict] | None = None, score: float | None = None,
+               bias: float | None = 0.0) -> dict:
+    """Facts of frame ``number`` of one near-identical burst, 0.3 s apart: same look, the
+    given exposure, sharpness (every grid cell), faces and score."""
+    rng = np.random.default_rng(0)
+    thumb = rng.normal(size=256)
+    thumb -= thumb.mean()
+    return {
+        "path": f"/shoot/IMG_{number:04d}.jpg",
+        "exif_time": None if t is None else t + 0.3 * number,
+        "file_time": 0.0, "camera": "Canon EOS R6", "exposure_bias_ev": bias,
+        "shutter_s": 1 / 500, "aperture_f": 4.0, "iso": 400, "focal_length_mm": 50.0,
+        "width": 6000, "height": 4000, "phash": "a5a5a5a5a5a5a5a5", "colour": [0.0] * 42,
+        "thumb": list(thumb / np.linalg.norm(thumb)), "embedding": None,
+        "exposure": {"ev": ev, "highlights_pct": 0.0, "shadows_pct": 0.0},
+        "sharpness": {"global": sharp, "subject": sharp, "grid": [sharp] * 9},
+        "faces": {"method": "mediapipe", "note": "", "faces": faces or []},
+        "score": score,
+    }
+
+
+def fake_face(openness: float | None, *, box=(0.4, 0.3, 0.6, 0.6), sharpness: float | None = 0.5,
+              why: str = "") -> dict:
+    """A face whose two eyes measure ``openness`` (None: not visible, ``why``)."""
+    visible = openness is not None
+    eyes = [{"side": side, "openness": openness, "visible": visible, "why": why}
+            for side in ("left", "right")]
+    return {"box": list(box), "confidence": 0.9, "sharpness": sharpness,
+            "sharpness_px": 160, "eyes": eyes}

@@ -102,7 +102,8 @@ def _group_run(frames: list[dict], run: list[int], timed: bool) -> list[Group]:
 
 def _chains(frames: list[dict], stretch: list[int], timed: bool) -> list[_Chain]:
     """Each frame joins the best-matching chain among those seen in the last few frames;
-    a pan (partial overlap) links only to a chain's last frame."""
+    a pan (partial overlap) links only to a chain's last frame, and only within a time
+    run: without times, two unrelated photos can overlap by chance."""
     needed = RUN_VOTES if timed else NO_TIME_VOTES
     chains: list[_Chain] = []
     for pos, i in enumerate(stretch):
@@ -115,7 +116,7 @@ def _chains(frames: list[dict], stretch: list[int], timed: bool) -> list[_Chain]
                 key = (2, look.votes, look.thumb)
                 if look.votes >= needed and (best_key is None or key > best_key):
                     best, best_key, best_link = chain, key, look
-            if best is None and not chain.bits:
+            if best is None and timed and not chain.bits:  # pans need capture times
                 pan = pan_step(frames[chain.members[-1]], frames[i])
                 if pan and (not chain.pans or one_direction([*chain.pans, pan])):
                     best, best_key, best_link = chain, (1, 0, 0.0), pan

@@ -12,9 +12,10 @@ from critique_app.core.culling.look import likeness, thumb_cosine, thumb_shift
 BRACKET_MIN, BRACKET_MAX = 3, 9  # cameras bracket 3, 5, 7 or 9 frames; two are just a pair
 BRACKET_MIN_STEP = 0.3  # 1/3 EV, the smallest bracketing step cameras offer
 BRACKET_STEP_TOLERANCE = 0.1  # bias values are rounded rationals (-0.67 for -2/3)
-MEASURED_MIN_STEP = 0.7  # no bias tags: measured brightness steps (clipping shrinks +2 EV to ~1)
+MEASURED_MIN_STEP = 0.45  # no bias tags: measured brightness steps; clipping shrinks +1 EV to ~0.5
+MEASURED_MIN_SPAN = 1.5  # ...and spans at least 1.5 EV (a -1/0/+1 bracket measures ~1.8)
 PAN_MIN_SHIFT = 2  # thumb px of 16: the view moved by at least 1/8 of the frame
-PAN_MIN_CORR = 0.75  # the shifted overlap matches well...
+PAN_MIN_CORR = 0.85  # the shifted overlap matches well (lens and parallax allow no more)...
 PAN_GAIN = 0.15  # ...and clearly better than the frames laid on top of each other
 FOCUS_MIN = 3  # a focus stack needs a near, a middle and a far frame
 FOCUS_PEAK = 2.0  # the in-focus cell is at least twice as sharp as the frame's median cell
@@ -33,12 +34,12 @@ def _even_steps(values: list[float]) -> bool:
 
 
 def _measured_steps(frames: list[dict], members: list[int]) -> bool:
-    """No bias tags (stripped copies): same framing, brightness stepping >= 0.7 EV."""
+    """No bias tags (stripped copies): same framing, brightness stepping clearly."""
     evs = [frames[i]["exposure"]["ev"] for i in members]
     steps = np.diff(sorted(evs))
     framing = all(thumb_cosine(frames[a]["thumb"], frames[b]["thumb"]) >= 0.9
                   for a, b in pairwise(members))
-    return bool(framing and steps.min() >= MEASURED_MIN_STEP)
+    return bool(framing and steps.min() >= MEASURED_MIN_STEP and steps.sum() >= MEASURED_MIN_SPAN)
 
 
 def bracket_at(frames: list[dict], seq: list[int], start: int) -> tuple[int, str] | None:
