@@ -7,6 +7,11 @@ analyse them; the main thread runs the score models on batches and commits
 each batch to the cache in one transaction. At most a few batches are in
 flight, so memory stays flat however large the folder. A cancel (Ctrl-C)
 stops submitting, keeps everything committed, and returns what is done.
+
+A ``frame_step`` (culling's frame facts) rides on the same decode: its facts are stored
+under their own version in the same transaction as the batch's score rows, so a later
+``critique score`` and a cull share the score rows; a photo whose score row is cached
+but whose facts are not is decoded once for the facts alone.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -39,6 +45,21 @@ Progress = Callable[[int, int, dict[str, int]], None]  # (done, total, counts)
 log = logging.getLogger("critique.folder_scoring")
 
 
+class FrameStep(Protocol):
+    """Per-photo work that shares scoring's decode (culling's frame facts).
+
+    ``compute`` runs on a worker thread with the decoded photo and, when the photo was
+    scored in this run, its measurement columns (else None); it returns a JSON-serialisable
+    dict. ``finish`` (optional) runs on the main thread with each batch's dicts before they
+    are stored (batched model work such as embeddings). ``version`` names what the dicts
+    depend on: it keys them in the results cache.
+    """
+
+    version: str
+
+    def compute(self, photo, path: Path, measured: dict | None) -> dict: ...
+
+
 @dataclass
 class _Prepared:
     index: int
@@ -48,6 +69,9 @@ class _Prepared:
     values: dict
     inputs: dict[str, np.ndarray]
     depth_problem: str | None = None  # why a depth scorer had no depth map to score
+    scored: bool = True  # False: decoded for the frame step only (score row was cached)
+    facts: dict | None = None  # the frame step's dict, when it ran
+    facts_error: str | None = None  # why the frame step failed on a photo that scored
 
 
 @dataclass
@@ -56,6 +80,7 @@ class _Failed:
     key: str | None
     message: str
     cacheable: bool  # a photo error depends only on the bytes; a bug does not
+    scored: bool = True  # False: only the frame step was wanted (the score row is cached)
 
 
 @dataclass
@@ -72,11 +97,18 @@ class FolderScoringResult:
     scores_missing: str | None = None  # why every score is empty (no score model to use)
     # store name -> [seconds in the model, photos it scored] in this run
     model_seconds: dict[str, list] = field(default_factory=dict)
+    # With a frame step: its dict per path (None where failed or not reached), how each was
+    # got, and why one could not be made for a photo whose score row is fine
+    facts: list[dict | None] | None = None
+    facts_cached: int = 0
+    facts_computed: int = 0
+    facts_errors: dict[int, str] = field(default_factory=dict)
 
 
 def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, jobs: int = 2,
                  batch_size: int = 16, max_side: int = CULLING_MAX_SIDE, cancel=None,
-                 progress: Progress | None = None) -> FolderScoringResult:
+                 progress: Progress | None = None,
+                 frame_step: FrameStep | None = None) -> FolderScoringResult:
     needs_depth = "depth" in scorers.by_modality
     # With a depth scorer the depth model shapes the results too: a new (or newly
     # installed) one must not be answered from the cache.
@@ -86,16 +118,28 @@ def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, 
                                  scores_missing=scorers.missing)
     known = {i: cache.known_key(p) for i, p in enumerate(paths)}
     stored = cache.get_many({k for k in known.values() if k}, version)
-    todo = []
+    facts_version = f"{frame_step.version}|analysis-{max_side}" if frame_step else ""
+    stored_facts = cache.get_many({k for k in known.values() if k}, facts_version) \
+        if frame_step else {}
+    if frame_step:
+        result.facts = [None] * len(paths)
+    todo, facts_only = [], set()
     for i, key in known.items():
+        if frame_step and key and key in stored_facts:
+            result.facts[i] = stored_facts[key]
         if key and key in stored:
             result.rows[i] = _row(paths[i], stored[key])
-            if stored[key]["status"] == "ok":
-                result.cached += 1
-            else:
+            if stored[key]["status"] != "ok":
                 result.failed += 1
+            elif frame_step and key not in stored_facts:
+                facts_only.add(i)  # counted as cached once its facts are made
+                todo.append(i)
+            else:
+                result.cached += 1
         else:
             todo.append(i)
+    if frame_step:
+        result.facts_cached = sum(1 for f in result.facts if f is not None)
 
     def report() -> None:
         if progress:
@@ -119,8 +163,10 @@ def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, 
                 if index is None:
                     exhausted = True
                     break
-                in_flight.add(pool.submit(_prepare, index, paths[index], known[index], specs,
-                                          needs_depth, max_side))
+                in_flight.add(pool.submit(
+                    _prepare, index, paths[index], known[index], specs, needs_depth, max_side,
+                    frame_step=frame_step, score=index not in facts_only,
+                    facts_wanted=frame_step is not None and result.facts[index] is None))
             if not in_flight:
                 break
             try:
@@ -133,12 +179,19 @@ def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, 
                 (ready if isinstance(item, _Prepared) else failures).append(item)
             flush = len(ready) >= batch_size or (not in_flight and (exhausted or cancel.is_set()))
             if flush or len(failures) >= batch_size:
-                _commit(ready, failures, paths, scorers, cache, version, result)
+                _commit(ready, failures, paths, scorers, cache, version, result,
+                        frame_step, facts_version)
                 ready, failures = [], []
                 report()
-        _commit(ready, failures, paths, scorers, cache, version, result)
+        _commit(ready, failures, paths, scorers, cache, version, result, frame_step,
+                facts_version)
         report()
-    result.cancelled = cancel.is_set() and any(row is None for row in result.rows)
+    result.cancelled = cancel.is_set() and (
+        any(row is None for row in result.rows) or any(
+            result.facts[i] is None and i not in result.facts_errors for i in facts_only))
+    if frame_step:  # score rows served from the cache whose facts were not reached
+        result.cached += sum(1 for i in facts_only
+                             if result.facts[i] is None and i not in result.facts_errors)
     add_percentiles([row for row in result.rows if row is not None])
     _record_speeds(scorers, result)
     return result
@@ -154,8 +207,10 @@ def _record_speeds(scorers: ScorerSet, result: FolderScoringResult) -> None:
 
 
 def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: bool,
-             max_side: int) -> _Prepared | _Failed:
-    """Worker thread: hash, decode, analyse, make the network inputs. Never raises."""
+             max_side: int, *, frame_step: FrameStep | None = None, score: bool = True,
+             facts_wanted: bool = False) -> _Prepared | _Failed:
+    """Worker thread: hash, decode, analyse, make the network inputs, run the frame step.
+    Never raises."""
     try:
         hashed = None
         if key is None:
@@ -164,6 +219,9 @@ def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: 
             key = content_key(resolved)
             hashed = (resolved, stat.st_size, stat.st_mtime_ns)
         photo = load_photo(path, max_side=max_side)
+        if not score:
+            return _Prepared(index, key, hashed, {}, {}, scored=False,
+                             facts=frame_step.compute(photo, path, None))
         analysis = analyze(photo, depth=needs_depth)
         values = {column: analysis.measurements.get(measure)
                   for measure, column in MEASUREMENT_COLUMNS.items()}
@@ -173,22 +231,45 @@ def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: 
                   for modality, spec in specs.items() if modality in available}
         depth = analysis.maps.get("depth")
         problem = depth.reason if needs_depth and depth and not depth.available else None
-        return _Prepared(index, key, hashed, values, inputs, problem)
+        facts, facts_error = _facts(frame_step, photo, path, values) if facts_wanted else (
+            None, None)
+        return _Prepared(index, key, hashed, values, inputs, problem, facts=facts,
+                         facts_error=facts_error)
     except CritiqueError as error:
-        return _Failed(index, key, str(error).removeprefix(f"{path}: "), cacheable=key is not None)
+        return _Failed(index, key, str(error).removeprefix(f"{path}: "),
+                       cacheable=key is not None, scored=score)
     except OSError as error:
-        return _Failed(index, key, f"cannot read the file ({error.strerror})", cacheable=False)
+        return _Failed(index, key, f"cannot read the file ({error.strerror})", cacheable=False,
+                       scored=score)
     except Exception as error:  # a bug must not stop the folder; it is not cached
         log.exception("internal error while scoring %s", path)
         return _Failed(index, key, f"internal error: {type(error).__name__}: {error}",
-                       cacheable=False)
+                       cacheable=False, scored=score)
+
+
+def _facts(frame_step: FrameStep, photo, path: Path, values: dict
+           ) -> tuple[dict | None, str | None]:
+    """The frame step on a photo that scored: a bug in it costs the facts, not the score."""
+    try:
+        return frame_step.compute(photo, path, values), None
+    except Exception as error:
+        log.exception("internal error while reading the frame facts of %s", path)
+        return None, f"internal error: {type(error).__name__}: {error}"
 
 
 def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
             scorers: ScorerSet, cache: ResultsCache, version: str,
-            result: FolderScoringResult) -> None:
-    """Score one batch, store it in one transaction, fill the rows."""
+            result: FolderScoringResult, frame_step: FrameStep | None = None,
+            facts_version: str = "") -> None:
+    """Score one batch, store it (and its frame facts) in one transaction, fill the rows."""
     stored: list[tuple[str, str, dict]] = []
+    facts_only = [item for item in ready if not item.scored]
+    ready = [item for item in ready if item.scored]
+    for failure in failures:
+        if not failure.scored:  # its cached score row stands; only its facts are missing
+            result.facts_errors[failure.index] = failure.message
+            result.cached += 1
+    failures = [failure for failure in failures if failure.scored]
     for item in ready:
         if item.depth_problem and item.depth_problem not in result.depth_missing:
             result.depth_missing.append(item.depth_problem)
@@ -214,7 +295,32 @@ def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
             stored.append((failure.key, version, record))
         result.rows[failure.index] = _row(paths[failure.index], record)
         result.failed += 1
+    result.cached += len(facts_only)  # their score rows came from the cache
+    stored.extend(_finish_facts([*ready, *facts_only], frame_step, facts_version, result))
     cache.put_many(stored, keys=[(*item.stat, item.key) for item in ready if item.stat])
+
+
+def _finish_facts(items: list[_Prepared], frame_step: FrameStep | None, facts_version: str,
+                  result: FolderScoringResult) -> list[tuple[str, str, dict]]:
+    """The frame step's batch work (main thread), then its rows for the cache."""
+    for item in items:
+        if item.facts_error:
+            result.facts_errors[item.index] = item.facts_error
+    items = [item for item in items if item.facts is not None]
+    if frame_step is None or not items:
+        return []
+    keep = True
+    finish = getattr(frame_step, "finish", None)
+    if finish is not None:
+        try:
+            finish([item.facts for item in items])
+        except Exception:  # e.g. an embedding model failing: facts stand, not cached
+            log.exception("the frame step failed on a batch of %d photos", len(items))
+            keep = False
+    for item in items:
+        result.facts[item.index] = item.facts
+        result.facts_computed += 1
+    return [(item.key, facts_version, item.facts) for item in items] if keep else []
 
 
 def _score_batch(items: list[_Prepared], scorers: ScorerSet,
