@@ -172,7 +172,7 @@ class FrameTile(QWidget):
         painter.setFont(font)
         pick = self.pick_text()
         if pick:
-            colour = YOUR_PICK_GREEN if self.is_your_pick and not self.is_pick else PICK_GOLD
+            colour = YOUR_PICK_GREEN if self.is_your_pick else PICK_GOLD  # yours: green
             text_colour = "#1d1d1f" if colour == PICK_GOLD else TEXT_ON_PILL
             draw_pill(painter, box.left() + 4, box.top() + 4, [(pick, text_colour)], colour)
         y = box.top() + 4
