@@ -155,6 +155,15 @@ def test_haar_cascades_are_used_and_said_so_without_the_models():
     assert read_faces(load_rgb("coffee"), None).faces == ()
 
 
+def test_without_litert_the_models_give_way_to_haar_and_say_why(face_models, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # import fails
+    reading = read_faces(load_rgb("astronaut"), face_models)
+    assert reading.method == "haar" and len(reading.faces) == 1
+    assert "ai-edge-litert" in reading.note and "Haar" in reading.note
+
+
 def test_find_face_models_finds_the_pulled_models(face_models):
     store = ModelStore(face_models.folder.parent)
     found = find_face_models(store)

@@ -21,6 +21,15 @@ LANDMARKS = "face_landmark.tflite"
 IRIS = "iris_landmark.tflite"
 
 
+def runtime_missing() -> str | None:
+    """Why LiteRT cannot run here (its wheel is missing for this platform), or None."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter  # noqa: F401
+    except ImportError as error:
+        return f"LiteRT (ai-edge-litert) is not installed here ({error.msg})"
+    return None
+
+
 @dataclass(frozen=True)
 class Interpreters:
     detector: object

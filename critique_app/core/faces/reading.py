@@ -10,7 +10,7 @@ from critique_app.core.faces import eyes as eye_model
 from critique_app.core.faces import landmarks
 from critique_app.core.faces.detection import detect_all
 from critique_app.core.faces.haar import haar_faces
-from critique_app.core.faces.litert import STORE_NAME, FaceModels, run
+from critique_app.core.faces.litert import STORE_NAME, FaceModels, run, runtime_missing
 
 MIN_EYE_PX = 12.0       # narrower than this at the input, an eye cannot be judged
 MIN_PRESENCE = 0.5      # the face mesh's confidence that a face fills its crop: eyes judged
@@ -54,7 +54,11 @@ def read_faces(rgb: np.ndarray, models: FaceModels | None) -> FaceReading:
     """
     rgb = _as_uint8_rgb(rgb)
     if models is None:
-        return _read_with_haar(rgb)
+        return _read_with_haar(rgb, HAAR_NOTE)
+    missing = runtime_missing()
+    if missing:
+        return _read_with_haar(rgb, f"{missing}: OpenCV Haar cascades used (no eye openness); "
+                                    "run: pip install ai-edge-litert")
     nets = models.interpreters()
     faces = []
     for detection in detect_all(nets.detector, rgb, run)[:MAX_FACES]:
@@ -90,7 +94,7 @@ def _eyes(iris, rgb: np.ndarray, mesh: landmarks.Mesh) -> tuple[Eye, ...]:
     return tuple(result)
 
 
-def _read_with_haar(rgb: np.ndarray) -> FaceReading:
+def _read_with_haar(rgb: np.ndarray, note: str) -> FaceReading:
     found = haar_faces(rgb)
     if found is None:
         return FaceReading("none", (), NO_CASCADES_NOTE)
@@ -100,7 +104,7 @@ def _read_with_haar(rgb: np.ndarray) -> FaceReading:
             Eye(side, None, seen, "eye found by a Haar cascade: openness not measured" if seen
                 else "no eye found by the Haar cascade: closed, covered, turned or too small")
             for side, seen in eyes)))
-    return FaceReading("haar", tuple(faces), HAAR_NOTE)
+    return FaceReading("haar", tuple(faces), note)
 
 
 def _as_uint8_rgb(rgb: np.ndarray) -> np.ndarray:
