@@ -168,6 +168,7 @@ def test_find_face_models_finds_the_pulled_models(face_models):
     store = ModelStore(face_models.folder.parent)
     found = find_face_models(store)
     assert isinstance(found, FaceModels) and found.folder == face_models.folder
+    assert found.version == "faces-1-229714.1242398.2640568"  # names the reading for caches
 
 
 def test_a_damaged_model_file_is_one_clear_error(face_models, tmp_path):

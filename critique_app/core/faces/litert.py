@@ -19,6 +19,9 @@ STORE_NAME = "mediapipe-face"
 DETECTOR = "face_detection_short_range.tflite"
 LANDMARKS = "face_landmark.tflite"
 IRIS = "iris_landmark.tflite"
+# Bumped whenever the reading changes for the same models (crops, thresholds, tiles),
+# so caches keyed on FaceModels.version miss.
+PIPELINE_VERSION = "faces-1"
 
 
 def runtime_missing() -> str | None:
@@ -47,6 +50,13 @@ class FaceModels:
 
     def __repr__(self) -> str:
         return f"FaceModels({str(self.folder)!r})"
+
+    @property
+    def version(self) -> str:
+        """Names this reading for caches: the pipeline's version and the models' sizes."""
+        sizes = [(self.folder / f).stat().st_size if (self.folder / f).is_file() else 0
+                 for f in (DETECTOR, LANDMARKS, IRIS)]
+        return f"{PIPELINE_VERSION}-" + ".".join(map(str, sizes))
 
     def interpreters(self) -> Interpreters:
         found = getattr(self._local, "interpreters", None)
