@@ -183,6 +183,8 @@ def add_single(shoot: Shoot, name: str, *, role: str = "sharp") -> list[str]:
     frame = shifted(photo(name), 0, 0)
     if role == "shaken":
         frame = shaken(frame, length=21)
+    elif role == "defocused":
+        frame = defocused(frame, sigma=4.0)
     shoot.write(with_noise(frame, 7), role)
     shoot.groups.append([shoot.paths[-1].name])
     return [shoot.paths[-1].name]

@@ -11,8 +11,9 @@ import numpy as np
 from critique_app.core.culling.grouping import name_of
 from critique_app.core.culling.people import EYES_SHUT, faces_of, openness, people
 
-BLUR_RATIO = 0.7  # of the group's sharpest: the facts' blur-effect sharpness is bounded and
-#                   compressive; a 15 px shake or a 3 px defocus leaves 0.3-0.65 of it
+BLUR_RATIO = 0.8  # of the group's sharpest: the facts' blur-effect sharpness is bounded and
+#                   compressive; a 15 px shake leaves 0.4-0.76 of it (by its angle), a 3 px
+#                   defocus 0.3-0.6, while sharp twins of one burst measure 0.95 and more
 SOFT_SINGLE = 0.2  # a single frame's subject (or face) below this is clearly blurred:
 #                    crisp frames measure 0.35-0.6, heavily shaken ones ~0.15
 EYES_CLOSED_RATIO = 0.5  # openness under half the same person's widest in the group
@@ -129,11 +130,11 @@ def _eyes(frames: list[dict], out: list[Assessment], crowd) -> None:
     for k, person in enumerate(crowd):
         for i, face in person.faces.items():
             value, _ = openness(face)
-            if value is not None and i in person.main and value > widest.get(k, (0.0, -1))[0]:
+            if value is not None and i in person.main and value > widest.get(k, (-1.0, -1))[0]:
                 widest[k] = (value, i)
     for a in out:
         present = [(k, p) for k, p in enumerate(crowd) if a.index in p.main]
-        label = (lambda k: f"person {k + 1}: ") if len(crowd) > 1 else (lambda k: "")
+        label = (lambda k: f"person {k + 1} from the left: ") if len(crowd) > 1 else (lambda k: "")
         worst, unknown, closed = None, [], []
         for k, person in present:
             value, why = openness(person.faces[a.index])

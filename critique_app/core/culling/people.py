@@ -61,7 +61,12 @@ def people(frames: list[dict], members) -> list[Person]:
             found[best].faces[i] = face
             if face["box"][2] - face["box"][0] >= MAIN_FACE_SHARE * widest:
                 found[best].main.add(i)
-    return found
+    return sorted(found, key=_centre_x)  # numbered from the left, as the words say
+
+
+def _centre_x(person: Person) -> float:
+    boxes = [face["box"] for face in person.faces.values()]
+    return sum(b[0] + b[2] for b in boxes) / (2 * len(boxes))
 
 
 def openness(face: dict) -> tuple[float | None, str]:

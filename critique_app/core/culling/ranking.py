@@ -23,11 +23,11 @@ EYE_STEP = 0.25  # openness within 25% of the person's widest counts as equally 
 EXPOSURE_STEP_EV = 0.5  # half a stop from the group's exposure is within taste
 
 _RUIN = ("subject-blur", "eyes-closed")
-_LOSES = ("flagged {flags}, unlike {above}", "exposure is further off than {above}'s",
+_LOSES = ("flagged {flags}, unlike {above}", "flagged {flags}, unlike {above}",
           "subject less sharp than in {above}", "eyes less open than in {above}",
           "exposure further from the group's than {above}", "lower score than {above}",
           "subject a little less sharp than in {above}", "as good as {above}, shot later")
-_WINS = ("the next best is flagged {flags}", "exposure closest to the group's",
+_WINS = ("the next best is flagged {flags}", "the next best is flagged {flags}",
          "sharpest subject", "eyes most open", "exposure closest to the group's",
          "highest score", "sharpest subject", "as good as the next, shot first")
 
