@@ -65,6 +65,7 @@ class CullView(QWidget):
         self.folder: Path | None = None
         self.recursive = False
         self._photo_count = 0
+        self._auto_started: Path | None = None
         self.result: CullResult | None = None
         self.strips: list[GroupStrip] = []
         self._tiles: dict[Path, list[FrameTile]] = {}
@@ -228,6 +229,7 @@ class CullView(QWidget):
         self.strips, self._tiles, self.result = [], {}, result
         self._group, self._frame = -1, 0
         rows = group_rows(result) if result is not None else []
+        self.groups.hide()  # shown again at once: one layout for hundreds of groups
         for position, row in enumerate(rows):
             strip = GroupStrip(row)
             strip.frameClicked.connect(lambda frame, g=position: self._clicked(g, frame))
@@ -243,6 +245,7 @@ class CullView(QWidget):
         self.empty_label.setText(EMPTY_TEXT if result is None else "No photos could be culled.")
         self._show_summary(result, rows)
         self._apply_filter()
+        self.groups.show()
         if result is not None:
             self._progress_done(result)
             paths = [tile.path for strip in self.strips for tile in strip.tiles]
@@ -260,7 +263,11 @@ class CullView(QWidget):
         return strip.tiles[self._frame] if strip is not None and strip.tiles else None
 
     def visible_strips(self) -> list[GroupStrip]:
-        return [strip for strip in self.strips if not strip.isHidden()]
+        return [strip for strip in self.strips if self._shown(strip)]
+
+    def _shown(self, strip: GroupStrip) -> bool:
+        """Not hidden by the filter (whether or not the page itself is on screen)."""
+        return strip.isVisibleTo(self.groups)
 
     def select(self, group: int, frame: int = 0) -> None:
         """Make frame ``frame`` of strip ``group`` current (clamped), and scroll to it."""
@@ -282,7 +289,7 @@ class CullView(QWidget):
 
     def step_group(self, delta: int) -> None:
         """To the next (+1) or previous (-1) shown group, on its pick."""
-        shown = [i for i, strip in enumerate(self.strips) if not strip.isHidden()]
+        shown = [i for i, strip in enumerate(self.strips) if self._shown(strip)]
         if not shown:
             return
         if self._group in shown:
@@ -336,7 +343,9 @@ class CullView(QWidget):
         super().showEvent(event)
         self.setFocus()
         if (self.auto_start and self.result is None and not self.is_running
-                and self.folder is not None and self._photo_count):
+                and self.folder is not None and self._photo_count
+                and self._auto_started != self.folder):
+            self._auto_started = self.folder  # once per folder: a failure is not retried
             self.cull()
 
     # -- run callbacks (UI thread) --------------------------------------------------------
@@ -411,10 +420,12 @@ class CullView(QWidget):
     def _apply_filter(self) -> None:
         only = self.flagged_only.isChecked()
         for strip in self.strips:
-            strip.setVisible(not only or strip.row.flagged)
+            shown = not only or strip.row.flagged
+            if self._shown(strip) != shown:  # each change lays the page out again
+                strip.setVisible(shown)
             strip.set_dimming(only)
         current = self.current_strip()
-        if current is None or current.isHidden():
+        if current is None or not self._shown(current):
             self._group = -1 if current is None else self._group
             self.step_group(1)
 
