@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from critique_app.core.culling.grouping import name_of
-from critique_app.core.culling.people import EYES_SHUT, faces_of, openness, people
+from critique_app.core.culling.people import EYES_SHUT, openness, people
 
 BLUR_RATIO = 0.8  # of the group's sharpest: the facts' blur-effect sharpness is bounded and
 #                   compressive; a 15 px shake leaves 0.4-0.76 of it (by its angle), a 3 px
 #                   defocus 0.3-0.6, while sharp twins of one burst measure 0.95 and more
-SOFT_SINGLE = 0.2  # a single frame's subject (or face) below this is clearly blurred:
-#                    crisp frames measure 0.35-0.6, heavily shaken ones ~0.15
+SOFT_SINGLE = 0.2  # a single frame whose sharpest cell is below this is clearly blurred:
+#                    crisp frames measure 0.35-0.6, a 4 px defocus 0.12-0.48 (by content)
 EYES_CLOSED_RATIO = 0.5  # openness under half the same person's widest in the group
 EXPOSURE_FLAG_EV = 1.0  # a full stop off the group's median
 
@@ -48,18 +48,15 @@ def assess_group(frames: list[dict], members) -> list[Assessment]:
 
 
 def assess_single(frames: list[dict], index: int) -> Assessment:
-    """A frame with nothing to compare: only what is clearly wrong on its own is flagged
-    (exposure is not: a dark single may be a night scene)."""
+    """A frame with nothing to compare: only what is clearly wrong on its own is flagged.
+    Not exposure (a dark single may be a night scene), and blur only when even the
+    sharpest part of the frame is soft (a face alone is smooth skin: no absolute test)."""
     a = Assessment(index, 0, score=frames[index].get("score"))
-    faces = [f["sharpness"] for f in faces_of(frames[index]) if f.get("sharpness") is not None]
-    if faces:
-        what, value = "face", max(faces)
-    else:
-        what, value = "subject", frames[index]["sharpness"].get("subject")
+    value = frames[index]["sharpness"].get("subject")
     if value is not None and value < SOFT_SINGLE:
         a.flags.append("subject-blur")
-        a.reasons.append(f"{what} clearly blurred (sharpness {value:.2f}; "
-                         "crisp frames measure 0.35 and more)")
+        a.reasons.append(f"clearly blurred: nothing in the frame is sharp (sharpness "
+                         f"{value:.2f}; crisp frames measure 0.35 and more)")
     _eyes(frames, [a], people(frames, [index]))
     if a.score is not None:
         a.reasons.append(f"score {a.score:.2f}")
@@ -162,7 +159,9 @@ def _eyes(frames: list[dict], out: list[Assessment], crowd) -> None:
 
 def _exposure(frames: list[dict], out: list[Assessment]) -> None:
     """Against the group's median; with two frames, against the one clipping less."""
-    evs = [frames[a.index]["exposure"]["ev"] for a in out]
+    evs = [(frames[a.index].get("exposure") or {}).get("ev") for a in out]
+    if None in evs:
+        return
     if len(out) == 2:
         clip = [frames[a.index]["exposure"].get("highlights_pct", 0.0)
                 + frames[a.index]["exposure"].get("shadows_pct", 0.0) for a in out]

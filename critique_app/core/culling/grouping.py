@@ -116,7 +116,8 @@ def _chains(frames: list[dict], stretch: list[int], timed: bool) -> list[_Chain]
                 key = (2, look.votes, look.thumb)
                 if look.votes >= needed and (best_key is None or key > best_key):
                     best, best_key, best_link = chain, key, look
-            if best is None and timed and not chain.bits:  # pans need capture times
+            # a pan continues from the frame just before, and needs capture times
+            if best is None and timed and not chain.bits and chain.last_pos == pos - 1:
                 pan = pan_step(frames[chain.members[-1]], frames[i])
                 if pan and (not chain.pans or one_direction([*chain.pans, pan])):
                     best, best_key, best_link = chain, (1, 0, 0.0), pan

@@ -87,19 +87,27 @@ def likeness(a: dict, b: dict) -> Likeness:
 def thumb_shift(a, b, max_shift: int = 8, min_overlap: int = 6) -> tuple[int, int, float]:
     """The (dx, dy) in thumb pixels (of 16) that best lines ``b`` up with ``a``, and the
     correlation of the overlap there: a panning camera shows as a large shift with a
-    high correlation, where the unshifted thumbs barely match."""
-    ta = np.asarray(a, float).reshape(16, 16)
-    tb = np.asarray(b, float).reshape(16, 16)
-    best = (0, 0, -1.0)
-    for dy in range(-max_shift, max_shift + 1):
-        for dx in range(-max_shift, max_shift + 1):
-            if (16 - abs(dx)) < min_overlap or (16 - abs(dy)) < min_overlap:
-                continue
-            pa = ta[max(dy, 0):16 + min(dy, 0), max(dx, 0):16 + min(dx, 0)].ravel()
-            pb = tb[max(-dy, 0):16 + min(-dy, 0), max(-dx, 0):16 + min(-dx, 0)].ravel()
-            if pa.size < 48 or pa.std() < 1e-9 or pb.std() < 1e-9:
-                continue
-            corr = float(np.corrcoef(pa, pb)[0, 1])
-            if corr > best[2]:
-                best = (dx, dy, corr)
-    return best
+    high correlation, where the unshifted thumbs barely match. Every shift at once, by
+    FFT: (dy, dx) pairs a[y + dy, x + dx] with b[y, x]."""
+    ta = np.zeros((32, 32))
+    tb = np.zeros((32, 32))
+    mask = np.zeros((32, 32))
+    ta[:16, :16] = np.asarray(a, float).reshape(16, 16)
+    tb[:16, :16] = np.asarray(b, float).reshape(16, 16)
+    mask[:16, :16] = 1.0
+
+    def corr(x, y):  # sum over (y, x) of x[p + d] * y[p], for every shift d
+        return np.real(np.fft.ifft2(np.fft.fft2(x) * np.conj(np.fft.fft2(y))))
+
+    n = corr(mask, mask)
+    s_a, s_b = corr(ta, mask), corr(mask, tb)
+    cov = corr(ta, tb) - s_a * s_b / np.maximum(n, 1)
+    var_a = corr(ta * ta, mask) - s_a * s_a / np.maximum(n, 1)
+    var_b = corr(mask, tb * tb) - s_b * s_b / np.maximum(n, 1)
+    shifts = np.arange(-max_shift, max_shift + 1)
+    shifts = shifts[16 - np.abs(shifts) >= min_overlap]
+    rows = np.ix_(shifts % 32, shifts % 32)  # negative shifts sit at the end (wrapped)
+    v = var_a[rows] * var_b[rows]
+    value = np.where(v > 1e-12, cov[rows] / np.sqrt(np.maximum(v, 1e-12)), -1.0)
+    dy, dx = np.unravel_index(int(np.argmax(value)), value.shape)
+    return int(shifts[dx]), int(shifts[dy]), float(value[dy, dx])

@@ -35,7 +35,9 @@ def _even_steps(values: list[float]) -> bool:
 
 def _measured_steps(frames: list[dict], members: list[int]) -> bool:
     """No bias tags (stripped copies): same framing, brightness stepping clearly."""
-    evs = [frames[i]["exposure"]["ev"] for i in members]
+    evs = [(frames[i].get("exposure") or {}).get("ev") for i in members]
+    if None in evs:
+        return False
     steps = np.diff(sorted(evs))
     framing = all(thumb_cosine(frames[a]["thumb"], frames[b]["thumb"]) >= 0.9
                   for a, b in pairwise(members))
