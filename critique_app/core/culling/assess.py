@@ -25,6 +25,7 @@ class Assessment:
     index: int
     position: int  # in capture order within the group
     sharp: float | None = None  # relative to the group's sharpest (1.0 = it)
+    what: str = "subject"  # what the sharpness is of: "face" or "subject"
     eyes: float | None = None  # worst main person's openness relative to their widest
     ev_delta: float | None = None
     score: float | None = None
@@ -75,6 +76,7 @@ def _sharpness(frames: list[dict], out: list[Assessment], crowd) -> None:
     best = max(range(len(out)), key=lambda k: values[k])
     best_name = name_of(frames, out[best].index)
     for k, a in enumerate(out):
+        a.what = what
         a.sharp = float(values[k] / values[best]) if values[best] > 0 else 1.0
         pct = round(100 * a.sharp)
         if k == best:
@@ -131,7 +133,8 @@ def _eyes(frames: list[dict], out: list[Assessment], crowd) -> None:
                 widest[k] = (value, i)
     for a in out:
         present = [(k, p) for k, p in enumerate(crowd) if a.index in p.main]
-        label = (lambda k: f"person {k + 1} from the left: ") if len(crowd) > 1 else (lambda k: "")
+        several = len(present) > 1
+        label = (lambda k: f"person {k + 1} from the left: ") if several else (lambda k: "")
         worst, unknown, closed = None, [], []
         for k, person in present:
             value, why = openness(person.faces[a.index])

@@ -24,12 +24,12 @@ EXPOSURE_STEP_EV = 0.5  # half a stop from the group's exposure is within taste
 
 _RUIN = ("subject-blur", "eyes-closed")
 _LOSES = ("flagged {flags}, unlike {above}", "flagged {flags}, unlike {above}",
-          "subject less sharp than in {above}", "eyes less open than in {above}",
+          "{what} less sharp than in {above}", "eyes less open than in {above}",
           "exposure further from the group's than {above}", "lower score than {above}",
-          "subject a little less sharp than in {above}", "as good as {above}, shot later")
+          "{what} a little less sharp than in {above}", "as good as {above}, shot later")
 _WINS = ("the next best is flagged {flags}", "the next best is flagged {flags}",
-         "sharpest subject", "eyes most open", "exposure closest to the group's",
-         "highest score", "sharpest subject", "as good as the next, shot first")
+         "sharpest {what}", "eyes most open", "exposure closest to the group's",
+         "highest score", "sharpest {what}", "as good as the next, shot first")
 
 
 def rank_groups(frames: list[dict], groups: list[Group]) -> list[Verdict]:
@@ -67,12 +67,12 @@ def _rank(frames: list[dict], number: int, group: Group) -> list[Verdict]:
     for rank, a in enumerate(assessed, start=1):
         if rank == 1:
             why = _WINS[_first_difference(_key(a), _key(assessed[1]))]
-            line = f"best of {n}: " + why.format(flags=_extra(assessed[1], a))
+            line = f"best of {n}: " + why.format(flags=_extra(assessed[1], a), what=a.what)
         else:
             above = assessed[rank - 2]
             why = _LOSES[_first_difference(_key(above), _key(a))]
-            line = f"rank {rank} of {n}: " + why.format(above=name_of(frames, above.index),
-                                                          flags=_extra(a, above))
+            line = f"rank {rank} of {n}: " + why.format(
+                above=name_of(frames, above.index), flags=_extra(a, above), what=a.what)
         out.append(Verdict(a.index, number, rank, rank == 1, tuple(a.flags), (line, *a.reasons)))
     return out
 
@@ -106,7 +106,7 @@ def _keep_whole(frames: list[dict], number: int, group: Group) -> list[Verdict]:
     for rank, i in enumerate(order, start=1):
         first = (f"marked: {whole.words}" if i == whole.best
                  else f"part of the {group.kind.replace('-', ' ')}: kept whole, never rejected")
-        reasons = (first, group.why, *([whole.lines[i]] if i in whole.lines else []))
+        reasons = (first, *([whole.lines[i]] if i in whole.lines else []))
         out.append(Verdict(i, number, rank, rank == 1, (), reasons))
     return out
 
