@@ -86,7 +86,6 @@ class MainWindow(QMainWindow):
             lambda running: None if running else self.photo_page.ratings.reload())
         self.folder_view.openPhoto.connect(self._open_from_folder_view)
         self.cull_view.openPhoto.connect(self._open_from_folder_view)
-        self.cull_view.status.connect(self.show_status)
         self.folder_view.scoringFinished.connect(self._folder_scored)
         self._build_menus()
         self.show_status("Open a photo or a folder to begin")

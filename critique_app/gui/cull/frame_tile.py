@@ -36,9 +36,10 @@ class FrameTile(QWidget):
     doubleClicked = Signal()
 
     def __init__(self, photo: CulledPhoto, why: str, parent: QWidget | None = None, *,
-                 alone: bool = False) -> None:
+                 group_size: int = 1) -> None:
         super().__init__(parent)
-        self._alone = alone  # the only frame of its group
+        self._size = group_size
+        self._alone = group_size == 1  # the only frame of its group: no choice made
         self.photo = photo
         self.path = Path(photo.path)
         self.verdict = photo.verdict
@@ -103,10 +104,12 @@ class FrameTile(QWidget):
             self.update()
 
     def _update_tip(self) -> None:
-        lines = [self.path.name]
+        head = self.path.name
+        if self.verdict is not None and not self._alone:
+            head += f" · rank {self.verdict.rank} of {self._size}" + (
+                " · Critique's pick" if self.is_pick else "")
+        lines = [head]
         if self.verdict is not None:
-            head = f"rank {self.verdict.rank}" + (" — Critique's pick" if self.is_pick else "")
-            lines.append(head)
             lines += [f"• {reason}" for reason in self.verdict.reasons]
         if self._why:
             lines.append(f"group: {self._why}")

@@ -48,7 +48,7 @@ class GroupStrip(QFrame):
         tiles.setContentsMargins(0, 0, 0, 0)
         tiles.setSpacing(6)
         for position, photo in enumerate(row.frames):
-            tile = FrameTile(photo, row.group.why, alone=len(row.frames) == 1)
+            tile = FrameTile(photo, row.group.why, group_size=len(row.frames))
             tile.clicked.connect(lambda p=position: self.frameClicked.emit(p))
             tile.doubleClicked.connect(lambda p=position: self.frameActivated.emit(p))
             tiles.addWidget(tile)

@@ -53,7 +53,6 @@ class CullView(QWidget):
     openPhoto = Signal(Path)  # Space or a double-click on a frame
     runningChanged = Signal(bool)
     culled = Signal(object)  # the CullResult shown (a cancelled one too)
-    status = Signal(str)  # one line for the status bar
 
     def __init__(self, bridge: Bridge, thumbnail_bridge: Bridge, ratings: RatingsController,
                  parent: QWidget | None = None, *, cull: Cull | None = None) -> None:
@@ -401,9 +400,7 @@ class CullView(QWidget):
         tile = self.current_tile()
         if tile is None:
             return
-        self.ratings.rate_flag(tile.path, flag)
-        words = {"pick": "picked", "reject": "rejected", None: "flag cleared"}[flag]
-        self.status.emit(f"{tile.path.name}: {words} (saved in its XMP sidecar)")
+        self.ratings.rate_flag(tile.path, flag)  # its status line says where it was saved
 
     def _clicked(self, group: int, frame: int) -> None:
         self.setFocus()
