@@ -121,7 +121,8 @@ def test_summary(shoot):
     assert lines[1] == "3 groups: 1 burst, 1 single, 1 bracket"
     assert lines[2] == "3 picks (the best frame of each group); 1 kept whole (never rejected)"
     assert lines[3] == "4 flagged frames: 2 subject-blur, 1 underexposed, 1 overexposed"
-    assert lines[4].startswith("faces: OpenCV Haar cascades (face models not installed")
+    assert lines[4] == ("faces: face models not installed: OpenCV Haar cascades used "
+                        "(no eye openness)")  # the note names the method: said once
 
 
 def test_xmp_picks_the_best_of_each_group_and_never_writes_a_photo(shoot):

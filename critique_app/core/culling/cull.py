@@ -40,7 +40,16 @@ def cull_folder(paths: Sequence[Path], *, cache, scorers, jobs: int = 2,
 
     facts = cull_photos(list(paths), cache=cache, scorers=scorers, jobs=jobs, cancel=cancel,
                         progress=progress)
-    return decide(_photos_of(paths, facts), **_counts_of(facts))
+    photos = [CulledPhoto(Path(path), facts=found, error=error)
+              for path, found, error in zip(facts.paths, facts.facts, facts.errors, strict=True)]
+    result = decide(photos, cached=facts.cached, computed=facts.computed, failed=facts.failed,
+                    cancelled=facts.cancelled)
+    if facts.face_method:
+        result.face_method, result.face_note = facts.face_method, facts.face_note
+    if facts.scores_missing:
+        result.notes.append(f"scores left empty: {facts.scores_missing}")
+    result.notes += facts.notes
+    return result
 
 
 def decide(photos: list[CulledPhoto], **counts) -> CullResult:
@@ -112,8 +121,9 @@ def summary_lines(result: CullResult) -> list[str]:
     else:
         lines.append("no frames flagged")
     if result.face_method:
-        lines.append(f"faces: {_method_name(result.face_method)}"
-                     + (f" ({result.face_note})" if result.face_note else ""))
+        name, note = _method_name(result.face_method), result.face_note
+        lines.append("faces: " + (note if name.lower() in note.lower()
+                                  else f"{name} ({note})" if note else name))
     lines += result.notes
     return lines
 
@@ -195,42 +205,6 @@ def cull_flag(result: CullResult, photo: CulledPhoto, *, reject_others: bool) ->
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _photos_of(paths: Sequence[Path], facts) -> list[CulledPhoto]:
-    """CulledPhotos from the facts runner's result: per path a facts dict, an error line,
-    or nothing (not reached before a cancel)."""
-    entries = _entries(facts)
-    photos = []
-    for index, path in enumerate(paths):
-        entry = entries[index] if index < len(entries) else None
-        if isinstance(entry, dict):
-            photos.append(CulledPhoto(Path(path), facts=entry))
-        elif isinstance(entry, str):
-            photos.append(CulledPhoto(Path(path), error=entry))
-        elif entry is not None and hasattr(entry, "facts"):
-            photos.append(CulledPhoto(Path(path), facts=entry.facts,
-                                      error=getattr(entry, "error", None)))
-        else:
-            photos.append(CulledPhoto(Path(path)))
-    return photos
-
-
-def _entries(facts) -> list:
-    if isinstance(facts, list):
-        return facts
-    for name in ("photos", "facts", "results", "entries", "rows"):
-        found = getattr(facts, name, None)
-        if isinstance(found, list):
-            return found
-    raise TypeError(f"cannot read the facts runner's result: {type(facts).__name__}")
-
-
-def _counts_of(facts) -> dict:
-    counts = {name: getattr(facts, name) for name in ("cached", "computed", "failed")
-              if isinstance(getattr(facts, name, None), int)}
-    counts["cancelled"] = bool(getattr(facts, "cancelled", False))
-    return counts
-
-
 def _in_capture_order(groups: list[Group], frames: list[dict]) -> list[Group]:
     """Groups ordered by their first frame's capture time (file order where none)."""
     def key(group: Group):
@@ -259,7 +233,7 @@ def _face_method(readable: list[CulledPhoto]) -> tuple[str, str]:
 
 def _method_name(method: str) -> str:
     return {"mediapipe": "MediaPipe face, landmark and iris models",
-            "haar": "OpenCV Haar cascades"}.get(method, method)
+            "haar": "OpenCV Haar cascades", "none": "not read"}.get(method, method)
 
 
 def _faces(facts: dict) -> list[dict]:
