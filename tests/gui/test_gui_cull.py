@@ -190,9 +190,11 @@ def test_flagged_only_hides_groups_without_flags_and_dims_clean_frames(qtbot, vi
         assert [tile._dimmed for tile in strip.tiles] == [not tile.flags for tile in strip.tiles]
     qtbot.keyClick(page, Qt.Key.Key_Down)
     assert page.current_strip() in page.visible_strips()
+    assert page.empty_label.isHidden()
     page.flagged_only.setChecked(False)
     assert page.visible_strips() == page.strips
     assert not any(tile._dimmed for strip in page.strips for tile in strip.tiles)
+    assert page.empty_label.isHidden()
 
 
 def test_the_photographers_own_rating_shows_on_the_frame(qtbot, view, shoot):
@@ -268,6 +270,24 @@ def hand_cull(folder: Path, *, recursive=False, jobs=2, cancel=None, progress=No
     if progress:
         progress(6, 6, {"cached": 0, "computed": 6, "failed": 0})
     return hand_result(folder)
+
+
+def test_a_shoot_without_flags_says_so_when_flagged_only(qtbot, view, shoot):
+    def clean(folder, **_):
+        result = hand_result(folder)
+        for photo in result.photos:
+            photo.verdict = Verdict(photo.verdict.index, photo.verdict.group, photo.verdict.rank,
+                                    photo.verdict.best)
+        return result
+
+    page = run(qtbot, view(clean), shoot)
+    assert page.summary_label.text().endswith("0 frames flagged")
+    page.flagged_only.setChecked(True)
+    assert page.visible_strips() == [] and page.current_tile() is None  # P does nothing
+    assert not page.empty_label.isHidden()
+    assert "No frame is flagged" in page.empty_label.text()
+    page.flagged_only.setChecked(False)
+    assert page.current_tile() is page.strips[0].tiles[1]  # back on the first group's pick
 
 
 def test_every_flag_has_its_badge(qtbot, view, shoot):

@@ -224,6 +224,8 @@ class CullView(QWidget):
             self._thumbs.cancel()
             self._thumbs = None
         for strip in self.strips:
+            self.groups_layout.removeWidget(strip)
+            strip.hide()
             strip.deleteLater()
         self.strips, self._tiles, self.result = [], {}, result
         self._group, self._frame = -1, 0
@@ -240,8 +242,6 @@ class CullView(QWidget):
                 tile.set_rating(self.ratings.rating(tile.path), self.ratings.problem(tile.path))
                 self.ratings.ensure(tile.path)
             strip.refresh_heading()
-        self.empty_label.setVisible(not rows)
-        self.empty_label.setText(EMPTY_TEXT if result is None else "No photos could be culled.")
         self._show_summary(result, rows)
         self._apply_filter()
         self.groups.show()
@@ -269,13 +269,14 @@ class CullView(QWidget):
         return strip.isVisibleTo(self.groups)
 
     def select(self, group: int, frame: int = 0) -> None:
-        """Make frame ``frame`` of strip ``group`` current (clamped), and scroll to it."""
+        """Make frame ``frame`` of strip ``group`` current (clamped), and scroll to it;
+        a negative ``group``: none (the keys then do nothing)."""
         old = self.current_tile()
         if old is not None:
             old.set_selected(False)
         if self.current_strip() is not None:
             self.current_strip().set_current(False)
-        if not self.strips:
+        if not self.strips or group < 0:
             self._group, self._frame = -1, 0
             return
         self._group = min(max(group, 0), len(self.strips) - 1)
@@ -421,10 +422,23 @@ class CullView(QWidget):
             if self._shown(strip) != shown:  # each change lays the page out again
                 strip.setVisible(shown)
             strip.set_dimming(only)
+        self._show_empty()
         current = self.current_strip()
-        if current is None or not self._shown(current):
-            self._group = -1 if current is None else self._group
-            self.step_group(1)
+        if not self.visible_strips():
+            self.select(-1)
+        elif current is None or not self._shown(current):
+            self.step_group(1)  # the next group shown after it (or the last one before)
+
+    def _show_empty(self) -> None:
+        """What the page says when no group is shown."""
+        if self.result is None:
+            text = EMPTY_TEXT
+        elif not self.strips:
+            text = "No photo of this folder could be culled."
+        else:
+            text = "No frame is flagged: untick Flagged only to see every group."
+        self.empty_label.setText(text)
+        self.empty_label.setVisible(not self.visible_strips())
 
     def _show_summary(self, result: CullResult | None, rows) -> None:
         if result is None:
