@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from critique_app.core.culling.grouping import group_frames
+from critique_app.core.culling.ranking import rank_groups
 from critique_app.core.culling.verdicts import GROUP_KINDS
 from tests.helpers.bursts import (
     add_bracket,
@@ -130,6 +131,18 @@ def test_capture_order_wins_over_file_order():
     assert group.members == (1, 2, 0)
 
 
+def test_embeddings_join_a_moving_subject_within_a_time_run():
+    """Pixels changed (hash and thumb abstain) but the backbone sees the same scene."""
+    frames = [fake_frame(k) for k in range(3)]
+    frames[2]["phash"] = "5a5aa5a5a5a5a5a5"  # 16 bits off: between "same" and "different"
+    frames[2]["thumb"] = [0.6 * a + 0.8 * b for a, b in
+                          zip(frames[0]["thumb"], frames[0]["thumb"][::-1], strict=True)]
+    assert [g.members for g in group_frames(frames)] == [(0, 1), (2,)]
+    for frame in frames:
+        frame["embedding"] = [0.6, 0.8]
+    assert [g.members for g in group_frames(frames)] == [(0, 1, 2)]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([None, 0.0, 0.4, 1.0, 30.0]), st.integers(0, 2),
                           st.sampled_from([None, -2.0, 0.0, 2.0])), min_size=1, max_size=14))
@@ -149,3 +162,10 @@ def test_every_frame_lands_in_exactly_one_group(spec):
         assert g.kind in GROUP_KINDS and g.why
         assert (g.kind == "single") == (len(g.members) == 1)
         assert g.keep_whole == (g.kind in ("bracket", "panorama", "focus-stack"))
+    verdicts = rank_groups(frames, groups)
+    assert [v.index for v in verdicts] == list(range(len(frames)))
+    for number, g in enumerate(groups):
+        ranks = sorted((v.rank, v.best) for v in verdicts if v.group == number)
+        assert ranks == [(r, r == 1) for r in range(1, len(g.members) + 1)]
+        if g.keep_whole:
+            assert all(not v.flags for v in verdicts if v.group == number)
