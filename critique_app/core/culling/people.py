@@ -48,7 +48,7 @@ def people(frames: list[dict], members) -> list[Person]:
             for k, person in enumerate(found):
                 if k in taken or i in person.faces:
                     continue
-                last = person.faces[max(person.faces)]["box"]
+                last = list(person.faces.values())[-1]["box"]  # latest in capture order
                 iou, near = _iou(face["box"], last), _near(face["box"], last)
                 if iou >= MATCH_IOU or near <= MATCH_CENTRE:
                     fit = (iou, -near)
