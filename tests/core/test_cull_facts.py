@@ -237,3 +237,25 @@ def test_cull_shares_score_rows_and_decodes_once_for_missing_facts(installed, tm
     assert all(f["score"] is not None for f in culled.facts)
     assert again.cached == 4 and again.computed == 0
 
+
+
+def test_a_bug_in_the_frame_facts_costs_the_facts_not_the_score_row(tmp_path, caplog):
+    paths = _shoot(tmp_path / "shoot", 2)
+
+    class Broken(FrameFacts):
+        def compute(self, photo, path, measured):
+            if path == paths[1]:
+                raise ZeroDivisionError("a bug in one step")
+            return super().compute(photo, path, measured)
+
+    step = _no_faces()
+    broken = Broken(face_setup=step.face_setup)
+    with caplog.at_level("ERROR", logger="critique.folder_scoring"), \
+            ResultsCache(tmp_path / "cache.sqlite") as cache:
+        culled = cull_photos(paths, cache=cache, scorers=NO_SCORER, step=broken)
+        again = cull_photos(paths, cache=cache, scorers=NO_SCORER, step=step)
+    assert culled.facts[0] is not None and culled.facts[1] is None
+    assert "frame facts could not be read: internal error: ZeroDivisionError" in culled.errors[1]
+    assert any(str(paths[1]) in r.getMessage() for r in caplog.records)
+    # the score rows were stored; the rerun makes only the missing facts
+    assert again.cached == 1 and again.computed == 1 and again.failed == 0
