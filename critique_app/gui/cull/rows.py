@@ -8,6 +8,7 @@ the frames.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,11 +76,14 @@ def errors(result: CullResult) -> list[str]:
 
 
 def face_text(result: CullResult) -> str:
-    """Which face finder was used, and why when it is the fallback."""
+    """Which face finder was used, and why when it is the fallback; the core's command to
+    install the models is said as the app's menu."""
     if not result.face_method:
         return ""
     name = FACE_METHODS.get(result.face_method, result.face_method)
-    return f"faces: {name}" + (f" ({result.face_note})" if result.face_note else "")
+    note = re.sub(r"run: critique models pull (\S+)", r"Tools ▸ Models… installs \1",
+                  result.face_note)
+    return f"faces: {name}" + (f" — {note}" if note else "")
 
 
 def summary(result: CullResult, rows: list[GroupRow]) -> str:
