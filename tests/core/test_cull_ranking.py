@@ -131,6 +131,16 @@ def test_eyes_of_small_faces_are_unknown_with_the_reason():
     assert f"eyes: can't tell ({why})" in verdicts[0].reasons
 
 
+def test_haar_faces_are_not_flagged_for_eyes_it_cannot_measure():
+    why = "eye found by a Haar cascade: openness not measured"
+    frames = [fake_frame(k, faces=[fake_face(None, why=why)]) for k in range(3)]
+    for frame in frames:
+        frame["faces"]["method"] = "haar"
+    verdicts = one_group(frames)
+    assert all("eyes-unknown" not in v.flags for v in verdicts)
+    assert "eyes not checked (OpenCV's Haar cascades cannot measure them)" in verdicts[0].reasons
+
+
 def test_face_sharpness_decides_before_the_frame_and_score_breaks_ties():
     frames = [fake_frame(0, faces=[fake_face(0.3, sharpness=0.2)], sharp=0.6, score=7.0),
               fake_frame(1, faces=[fake_face(0.3, sharpness=0.5)], sharp=0.3, score=5.0),

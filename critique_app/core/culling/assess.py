@@ -153,9 +153,17 @@ def _eyes(frames: list[dict], out: list[Assessment], crowd) -> None:
         if closed:
             a.flags.append("eyes-closed")
             a.reasons.append("eyes closed (" + "; ".join(closed) + ")")
-        if unknown:
+        if unknown and not _eyes_measurable(frames[a.index]):
+            # Haar cascades find faces but never measure eyes: a flag on every face would
+            # only repeat what the summary says once.
+            a.reasons.append("eyes not checked (OpenCV's Haar cascades cannot measure them)")
+        elif unknown:
             a.flags.append("eyes-unknown")
             a.reasons.append("eyes: can't tell (" + "; ".join(unknown) + ")")
+
+
+def _eyes_measurable(facts: dict) -> bool:
+    return (facts.get("faces") or {}).get("method") == "mediapipe"
 
 
 # -- exposure -------------------------------------------------------------------------------
