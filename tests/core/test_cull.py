@@ -167,3 +167,38 @@ def test_taken_at():
 
 def test_the_columns_doc_is_generated():
     assert (REPO_ROOT / "docs" / "cull-columns.md").read_text(encoding="utf-8") == markdown()
+
+
+@pytest.mark.slow
+def test_a_cancelled_cull_keeps_what_is_done_and_the_next_resumes(tmp_path):
+    import threading
+
+    from critique_app.core.culling.cull import cull_folder
+    from critique_app.core.library.results_cache import ResultsCache
+    from critique_app.core.scoring.scorer import ScorerSet
+
+    shoot = new_shoot(tmp_path / "shoot")
+    # more photos than the runner keeps in flight after its first batch (16 + 2 jobs)
+    for seed, name in enumerate(("chelsea", "coffee", "astronaut", "china") * 2):
+        add_burst(shoot, name, seed=seed)
+        shoot.wait(120)
+    cancel = threading.Event()
+
+    def progress(done, total, counts):
+        if done:
+            cancel.set()  # as Ctrl-C does, once the first batch is stored
+
+    with ResultsCache(tmp_path / "cache.sqlite") as cache:
+        first = cull_folder(shoot.paths, cache=cache, scorers=ScorerSet(), cancel=cancel,
+                            progress=progress)
+        assert first.cancelled and 0 < first.computed < len(shoot.paths)
+        rows = cull_rows(first)
+        assert len(rows) == first.computed and all(row["rank"] for row in rows)
+        assert summary_lines(first)[0].endswith("(interrupted)")
+        second = cull_folder(shoot.paths, cache=cache, scorers=ScorerSet())
+    assert not second.cancelled
+    assert (second.cached, second.computed) == (first.computed,
+                                                len(shoot.paths) - first.computed)
+    assert len(second.groups) == 8
+    assert sorted(photo.verdict.group for photo in second.photos
+                  if photo.verdict.best) == list(range(8))
