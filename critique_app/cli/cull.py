@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from critique_app.core.util.errors import Cancelled, CritiqueError
@@ -92,7 +93,8 @@ def cull(
 def groups_table(result) -> Table:
     """The groups, one line per frame: the pick marked, rank, flags and the reasons."""
     table = Table(show_lines=False, pad_edge=False, box=None, header_style="bold")
-    for name in ("group", "", "photo", "rank", "flags", "why"):
+    table.add_column("group", overflow="fold", max_width=28)
+    for name in ("", "photo", "rank", "flags", "why"):
         table.add_column(name, overflow="fold")
     by_index = {}
     readable = [photo for photo in result.photos if photo.facts is not None]
@@ -105,11 +107,13 @@ def groups_table(result) -> Table:
         for place, photo in enumerate(members):
             verdict = photo.verdict
             first = place == 0
+            label = f"{number} {group.kind} ({len(group.members)})" if first else (
+                f"[dim]{escape(group.why)}[/dim]" if place == 1 else "")
             table.add_row(
-                f"{number} {group.kind} ({len(group.members)})" if first else "",
+                label,
                 "[green]★ pick[/green]" if verdict.best else "",
-                photo.path.name, str(verdict.rank), ", ".join(verdict.flags),
-                "; ".join(verdict.reasons) or (group.why if first else ""),
+                escape(photo.path.name), str(verdict.rank), ", ".join(verdict.flags),
+                escape("; ".join(verdict.reasons) or (group.why if first else "")),
                 end_section=place == len(members) - 1)
     return table
 
