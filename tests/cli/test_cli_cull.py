@@ -160,3 +160,13 @@ def test_csv_xmp_and_reject_others_on_a_shoot(shoot, tmp_path):
     assert not any(read_photo_rating(path).rejected for path in shoot.paths)
     assert read_photo_rating(rated).stars == 2
     assert _digests(shoot.folder) == before
+
+
+def test_subfolders_only_with_recursive(small, tmp_path):
+    parent = small.folder.parent
+    flat = critique("cull", parent)
+    assert flat.returncode == 2 and "add --recursive" in flat.stderr
+    deep = critique("cull", parent, "--recursive", "--out", tmp_path / "cull.json")
+    assert deep.returncode == 0, deep.stderr
+    rows = json.loads((tmp_path / "cull.json").read_text())
+    assert len(rows) == 4 and all(Path(row["path"]).parent == small.folder for row in rows)

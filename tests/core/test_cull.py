@@ -202,3 +202,13 @@ def test_a_cancelled_cull_keeps_what_is_done_and_the_next_resumes(tmp_path):
     assert len(second.groups) == 8
     assert sorted(photo.verdict.group for photo in second.photos
                   if photo.verdict.best) == list(range(8))
+
+
+def test_a_sidecar_that_cannot_be_written_is_reported_and_the_rest_go_on(shoot):
+    sidecar = shoot[1].with_name(shoot[1].name + ".xmp")  # the burst's best
+    sidecar.write_text("<x:xmpmeta> not closed")
+    report = write_cull_xmp(_result(shoot))
+    assert len(report.failed) == 1 and sidecar.name in report.failed[0]
+    assert "\n" not in report.failed[0]
+    assert report.picked == 2  # the bracket's and the single's
+    assert sidecar.read_text() == "<x:xmpmeta> not closed"
