@@ -3,8 +3,8 @@ abstains, so one noisy cue cannot join or split frames on its own.
 
 Thresholds were read off real packaged photos (tests/helpers/bursts.py) made into bursts
 (shifts of a few px, motion blur, defocus, JPEG): frames of one scene scored phash
-distance 0-9, thumb cosine 0.89-0.99, colour-moment distance 0.0-0.3; different scenes
-phash 22-41, thumb -0.5-0.46, colour 1.0-1.7.
+distance 0-9, thumb cosine 0.89-0.99; different scenes phash 22-41, thumb -0.5-0.46.
+Colour moments: see COLOUR_SAME.
 """
 
 from __future__ import annotations
@@ -18,10 +18,19 @@ HASH_DIFFERENT = 22  # unrelated photos sit near 32 (half the bits); 22 leaves a
 NEAR_IDENTICAL_HASH = 10  # "near-identical" in the words shown to the photographer
 THUMB_SAME = 0.8  # 16x16 thumbs barely notice blur or a few px of shake
 THUMB_DIFFERENT = 0.5
-COLOUR_SAME = 0.5  # mean |log10| difference of the 42 colour moments
-COLOUR_DIFFERENT = 1.0
-COLOUR_FLOOR = 1e-30  # moments reach 1e-18; below this they are noise
-COLOUR_MIN_KEPT = 21  # of 42: fewer non-zero moments say too little to vote on
+# Colour: mean |log10| difference of the first four Hu invariants of each of the 6 colour
+# planes (COLOUR_HU of the 7; the 5th-7th are signed products of third-order moments, down
+# at 1e-16-1e-28, and wander with blur). Measured on the 7 packaged photos (astronaut,
+# coffee, chelsea, rocket, china, flower, grace_hopper), JPEG q92 with noise: against its
+# sharp frame a shaken (7-21 px, 0-135 deg) or defocused (sigma 1.5-4) twin sits at
+# 0.02-0.15, 1 EV darker/brighter 0.15-0.37, 2 EV darker 0.36-0.46; different photos
+# 0.56-1.4 (5th percentile 0.63, median 0.85). All 42 moments: twins up to 0.30, 2 EV
+# 0.77, different photos from 0.80: a narrower gap.
+COLOUR_SAME = 0.3  # blur and +-1 EV vote "same"
+COLOUR_DIFFERENT = 0.55  # every different-photo pair votes "different"; 2 EV stays silent
+COLOUR_HU = 4  # Hu invariants used per plane, of 7
+COLOUR_FLOOR = 1e-30  # below this a moment is noise
+COLOUR_MIN_KEPT = 12  # of the 24 used: fewer non-zero (rounded-away facts) do not vote
 EMBED_SAME = 0.9  # backbone features are non-negative: unrelated photos still score ~0.6
 EMBED_DIFFERENT = 0.75
 
@@ -35,9 +44,12 @@ def thumb_cosine(a, b) -> float:
 
 
 def colour_distance(a, b) -> float | None:
-    """Colour moments span ~20 orders of magnitude: compare their logarithms. None (no
-    vote) when most moments were rounded away to 0, as 4-decimal facts do."""
-    va, vb = np.abs(np.asarray(a, float)), np.abs(np.asarray(b, float))
+    """Colour moments span ~20 orders of magnitude: compare their logarithms, the first
+    COLOUR_HU of each plane's 7. None (no vote) when most are 0 (rounded away)."""
+    if a is None or b is None or len(a) != 42 or len(b) != 42:
+        return None
+    va = np.abs(np.asarray(a, float).reshape(6, 7)[:, :COLOUR_HU])
+    vb = np.abs(np.asarray(b, float).reshape(6, 7)[:, :COLOUR_HU])
     if min((va > 0).sum(), (vb > 0).sum()) < COLOUR_MIN_KEPT:
         return None
     la = np.log10(np.maximum(va, COLOUR_FLOOR))
