@@ -104,9 +104,10 @@ def test_the_groups_are_stacks_with_the_sharp_frame_picked(qtbot, view, shoot, b
     assert page.summary_label.text().startswith(
         "4 groups (2 bursts, 1 single, 1 exposure bracket) · 3 picks · 7 frames flagged · "
         "1 unreadable")
-    faces = page.faces_label.text()  # the fallback, why, and the app's way to the models
+    faces, *notes = page.faces_label.text().splitlines()  # the fallback, why, how to fix
     assert faces.startswith(f"faces: Haar cascades — {HAAR_NOTE}")
     assert faces.endswith("Tools ▸ Models… installs mediapipe-face")
+    assert notes == page.result.notes  # e.g. scores left empty: no score model installed
     lines = page.errors_label.text().splitlines()
     assert lines[0] == "Could not read 1 photo:" and lines[1].startswith("IMG_0014.jpg")
     assert len(lines) == 2

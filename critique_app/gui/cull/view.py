@@ -115,7 +115,8 @@ class CullView(QWidget):
         tools.addSpacing(12)
         tools.addWidget(self.summary_label, 1)
         tools.addWidget(self.keys_label)
-        self.faces_label = QLabel()  # which face finder, and why when it is the fallback
+        # which face finder (and why when it is the fallback), and the run's notes
+        self.faces_label = QLabel()
         self.faces_label.setWordWrap(True)
         self.faces_label.setStyleSheet("color: gray;")
         self.faces_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -447,7 +448,8 @@ class CullView(QWidget):
             self.errors_label.hide()
             return
         self.summary_label.setText(summary(result, rows))
-        self.faces_label.setText(face_text(result))
+        lines = [face_text(result)] + [note for note in result.notes if note]
+        self.faces_label.setText("\n".join(dict.fromkeys(line for line in lines if line)))
         lines = errors(result)
         shown = lines[:MAX_ERROR_LINES] + (
             [f"… and {len(lines) - MAX_ERROR_LINES} more"] if len(lines) > MAX_ERROR_LINES else [])
