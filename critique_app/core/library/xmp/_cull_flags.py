@@ -34,6 +34,7 @@ from critique_app.core.library.xmp._properties import (
     Changes,
 )
 from critique_app.core.library.xmp._reading import first, to_int, values
+from critique_app.core.library.xmp._sidecar_files import FolderListing
 from critique_app.core.library.xmp._updates import (
     SidecarPlan,
     SidecarResult,
@@ -46,7 +47,8 @@ CullFlag = Literal["pick", "reject"] | None
 _BASIS_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # safe in an attribute as-is
 
 
-def write_cull_flag(photo: Path, flag: CullFlag, *, basis: str = "cull") -> SidecarResult:
+def write_cull_flag(photo: Path, flag: CullFlag, *, basis: str = "cull",
+                    listing: FolderListing | None = None) -> SidecarResult:
     """Mark ``photo`` picked (``"pick"``) or rejected (``"reject"``) in its XMP sidecars, or
     clear the flag an earlier cull wrote (None: nothing else is touched, no sidecar made).
 
@@ -55,13 +57,14 @@ def write_cull_flag(photo: Path, flag: CullFlag, *, basis: str = "cull") -> Side
     the photo's own XMP; then ``result.kept_manual`` names where. Every sidecar is read,
     edited and checked before any is written; each write is atomic. Raises
     :class:`CritiqueError` (one line, files left unchanged) for sidecars that are not
-    valid XMP or cannot be written, or a photo whose XMP cannot be read.
+    valid XMP or cannot be written, or a photo whose XMP cannot be read. ``listing``: the
+    photo's folder listed once (:func:`folder_listing`) when flagging many of its photos.
     """
     if flag not in ("pick", "reject", None):
         raise ValueError(f"flag must be 'pick', 'reject' or None, not {flag!r}")
     if not isinstance(basis, str) or not _BASIS_PATTERN.fullmatch(basis) or basis == USER_BASIS:
         raise ValueError(f"basis must be a short word such as 'cull', not {basis!r}")
-    plans, result = read_plans(photo)
+    plans, result = read_plans(photo, listing)
     manual = [plan.path for plan in plans
               if plan.root is not None and judged_by_photographer(plan.root)]
     if not manual:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from critique_app.core.library.xmp._edit_check import verify
 from critique_app.core.library.xmp._properties import PREFERRED_PREFIX, Changes
 from critique_app.core.library.xmp._reading import Sidecar, parse, read_bytes
-from critique_app.core.library.xmp._sidecar_files import sidecars_of
+from critique_app.core.library.xmp._sidecar_files import FolderListing, sidecars_of
 from critique_app.core.library.xmp._text_editor import edit_text, new_packet
 from critique_app.core.library.xmp._writing import write_sidecar
 from critique_app.core.util.errors import CritiqueError
@@ -70,12 +70,14 @@ def update_sidecars(photo: Path, edit: Callable[[Sidecar], Changes]) -> SidecarR
     return result
 
 
-def read_plans(photo: Path) -> tuple[list[SidecarPlan], SidecarResult]:
-    """Every sidecar of an existing ``photo``, read and parsed, and the result to fill."""
+def read_plans(photo: Path, listing: FolderListing | None = None,
+               ) -> tuple[list[SidecarPlan], SidecarResult]:
+    """Every sidecar of an existing ``photo``, read and parsed, and the result to fill.
+    ``listing``: its folder's, when the caller writes to many photos of one folder."""
     photo = Path(photo)
     if not photo.is_file():
         raise CritiqueError("photo not found", path=photo)
-    paths, skipped = sidecars_of(photo)
+    paths, skipped = sidecars_of(photo, listing)
     return [_inspect(path) for path in paths], SidecarResult(skipped=skipped)
 
 
