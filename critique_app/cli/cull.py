@@ -119,13 +119,23 @@ def groups_table(result) -> Table:
 
 
 def _write_xmp(result, reject_others: bool) -> None:
+    from critique_app.cli.score import _progress
     from critique_app.core.culling.cull import write_cull_xmp
 
+    bar = _progress()
+    bar.start()
+    bar.add_task("sidecars", total=None, counts="")
+
+    def progress(done: int, total: int) -> None:
+        bar.update(bar.task_ids[0], completed=done, total=total)
+
     try:
-        report = write_cull_xmp(result, reject_others=reject_others)
+        report = write_cull_xmp(result, reject_others=reject_others, progress=progress)
     except KeyboardInterrupt:
+        bar.stop()
         err.print("sidecars: interrupted (each one written is whole; run again to finish)")
         raise Cancelled() from None
+    bar.stop()
     for problem in report.failed:
         err.print(f"[red]sidecar not written[/red] {problem}", highlight=False, soft_wrap=True)
     parts = [f"picks marked on {report.picked}"]
