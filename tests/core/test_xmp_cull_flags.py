@@ -173,3 +173,13 @@ def test_a_culls_flags_are_not_training_data(tmp_path):
     assert [usable_rating(r) for r in ratings.values()] == [False, False, True]
     dataset = read_xmp_folder(tmp_path)
     assert [row.image.name for row in dataset.rows] == ["IMG_2.JPG"] and dataset.unrated == 2
+
+
+def test_a_raw_files_reject_reaches_lightrooms_sidecar_too(tmp_path):
+    photo = tmp_path / "IMG_1.CR2"
+    photo.write_bytes(b"II*\x00 not really a raw file, never opened")
+    result = write_cull_flag(photo, "reject")
+    names = sorted(path.name for path in result.written)
+    assert names == ["IMG_1.CR2.xmp", "IMG_1.xmp"]  # darktable/digiKam, Lightroom
+    for name in names:
+        assert exiftool_tag(tmp_path / name, "XMP-xmp:Rating") == "-1"
