@@ -66,6 +66,11 @@ def cull(
         with ResultsCache(results_cache_path()) as cache:
             result = cull_folder(photos, cache=cache, scorers=scorers, jobs=jobs,
                                  cancel=cancel, progress=progress)
+    except KeyboardInterrupt:  # the runner stops on its own; this is a Ctrl-C after it
+        if bar.live.is_started:
+            bar.stop()
+        err.print("interrupted: what was read is cached; run again to finish")
+        raise Cancelled() from None
     finally:
         if bar.live.is_started:
             bar.stop()
