@@ -20,6 +20,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from critique_app.core.culling.columns import COLUMNS
+from critique_app.core.culling.grouping import group_frames
+from critique_app.core.culling.ranking import rank_groups
+from critique_app.core.culling.runner import cull_photos
 from critique_app.core.culling.verdicts import FLAGS, GROUP_KINDS, CulledPhoto, CullResult, Group
 from critique_app.core.library.xmp import FolderListing, folder_listing, write_cull_flag
 from critique_app.core.util.errors import CritiqueError, check_cancelled
@@ -36,8 +39,6 @@ def cull_folder(paths: Sequence[Path], *, cache, scorers, jobs: int = 2,
     A set ``cancel`` stops the facts runner; what is done is kept in the cache and culled
     (``result.cancelled``). Photos that cannot be read are rows with their error.
     """
-    from critique_app.core.culling.runner import cull_photos
-
     facts = cull_photos(list(paths), cache=cache, scorers=scorers, jobs=jobs, cancel=cancel,
                         progress=progress)
     photos = [CulledPhoto(Path(path), facts=found, error=error)
@@ -55,9 +56,6 @@ def cull_folder(paths: Sequence[Path], *, cache, scorers, jobs: int = 2,
 def decide(photos: list[CulledPhoto], **counts) -> CullResult:
     """Group and rank the photos that have facts; ``counts``: CullResult's cached, computed,
     failed, cancelled. Groups are returned in capture order (the first frame's time)."""
-    from critique_app.core.culling.grouping import group_frames
-    from critique_app.core.culling.ranking import rank_groups
-
     readable = [photo for photo in photos if photo.facts is not None]
     frames = [{**photo.facts, "path": str(photo.path)} for photo in readable]
     groups = _in_capture_order(group_frames(frames), frames) if frames else []
