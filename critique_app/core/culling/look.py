@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from critique_app.core.culling import embedding
+
 HASH_SAME = 12  # of 64 bits: shaken/defocused twins of one frame stay within ~10
 HASH_DIFFERENT = 22  # unrelated photos sit near 32 (half the bits); 22 leaves a margin
 NEAR_IDENTICAL_HASH = 10  # "near-identical" in the words shown to the photographer
@@ -31,8 +33,7 @@ COLOUR_DIFFERENT = 0.55  # every different-photo pair votes "different"; 2 EV st
 COLOUR_HU = 4  # Hu invariants used per plane, of 7
 COLOUR_FLOOR = 1e-30  # below this a moment is noise
 COLOUR_MIN_KEPT = 12  # of the 24 used: fewer non-zero (rounded-away facts) do not vote
-EMBED_SAME = 0.9  # backbone features are non-negative: unrelated photos still score ~0.6
-EMBED_DIFFERENT = 0.75
+# Embedding thresholds: per backbone, measured, in culling/embedding.py
 
 
 def hash_distance(a: str, b: str) -> int:
@@ -57,10 +58,9 @@ def colour_distance(a, b) -> float | None:
     return float(np.mean(np.abs(la - lb)))
 
 
-def embed_cosine(a, b) -> float | None:
-    if a is None or b is None or len(a) != len(b):
-        return None
-    return float(np.dot(np.asarray(a, float), np.asarray(b, float)))
+def embed_cosine(a: dict, b: dict) -> float | None:
+    """Cosine of two frames' embeddings; None unless both have one from the same model."""
+    return embedding.cosine(a, b)
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,11 @@ def likeness(a: dict, b: dict) -> Likeness:
     bits = hash_distance(a["phash"], b["phash"])
     thumb = thumb_cosine(a["thumb"], b["thumb"])
     colour = colour_distance(a["colour"], b["colour"])
-    embed = embed_cosine(a.get("embedding"), b.get("embedding"))
+    embed = embed_cosine(a, b)
     votes = (_vote(bits, HASH_SAME, HASH_DIFFERENT, False)
              + _vote(thumb, THUMB_SAME, THUMB_DIFFERENT, True)
              + _vote(colour, COLOUR_SAME, COLOUR_DIFFERENT, False)
-             + _vote(embed, EMBED_SAME, EMBED_DIFFERENT, True))
+             + _vote(embed, *embedding.thresholds(a), True))
     return Likeness(bits, thumb, colour, embed, votes)
 
 

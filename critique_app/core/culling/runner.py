@@ -4,13 +4,17 @@ Culling rides on folder scoring: one decode per photo feeds scoring's analysis a
 frame facts (:mod:`critique_app.core.culling.facts`); both are committed per batch in one
 transaction, so a second run is served from the cache and a killed or cancelled run
 resumes where it stopped. A later ``critique score`` reuses the score rows a cull made.
+Each frame's embedding comes from the photo score model's own forward pass
+(:mod:`critique_app.core.culling.embedding`); without a score model there is none.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from critique_app.core.culling import embedding as embeddings
 from critique_app.core.culling.facts import FACTS_VERSION, FaceSetup, face_setup_for, frame_facts
 from critique_app.core.folder_scoring.runner import Progress, score_photos
 from critique_app.core.library.results_cache import ResultsCache
@@ -20,17 +24,43 @@ AUTO = "auto"  # find the installed face models
 
 
 class FrameFacts:
-    """The frame step :func:`score_photos` runs on each decoded photo."""
+    """The frame step :func:`score_photos` runs on each decoded photo. ``embedding_model``:
+    the photo score model's (its ``embedding_model``), whose embeddings the facts keep;
+    None: no embeddings. The version names it: facts of another model are not reused."""
 
-    def __init__(self, face_models=AUTO, *, face_setup: FaceSetup | None = None) -> None:
+    def __init__(self, face_models=AUTO, *, face_setup: FaceSetup | None = None,
+                 embedding_model: str | None = None) -> None:
         if face_setup is None:
             face_setup = face_setup_for(find_face_models() if face_models == AUTO
                                         else face_models)
         self.face_setup = face_setup
-        self.version = f"{FACTS_VERSION}|{face_setup.version}|embedding-none"
+        self.embedding_model = embedding_model
+        self.version = (f"{FACTS_VERSION}|{face_setup.version}|"
+                        f"embedding-{embedding_model or 'none'}")
+
+    def with_embeddings_of(self, scorers: ScorerSet) -> FrameFacts:
+        """This step keeping the embeddings of ``scorers``' photo model (a copy)."""
+        step = copy.copy(self)
+        FrameFacts.__init__(step, face_setup=self.face_setup,
+                            embedding_model=embedding_model_of(scorers))
+        return step
 
     def compute(self, photo, path: Path, measured: dict | None) -> dict:
-        return frame_facts(photo, path, face_setup=self.face_setup, measured=measured)
+        facts = frame_facts(photo, path, face_setup=self.face_setup, measured=measured)
+        facts["embedding"], facts["embedding_model"] = None, None
+        return facts
+
+    def finish(self, facts: list[dict], vectors: list) -> None:
+        """Each photo's embedding (from the forward pass that scored it) into its facts."""
+        for found, vector in zip(facts, vectors, strict=True):
+            if vector is not None and self.embedding_model:
+                found["embedding"] = embeddings.encode(vector)
+                found["embedding_model"] = self.embedding_model
+
+
+def embedding_model_of(scorers: ScorerSet) -> str | None:
+    """The photo score model's embedding name, None when there is no model or it gives none."""
+    return getattr(scorers.photo, "embedding_model", None) if scorers.photo else None
 
 
 def find_face_models():
@@ -65,8 +95,9 @@ def cull_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, j
     """Score the photos and read their frame facts in one pass (see the module docstring).
 
     ``face_models``: a FaceModels, None for OpenCV's Haar cascades, or "auto" for the
-    installed ones; ``step`` overrides it (a prepared :class:`FrameFacts`)."""
-    step = step or FrameFacts(face_models)
+    installed ones; ``step`` overrides it (a prepared :class:`FrameFacts`). The embeddings
+    are those of ``scorers``' photo model, whatever ``step`` said."""
+    step = (step or FrameFacts(face_models)).with_embeddings_of(scorers)
     scored = score_photos(list(paths), cache=cache, scorers=scorers, jobs=jobs,
                           batch_size=batch_size, cancel=cancel, progress=progress,
                           frame_step=step)
@@ -88,4 +119,8 @@ def cull_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, j
         out.face_method, out.face_note = methods[0]["method"], methods[0]["note"]
     else:
         out.face_method = step.face_setup.version.removeprefix("faces-").split("-")[0]
+    if step.embedding_model is None:
+        out.notes.append("looks compared without a backbone embedding (pixel hashes only): "
+                         + ("no score model is installed" if scorers.photo is None else
+                            f"{scorers.photo.title} gives none"))
     return out

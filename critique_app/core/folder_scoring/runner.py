@@ -11,7 +11,9 @@ stops submitting, keeps everything committed, and returns what is done.
 A ``frame_step`` (culling's frame facts) rides on the same decode: its facts are stored
 under their own version in the same transaction as the batch's score rows, so a later
 ``critique score`` and a cull share the score rows; a photo whose score row is cached
-but whose facts are not is decoded once for the facts alone.
+but whose facts are not is decoded once for the facts alone. A frame step that names the
+photo model's embedding (``embedding_model``) gets each photo's from the forward pass that
+scores it (``score_and_embed``): no second pass, except for those facts-only photos.
 """
 
 from __future__ import annotations
@@ -50,9 +52,11 @@ class FrameStep(Protocol):
 
     ``compute`` runs on a worker thread with the decoded photo and, when the photo was
     scored in this run, its measurement columns (else None); it returns a JSON-serialisable
-    dict. ``finish`` (optional) runs on the main thread with each batch's dicts before they
-    are stored (batched model work such as embeddings). ``version`` names what the dicts
-    depend on: it keys them in the results cache.
+    dict. ``finish(dicts, embeddings)`` (optional) runs on the main thread with each batch's
+    dicts before they are stored, with the photo model's (D,) embedding of each (or None
+    each, when the step's ``embedding_model`` (optional) is not the photo model's).
+    ``version`` names what the dicts depend on (the embedding model included): it keys
+    them in the results cache.
     """
 
     version: str
@@ -72,6 +76,7 @@ class _Prepared:
     scored: bool = True  # False: decoded for the frame step only (score row was cached)
     facts: dict | None = None  # the frame step's dict, when it ran
     facts_error: str | None = None  # why the frame step failed on a photo that scored
+    embedding: np.ndarray | None = None  # the photo model's, when the frame step wants it
 
 
 @dataclass
@@ -140,6 +145,7 @@ def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, 
             todo.append(i)
     if frame_step:
         result.facts_cached = sum(1 for f in result.facts if f is not None)
+    embed = wants_embeddings(frame_step, scorers)
 
     def report() -> None:
         if progress:
@@ -166,7 +172,8 @@ def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, 
                 in_flight.add(pool.submit(
                     _prepare, index, paths[index], known[index], specs, needs_depth, max_side,
                     frame_step=frame_step, score=index not in facts_only,
-                    facts_wanted=frame_step is not None and result.facts[index] is None))
+                    facts_wanted=frame_step is not None and result.facts[index] is None,
+                    embed=embed))
             if not in_flight:
                 break
             try:
@@ -180,11 +187,11 @@ def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, 
             flush = len(ready) >= batch_size or (not in_flight and (exhausted or cancel.is_set()))
             if flush or len(failures) >= batch_size:
                 _commit(ready, failures, paths, scorers, cache, version, result,
-                        frame_step, facts_version)
+                        frame_step, facts_version, embed)
                 ready, failures = [], []
                 report()
         _commit(ready, failures, paths, scorers, cache, version, result, frame_step,
-                facts_version)
+                facts_version, embed)
         report()
     result.cancelled = cancel.is_set() and (
         any(row is None for row in result.rows) or any(
@@ -195,6 +202,15 @@ def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, 
     add_percentiles([row for row in result.rows if row is not None])
     _record_speeds(scorers, result)
     return result
+
+
+def wants_embeddings(frame_step: FrameStep | None, scorers: ScorerSet) -> bool:
+    """Whether the frame step wants the photo model's embeddings and that model gives them
+    (the step's ``embedding_model`` names it, so its cached dicts name it too)."""
+    wanted = getattr(frame_step, "embedding_model", None)
+    photo = scorers.photo
+    return bool(wanted) and photo is not None and hasattr(photo, "score_and_embed") and (
+        getattr(photo, "embedding_model", None) == wanted)
 
 
 def _record_speeds(scorers: ScorerSet, result: FolderScoringResult) -> None:
@@ -208,8 +224,9 @@ def _record_speeds(scorers: ScorerSet, result: FolderScoringResult) -> None:
 
 def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: bool,
              max_side: int, *, frame_step: FrameStep | None = None, score: bool = True,
-             facts_wanted: bool = False) -> _Prepared | _Failed:
+             facts_wanted: bool = False, embed: bool = False) -> _Prepared | _Failed:
     """Worker thread: hash, decode, analyse, make the network inputs, run the frame step.
+    ``embed``: a facts-only photo gets its photo model input too (for its embedding).
     Never raises."""
     try:
         hashed = None
@@ -220,7 +237,8 @@ def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: 
             hashed = (resolved, stat.st_size, stat.st_mtime_ns)
         photo = load_photo(path, max_side=max_side)
         if not score:
-            return _Prepared(index, key, hashed, {}, {}, scored=False,
+            inputs = {"photo": to_network_input(photo.pixels, specs["photo"])} if embed else {}
+            return _Prepared(index, key, hashed, {}, inputs, scored=False,
                              facts=frame_step.compute(photo, path, None))
         analysis = analyze(photo, depth=needs_depth)
         values = {column: analysis.measurements.get(measure)
@@ -260,7 +278,7 @@ def _facts(frame_step: FrameStep, photo, path: Path, values: dict
 def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
             scorers: ScorerSet, cache: ResultsCache, version: str,
             result: FolderScoringResult, frame_step: FrameStep | None = None,
-            facts_version: str = "") -> None:
+            facts_version: str = "", embed: bool = False) -> None:
     """Score one batch, store it (and its frame facts) in one transaction, fill the rows."""
     stored: list[tuple[str, str, dict]] = []
     facts_only = [item for item in ready if not item.scored]
@@ -275,7 +293,7 @@ def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
             result.depth_missing.append(item.depth_problem)
     if ready:
         try:
-            scores = _score_batch(ready, scorers, result.model_seconds)
+            scores = _score_batch(ready, scorers, result.model_seconds, embed=embed)
         except Exception as error:  # a model failing on one batch must not stop the folder
             log.exception("the score model failed on a batch of %d photos", len(ready))
             why = f"the score model failed: {type(error).__name__}: {error}".splitlines()[0]
@@ -296,13 +314,41 @@ def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
         result.rows[failure.index] = _row(paths[failure.index], record)
         result.failed += 1
     result.cached += len(facts_only)  # their score rows came from the cache
-    stored.extend(_finish_facts([*ready, *facts_only], frame_step, facts_version, result))
+    if embed:
+        _embed_only([item for item in facts_only if item.facts is not None], scorers,
+                    result.model_seconds)
+    stored.extend(_finish_facts([*ready, *facts_only], frame_step, facts_version, result,
+                                embed))
     cache.put_many(stored, keys=[(*item.stat, item.key) for item in ready if item.stat])
 
 
+def _embed_only(items: list[_Prepared], scorers: ScorerSet, timings: dict[str, list]) -> None:
+    """The photo model's embeddings of photos whose score rows were cached (their scores
+    are not redone); a failure leaves them without one (and their facts uncached)."""
+    items = [item for item in items if "photo" in item.inputs]
+    if not items:
+        return
+    scorer = scorers.photo
+    start = time.perf_counter()
+    try:
+        _, embeddings = scorer.score_and_embed(np.stack([item.inputs["photo"] for item in items]))
+    except Exception:
+        log.exception("the score model failed to embed a batch of %d photos", len(items))
+        return
+    timing = timings.setdefault(scorer.info.name, [0.0, 0])
+    timing[0] += time.perf_counter() - start
+    timing[1] += len(items)
+    for item, vector in zip(items, embeddings if embeddings is not None else [None] * len(items),
+                            strict=True):
+        item.embedding = vector
+
+
 def _finish_facts(items: list[_Prepared], frame_step: FrameStep | None, facts_version: str,
-                  result: FolderScoringResult) -> list[tuple[str, str, dict]]:
-    """The frame step's batch work (main thread), then its rows for the cache."""
+                  result: FolderScoringResult, embed: bool = False
+                  ) -> list[tuple[str, str, dict]]:
+    """The frame step's batch work (main thread), then its rows for the cache. Facts that
+    wanted an embedding and got none stand in this run but are not stored (their version
+    names the embedding model)."""
     for item in items:
         if item.facts_error:
             result.facts_errors[item.index] = item.facts_error
@@ -313,19 +359,23 @@ def _finish_facts(items: list[_Prepared], frame_step: FrameStep | None, facts_ve
     finish = getattr(frame_step, "finish", None)
     if finish is not None:
         try:
-            finish([item.facts for item in items])
+            finish([item.facts for item in items], [item.embedding for item in items])
         except Exception:  # e.g. an embedding model failing: facts stand, not cached
             log.exception("the frame step failed on a batch of %d photos", len(items))
             keep = False
     for item in items:
         result.facts[item.index] = item.facts
         result.facts_computed += 1
-    return [(item.key, facts_version, item.facts) for item in items] if keep else []
+    if not keep:
+        return []
+    return [(item.key, facts_version, item.facts) for item in items
+            if not embed or item.embedding is not None]
 
 
 def _score_batch(items: list[_Prepared], scorers: ScorerSet,
-                 timings: dict[str, list] | None = None) -> list[dict]:
-    """Each model scores the batch; a mean-only model leaves score_std and p1..p10 None."""
+                 timings: dict[str, list] | None = None, *, embed: bool = False) -> list[dict]:
+    """Each model scores the batch; a mean-only model leaves score_std and p1..p10 None.
+    ``embed``: the photo model's embeddings, from the same pass, go to the items."""
     scores: list[dict] = [{} for _ in items]
     for modality, scorer in scorers.by_modality.items():
         members = [i for i, item in enumerate(items) if modality in item.inputs]
@@ -333,7 +383,14 @@ def _score_batch(items: list[_Prepared], scorers: ScorerSet,
             continue
         batch = np.stack([items[i].inputs[modality] for i in members])
         start = time.perf_counter()
-        distributions = scorer.score(batch)
+        embeddings = None
+        if embed and modality == "photo":
+            distributions, embeddings = scorer.score_and_embed(batch)
+        else:
+            distributions = scorer.score(batch)
+        if embeddings is not None:
+            for i, vector in zip(members, embeddings, strict=True):
+                items[i].embedding = vector
         if timings is not None:
             timing = timings.setdefault(scorer.info.name, [0.0, 0])
             timing[0] += time.perf_counter() - start

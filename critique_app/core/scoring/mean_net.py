@@ -61,3 +61,9 @@ class MeanScoreNet(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) normalised images -> (B,) mean scores."""
         return self.head(self.embed(images)).squeeze(-1)
+
+    def forward_and_embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The means and the backbone's pooled output (the last part of "stages" features)."""
+        features = self.embed(images)
+        pooled = features[:, -int(self.backbone.num_features):]
+        return self.head(features).squeeze(-1), pooled

@@ -25,6 +25,12 @@ class ScoreNet(nn.Module):
         """(B, 3, S, S) normalised images -> (B, 10) probabilities of scores 1..10."""
         return torch.softmax(self.logits(images), dim=-1)
 
+    def forward_and_embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The probabilities and the backbone's pooled features the head read (B, D): one
+        forward pass for the score and the photo's look (culling compares looks)."""
+        features = self.backbone(images)
+        return torch.softmax(self.head(features), dim=-1), features
+
 
 def emd_loss(predicted: torch.Tensor, target: torch.Tensor, r: int = 2) -> torch.Tensor:
     """Earth mover's distance between (B, 10) distributions over ordered bins (NIMA's loss)."""

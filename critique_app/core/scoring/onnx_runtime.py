@@ -4,7 +4,10 @@ A score model maps a normalised float32 batch ``(B, 3, S, S)`` to a ``(B, 10)``
 distribution over the scores 1..10, or (a mean-only model) to ``(B,)`` mean scores.
 :func:`export_onnx` writes it as ONNX with input ``"image"``, output ``"distribution"``
 (or ``"mean"``) and a dynamic batch axis; :class:`OnnxScorer` runs such a file, on CUDA
-when that really works and on the CPU otherwise.
+when that really works and on the CPU otherwise. Exported with ``embedding=True`` the graph
+has a second output, ``"embedding"`` (B, D): the pooled backbone features the head read,
+from the same pass (culling compares photos by them). :data:`EXPORT_VERSION` names what an
+export holds: cached exports are keyed by it, so older ones are made again.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ log = logging.getLogger("critique.onnx")
 INPUT_NAME = "image"
 OUTPUT_NAME = "distribution"
 MEAN_OUTPUT_NAME = "mean"  # a mean-only model's one output, (B,)
+EMBEDDING_NAME = "embedding"  # the pooled features before the head, (B, D)
+EXPORT_VERSION = "x2"  # x2: the score and the "embedding" output (x1, unnamed: score only)
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
@@ -41,12 +46,16 @@ def _one_line(exc: BaseException) -> str:
 
 
 def export_onnx(model: torch.nn.Module, path: Path, input_size: int, *, opset: int = 17,
-                output: str = OUTPUT_NAME) -> Path:
+                output: str = OUTPUT_NAME, embedding: bool = False) -> Path:
     """Export ``model`` (in eval mode) to ``path`` atomically and check the result.
-    ``output``: "distribution" (B, 10) or "mean" (B,)."""
+    ``output``: "distribution" (B, 10) or "mean" (B,). ``embedding``: add the output
+    "embedding" from ``model.forward_and_embed`` (models without one export without it)."""
     import onnx
     import torch
 
+    names = [output]
+    if embedding and hasattr(model, "forward_and_embed"):
+        model, names = _with_embedding(model), [output, EMBEDDING_NAME]
     path = Path(path)
     params = next(model.parameters(), None)
     device = params.device if params is not None else torch.device("cpu")
@@ -58,8 +67,8 @@ def export_onnx(model: torch.nn.Module, path: Path, input_size: int, *, opset: i
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
                 model, (dummy,), str(temporary), dynamo=False, opset_version=opset,
-                input_names=[INPUT_NAME], output_names=[output],
-                dynamic_axes={INPUT_NAME: {0: "batch"}, output: {0: "batch"}},
+                input_names=[INPUT_NAME], output_names=names,
+                dynamic_axes={INPUT_NAME: {0: "batch"}, **{n: {0: "batch"} for n in names}},
                 do_constant_folding=True,
             )
             onnx.checker.check_model(str(temporary))
@@ -69,6 +78,22 @@ def export_onnx(model: torch.nn.Module, path: Path, input_size: int, *, opset: i
     finally:
         model.train(was_training)
     return path
+
+
+def _with_embedding(net):
+    """``net`` as a module whose forward is its ``forward_and_embed`` (for the export)."""
+    from torch import nn
+
+    class ScoreAndEmbed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, images):
+            out, embedding = self.net.forward_and_embed(images)
+            return out, embedding.float()
+
+    return ScoreAndEmbed().train(net.training)
 
 
 def _cuda_usable() -> bool:
@@ -115,6 +140,8 @@ class OnnxScorer:
         else:
             raise ModelError("not a score model (expected an output named 'distribution' or "
                              "'mean')", path=self.path)
+        # Exports made before EXPORT_VERSION x2 have no embedding: they score, nothing more
+        self.embeds = EMBEDDING_NAME in outputs
         size = inputs[0].shape[2]
         self.input_size: int | None = size if isinstance(size, int) else None
         self.provider: str = self.session.get_providers()[0]
@@ -126,6 +153,16 @@ class OnnxScorer:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Score a normalised ``(B, 3, S, S)`` batch; returns ``(B, 10)`` (or ``(B,)``)
         float32."""
+        return self._run([self.output_name], batch)[0]
+
+    def score_and_embed(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The scores and, when the export has one, the ``(B, D)`` embedding (else None)."""
+        if not self.embeds:
+            return self(batch), None
+        out, embedding = self._run([self.output_name, EMBEDDING_NAME], batch)
+        return out, embedding
+
+    def _run(self, names: list[str], batch: np.ndarray) -> list[np.ndarray]:
         batch = np.asarray(batch)
         if not np.issubdtype(batch.dtype, np.floating):
             raise ModelError(f"the score model needs a normalised float batch, got {batch.dtype}",
@@ -139,11 +176,11 @@ class OnnxScorer:
                              f"got {tuple(batch.shape)}", path=self.path)
         feed = {INPUT_NAME: np.ascontiguousarray(batch, dtype=np.float32)}
         try:
-            (out,) = self.session.run([self.output_name], feed)
+            outs = self.session.run(names, feed)
         except Exception as exc:
             raise ModelError(f"the ONNX score model failed: {_one_line(exc)}",
                              path=self.path) from exc
-        return np.asarray(out, dtype=np.float32)
+        return [np.asarray(out, dtype=np.float32) for out in outs]
 
 
 def images_per_second(

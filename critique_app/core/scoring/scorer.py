@@ -39,7 +39,8 @@ class Scorer:
 
     ``output`` is "distribution" (10 bins) or "mean" (one number: the model's metadata
     says ``"output": "mean"``); ``title`` is what a score says it came from (the model's
-    store name)."""
+    store name). :meth:`score_and_embed` also gives the pooled backbone features the head
+    read, from the same pass; ``embedding_model`` names them (None: this model gives none)."""
 
     output = "distribution"
     scale = "1-10"
@@ -66,15 +67,25 @@ class Scorer:
         return self._onnx.provider if self._onnx else "torch (CPU)"
 
     def _onnx_session(self, device: str):
-        """The ONNX export is cached per weights version beside the other user data."""
-        from critique_app.core.scoring.onnx_runtime import OnnxScorer, export_onnx
+        """The ONNX export (score and embedding) is cached per weights version and export
+        version beside the other user data."""
+        from critique_app.core.scoring.onnx_runtime import EXPORT_VERSION, OnnxScorer, export_onnx
 
-        path = data_dir() / "onnx" / (self.version.replace(":", "-") + ".onnx")
+        name = f"{self.version.replace(':', '-')}-{EXPORT_VERSION}.onnx"
+        path = data_dir() / "onnx" / name
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
             export_onnx(self.net, path, self.info.input.size,
-                        output="mean" if self.output == "mean" else "distribution")
+                        output="mean" if self.output == "mean" else "distribution",
+                        embedding=True)
         return OnnxScorer(path, device=device)
+
+    @property
+    def embedding_model(self) -> str | None:
+        """What this model's embeddings are comparable with: embeddings of one model only."""
+        embeds = self._onnx.embeds if self._onnx is not None else hasattr(
+            self.net, "forward_and_embed")
+        return f"{self.info.backbone}/{self.version}" if embeds else None
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """(B, 3, S, S) normalised inputs -> (B, 10) probabilities ((B,) means for a
@@ -87,11 +98,24 @@ class Scorer:
             return self.net(torch.from_numpy(np.ascontiguousarray(batch))).numpy()
 
     def score(self, batch: np.ndarray) -> list[ScoreDistribution]:
-        if self.output == "mean":
-            return [ScoreDistribution.from_mean(m, model=self.title, scale=self.scale)
-                    for m in self.probabilities(batch).reshape(-1)]
-        return [ScoreDistribution.from_probabilities(p, model=self.title, scale=self.scale)
-                for p in self.probabilities(batch)]
+        return distributions(self.probabilities(batch), self)
+
+    def score_and_embed(self, batch: np.ndarray
+                        ) -> tuple[list[ScoreDistribution], np.ndarray | None]:
+        """:meth:`score` and the (B, D) float32 pooled features of the same forward pass;
+        None when this model gives none (see ``embedding_model``)."""
+        if self.embedding_model is None:
+            return self.score(batch), None
+        if self._onnx is not None:
+            out, embedding = self._onnx.score_and_embed(batch)
+        else:
+            import torch
+
+            with torch.inference_mode():
+                out, embedding = self.net.forward_and_embed(
+                    torch.from_numpy(np.ascontiguousarray(batch)))
+            out, embedding = out.numpy(), embedding.float().numpy()
+        return distributions(out, self), np.asarray(embedding, np.float32)
 
     def describe_device(self) -> str:
         """Where it runs, as a speed note says it."""
@@ -100,8 +124,18 @@ class Scorer:
         return describe_device("cpu")
 
 
+def distributions(outputs: np.ndarray, scorer) -> list[ScoreDistribution]:
+    """A model's raw outputs ((B,) means or (B, 10) probabilities) as score distributions."""
+    if scorer.output == "mean":
+        return [ScoreDistribution.from_mean(float(m), model=scorer.title, scale=scorer.scale)
+                for m in np.asarray(outputs).reshape(-1)]
+    return [ScoreDistribution.from_probabilities(p, model=scorer.title, scale=scorer.scale)
+            for p in outputs]
+
+
 AnyScorer = Scorer | PretrainedScorer  # both: info (name, modality, input), version, title,
-# output ("distribution" | "mean"), provider, score(batch) -> list[ScoreDistribution]
+# output ("distribution" | "mean"), provider, score(batch) -> list[ScoreDistribution],
+# score_and_embed(batch) -> (list[ScoreDistribution], (B, D) float32 | None), embedding_model
 
 
 @dataclass

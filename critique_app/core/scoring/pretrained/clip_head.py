@@ -238,12 +238,18 @@ class ClipHeadNet(nn.Module):
         self.head = head
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.forward_and_embed(images)[0]
+
+    def forward_and_embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's output and the CLIP embeddings it read (B, 768), in one pass."""
         embeds = F.normalize(self.vision(pixel_values=images).image_embeds.float(), dim=-1)
-        return self.head(embeds)
+        return self.head(embeds), embeds
 
 
 class ClipHeadScorer(PretrainedScorer):
     """A trained CLIP head with the installed backbone it needs, scoring with torch."""
+
+    embedding_kind = BACKBONE
 
     def __init__(self, folder: Path, *, name: str, store, device: str = "auto") -> None:
         info = read_clip_head_info(folder)

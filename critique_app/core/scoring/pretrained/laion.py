@@ -65,6 +65,11 @@ class LaionAesthetic(nn.Module):
         """(B, 3, 224, 224) -> (B,) predicted mean scores on AVA's 1-10 scale."""
         return self.head(self.embed(images))
 
+    def forward_and_embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The means and the CLIP embeddings they came from (B, 768), in one pass."""
+        embeds = self.embed(images)
+        return self.head(embeds), embeds
+
 
 def load_head(path: Path) -> AestheticHead:
     """The head from its published file, strictly (every key, every shape)."""

@@ -39,9 +39,13 @@ class Nima(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, 299, 299) images normalised with mean = std = 0.5 -> (B, 10) probabilities."""
+        return self.forward_and_embed(images)[0]
+
+    def forward_and_embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The probabilities and the pooled backbone features (B, 1536), in one pass."""
         last = self.base_model(images)[-1]
         pooled = F.adaptive_avg_pool2d(last, 1)
-        return torch.softmax(self.classifier(pooled).float(), dim=-1)
+        return torch.softmax(self.classifier(pooled).float(), dim=-1), pooled.flatten(1)
 
 
 def weights_file(folder: Path) -> Path:

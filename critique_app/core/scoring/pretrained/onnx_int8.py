@@ -45,8 +45,11 @@ RUNTIME = "onnx-int8"
 
 
 def cache_path(version: str) -> Path:
-    """Where the int8 export of the scorer with ``version`` is kept."""
-    return data_dir() / "onnx" / (version.replace(":", "-") + "-int8.onnx")
+    """Where the int8 export of the scorer with ``version`` is kept (by the export version
+    too: an export without the "embedding" output is made again)."""
+    from critique_app.core.scoring.onnx_runtime import EXPORT_VERSION
+
+    return data_dir() / "onnx" / (version.replace(":", "-") + f"-{EXPORT_VERSION}-int8.onnx")
 
 
 def parity_inputs(spec: InputSpec, count: int = 4) -> np.ndarray:
@@ -81,6 +84,15 @@ def run_each(session, batch: np.ndarray) -> np.ndarray:
     return np.concatenate([session(batch[i:i + 1]) for i in range(len(batch))])
 
 
+def run_each_and_embed(session, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`run_each` with the session's embeddings (None when its export has none)."""
+    runs = [session.score_and_embed(batch[i:i + 1]) for i in range(len(batch))]
+    outputs = np.concatenate([out for out, _ in runs])
+    if any(embedding is None for _, embedding in runs):
+        return outputs, None
+    return outputs, np.concatenate([embedding for _, embedding in runs])
+
+
 def quantise(source: Path, target: Path) -> None:
     """Dynamic int8 quantisation of the MatMul weights, per output channel."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -104,7 +116,7 @@ def export_int8(net, spec: InputSpec, path: Path) -> float:
         reference = net(torch.from_numpy(inputs)).float().numpy()
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as scratch:
         fp32 = Path(scratch) / "fp32.onnx"
-        export_onnx(net, fp32, spec.size)
+        export_onnx(net, fp32, spec.size, embedding=True)
         with atomic_path(path, durable=False) as temporary:
             try:
                 quantise(fp32, temporary)

@@ -24,6 +24,7 @@ class PretrainedArchitecture:
     input: InputSpec
     scale: str  # what the scores are on
     loader: str  # "module:function", the function taking the installed model folder
+    backbone: str = ""  # what its embeddings (score_and_embed) are features of
 
     def load(self, folder: Path):
         """The network (torch, eval mode, on the CPU) from an installed model folder."""
@@ -36,11 +37,12 @@ ARCHITECTURES: dict[str, PretrainedArchitecture] = {
     a.architecture: a for a in (
         PretrainedArchitecture(
             "critique:laion-aesthetic-v2", "LAION aesthetic v2", "mean",
-            InputSpec(224, CLIP_MEAN, CLIP_STD, "crop"), "AVA's 1-10", f"{_HERE}.laion:load_laion"),
+            InputSpec(224, CLIP_MEAN, CLIP_STD, "crop"), "AVA's 1-10", f"{_HERE}.laion:load_laion",
+            "clip-vit-l14"),
         PretrainedArchitecture(
             "critique:nima-inception-resnet-v2", "NIMA (InceptionResNetV2, AVA)", "distribution",
             InputSpec(299, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "crop"), "AVA's 1-10",
-            f"{_HERE}.nima:load_nima"),
+            f"{_HERE}.nima:load_nima", "inception_resnet_v2"),
     )
 }
 

@@ -58,6 +58,7 @@ class PretrainedScorer:
     """One pulled pretrained score model (LAION aesthetic v2, NIMA on AVA, ...)."""
 
     runtime = "torch"  # "onnx-int8" when the int8 ONNX export runs it (CPU only)
+    embedding_kind: str | None = None  # the backbone its embeddings come from
     _onnx = None  # that export's OnnxScorer
     _net = None
     _load_net = None  # loads the torch network on first use of ``net``
@@ -71,6 +72,7 @@ class PretrainedScorer:
         self.scale = spec.scale
         self.version = f"{name}:{files_digest(files)}:{preprocess_version(spec.input)}"
         self.device = resolve_device(device)
+        self.embedding_kind = spec.backbone or None
         self._load_net = lambda: spec.load(folder).to(self.device).eval()
         if runtime not in ("auto", "torch", "onnx"):
             raise ModelError(f"unknown runtime '{runtime}' (torch, onnx or auto)")
@@ -124,8 +126,24 @@ class PretrainedScorer:
         """Where it runs, as a speed note says it: "CPU, 2 cores" or "CUDA (NVIDIA ...)"."""
         return describe_device(self.device)
 
+    @property
+    def embedding_model(self) -> str | None:
+        """What its embeddings are comparable with (embeddings of one model only); None when
+        it gives none."""
+        if self.embedding_kind is None:
+            return None
+        if self._onnx is not None:
+            if not self._onnx.embeds:
+                return None
+        elif not hasattr(self.net, "forward_and_embed"):
+            return None
+        return f"{self.embedding_kind}/{self.version}"
+
     def outputs(self, batch: np.ndarray) -> np.ndarray:
         """(B, 3, S, S) normalised inputs -> (B,) means or (B, 10) probabilities."""
+        return self._run(batch, embed=False)[0]
+
+    def _run(self, batch: np.ndarray, *, embed: bool) -> tuple[np.ndarray, np.ndarray | None]:
         import torch
 
         batch = np.asarray(batch)
@@ -133,25 +151,41 @@ class PretrainedScorer:
         if batch.ndim != 4 or batch.shape[1:] != (3, size, size) or len(batch) < 1:
             raise ModelError(f"{self.title} needs a batch of shape (B, 3, {size}, {size}), got "
                              f"{tuple(batch.shape)}")
-        results = []
         if self._onnx is not None:
-            from critique_app.core.scoring.pretrained.onnx_int8 import run_each
+            from critique_app.core.scoring.pretrained.onnx_int8 import run_each, run_each_and_embed
 
-            return run_each(self._onnx, batch)
+            return run_each_and_embed(self._onnx, batch) if embed else (
+                run_each(self._onnx, batch), None)
+        results, embeddings = [], []
+        forward = self.net.forward_and_embed if embed else self.net
         with torch.inference_mode():
             for start in range(0, len(batch), MAX_BATCH):
                 chunk = torch.from_numpy(np.ascontiguousarray(
                     batch[start:start + MAX_BATCH], dtype=np.float32)).to(self.device)
                 if self.device == "cuda":
                     with torch.autocast("cuda", dtype=torch.float16):
-                        out = self.net(chunk)
+                        out = forward(chunk)
                 else:
-                    out = self.net(chunk)
+                    out = forward(chunk)
+                if embed:
+                    out, embedding = out
+                    embeddings.append(embedding.float().cpu().numpy())
                 results.append(out.float().cpu().numpy())
-        return np.concatenate(results)
+        return np.concatenate(results), np.concatenate(embeddings) if embed else None
 
     def score(self, batch: np.ndarray) -> list[ScoreDistribution]:
-        outputs = self.outputs(batch)
+        return self._distributions(self.outputs(batch))
+
+    def score_and_embed(self, batch: np.ndarray
+                        ) -> tuple[list[ScoreDistribution], np.ndarray | None]:
+        """:meth:`score` and the (B, D) float32 embeddings of the same forward pass (CLIP's
+        image embedding for LAION, the pooled backbone for NIMA); None when it gives none."""
+        if self.embedding_model is None:
+            return self.score(batch), None
+        outputs, embeddings = self._run(batch, embed=True)
+        return self._distributions(outputs), embeddings
+
+    def _distributions(self, outputs: np.ndarray) -> list[ScoreDistribution]:
         if self.output == "mean":
             return [ScoreDistribution.from_mean(float(v), model=self.title, scale=self.scale)
                     for v in outputs.reshape(-1)]
