@@ -21,7 +21,7 @@ from critique_app.core.faces import (
     read_faces,
 )
 from critique_app.core.faces import eyes as eye_model
-from critique_app.core.faces.detection import anchors, detect
+from critique_app.core.faces.detection import FULL_RANGE, SHORT_RANGE, anchors, detect
 from critique_app.core.faces.litert import run
 from critique_app.core.store.store import ModelStore
 from critique_app.core.util.errors import CritiqueError
@@ -68,20 +68,61 @@ def test_a_cats_face_is_not_taken_for_a_person(face_models):
     assert read_faces(load_rgb("chelsea"), face_models).faces == ()
 
 
-def test_a_small_face_in_a_wide_frame_is_found_through_tiles(face_models):
-    """The short-range detector alone misses faces under about a ninth of the long side;
-    here the astronaut's face is 60 px wide in a 1080 x 720 frame."""
-    scale = 60 / 94
-    small = cv2.resize(load_rgb("astronaut"), (round(512 * scale),) * 2,
+def _pasted(name: str, face_width: float, face_px: int, frame_size: tuple[int, int],
+            centre: tuple[int, int]):
+    """A frame (coffee, resized) with the named photo shrunk so its face is ``face_px``
+    wide and centred on ``centre``; the photo's face centre is known per name."""
+    face_centre = {"astronaut": (225, 128), "grace_hopper": (266, 243)}[name]
+    rgb = grace_hopper() if name == "grace_hopper" else load_rgb(name)
+    scale = face_px / face_width
+    small = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
                        interpolation=cv2.INTER_AREA)
-    frame = cv2.resize(load_rgb("coffee"), (1080, 720))
-    frame[200:200 + small.shape[0], 500:500 + small.shape[1]] = small
+    frame = cv2.resize(load_rgb("coffee"), frame_size)
+    x, y = (round(c - f * scale) for c, f in zip(centre, face_centre, strict=True))
+    x0, y0 = max(x, 0), max(y, 0)
+    part = small[y0 - y:, x0 - x:][:frame.shape[0] - y0, :frame.shape[1] - x0]
+    frame[y0:y0 + part.shape[0], x0:x0 + part.shape[1]] = part
+    return frame
+
+
+@pytest.mark.parametrize(("name", "width", "face_px", "frame_size", "centre"), [
+    ("astronaut", 94, 60, (1080, 720), (640, 280)),     # a wide frame: full range in tiles
+    ("grace_hopper", 200, 70, (1080, 720), (300, 450)),
+    ("astronaut", 94, 60, (720, 480), (360, 240)),      # the 720 px analysis image
+    ("grace_hopper", 200, 70, (720, 480), (200, 300)),
+    ("astronaut", 94, 70, (480, 720), (240, 360)),      # upright
+])
+def test_a_small_face_is_found_by_the_full_range_detector(face_models, name, width, face_px,
+                                                          frame_size, centre):
+    """The short-range detector alone misses faces under about a ninth of the long side;
+    the full-range one finds most from about 50 px wide and all we tried from 80 px (in
+    tiles in frames far above 720 px)."""
+    frame = _pasted(name, width, face_px, frame_size, centre)
     [face] = read_faces(frame, face_models).faces
     x0, y0, x1, y1 = face.box
-    centre = (500 + 225 * scale, 200 + 128 * scale)
-    assert abs((x0 + x1) / 2 - centre[0]) < 8 and abs((y0 + y1) / 2 - centre[1]) < 8
-    assert 50 < x1 - x0 < 70
+    assert abs((x0 + x1) / 2 - centre[0]) < 8 and abs((y0 + y1) / 2 - centre[1]) < 8, face.box
+    assert 0.8 * face_px < x1 - x0 < 1.25 * face_px, face.box
+
+
+def test_a_60px_face_in_a_wide_frame_has_its_eyes_measured(face_models):
+    [face] = read_faces(_pasted("astronaut", 94, 60, (1080, 720), (640, 280)),
+                        face_models).faces
     assert all(eye.visible and eye.openness > 0.15 for eye in face.eyes), face.eyes
+
+
+@pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])
+def test_a_close_up_filling_the_frame_is_found_by_the_short_range_detector(face_models, name):
+    """The full-range detector misses a face 90% of the frame's width; the short-range one,
+    run on the whole frame too, finds it."""
+    rgb, (cx, cy), width = ((grace_hopper(), (266, 243), 200) if name == "grace_hopper"
+                            else (load_rgb("astronaut"), (225, 128), 94))
+    side = round(width / 0.9)
+    crop = rgb[cy - side // 2 + width // 10:, cx - side // 2:][:side, :side]
+    crop = cv2.resize(crop, (720, 720), interpolation=cv2.INTER_AREA)
+    nets = face_models.interpreters()
+    assert detect(nets.full_range, crop, run, FULL_RANGE) == []
+    [face] = read_faces(crop, face_models).faces
+    assert face.box[2] - face.box[0] > 500 and all(eye.visible for eye in face.eyes)
 
 
 def test_a_turned_face_says_which_eye_cannot_be_told(face_models):
@@ -120,7 +161,7 @@ def test_open_eyes_from_the_iris_model_read_well_above_lids_that_meet(face_model
     with the upper lid laid onto the lower one (a synthetic blink)."""
     rgb = load_rgb("astronaut")
     nets = face_models.interpreters()
-    detection = detect(nets.detector, rgb, run)[0]
+    detection = detect(nets.short_range, rgb, run)[0]
     mesh = landmarks.face_mesh(nets.landmarks, rgb, detection, run)
     for corners, mirrored in ((landmarks.IMAGE_LEFT_EYE, False),
                               (landmarks.IMAGE_RIGHT_EYE, True)):
@@ -168,7 +209,18 @@ def test_find_face_models_finds_the_pulled_models(face_models):
     store = ModelStore(face_models.folder.parent)
     found = find_face_models(store)
     assert isinstance(found, FaceModels) and found.folder == face_models.folder
-    assert found.version == "faces-1-229714.1242398.2640568"  # names the reading for caches
+    # names the reading for caches
+    assert found.version == "faces-2-676746.229714.1242398.2640568"
+
+
+def test_an_install_from_before_the_full_range_detector_gives_way_to_haar(face_models,
+                                                                          tmp_path):
+    folder = tmp_path / "older"
+    shutil.copytree(face_models.folder, folder)
+    (folder / "face_detection_full_range_sparse.tflite").unlink()
+    reading = read_faces(load_rgb("astronaut"), FaceModels(folder))
+    assert reading.method == "haar" and len(reading.faces) == 1
+    assert "older release" in reading.note and "critique models pull mediapipe-face" in reading.note
 
 
 def test_a_damaged_model_file_is_one_clear_error(face_models, tmp_path):
@@ -197,8 +249,19 @@ def test_threads_read_faces_with_their_own_interpreters(face_models):
 
 
 def test_blazeface_anchors_match_mediapipe_short_range():
-    centres = anchors()
+    centres = anchors(SHORT_RANGE)
     assert centres.shape == (896, 2)
     assert np.allclose(centres[0], [0.5 / 16, 0.5 / 16]) and np.allclose(centres[1], centres[0])
     assert np.allclose(centres[512], [0.5 / 8, 0.5 / 8]) and np.allclose(centres[-1],
                                                                          [7.5 / 8, 7.5 / 8])
+
+
+def test_blazeface_anchors_match_mediapipe_full_range():
+    """face_detection_full_range: one layer at stride 4 on 192 px, one anchor per cell of
+    the 48 x 48 grid, row by row."""
+    centres = anchors(FULL_RANGE)
+    assert centres.shape == (2304, 2)
+    assert np.allclose(centres[0], [0.5 / 48, 0.5 / 48])
+    assert np.allclose(centres[1], [1.5 / 48, 0.5 / 48]) and np.allclose(centres[48],
+                                                                         [0.5 / 48, 1.5 / 48])
+    assert np.allclose(centres[-1], [47.5 / 48, 47.5 / 48])

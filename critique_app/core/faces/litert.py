@@ -1,4 +1,4 @@
-"""MediaPipe's three .tflite models run with LiteRT, one interpreter set per thread.
+"""MediaPipe's four .tflite models run with LiteRT, one interpreter set per thread.
 
 LiteRT interpreters are not thread-safe, so each thread that reads faces builds its
 own (a few milliseconds, once per thread); a model that will not load is one
@@ -16,12 +16,14 @@ import numpy as np
 from critique_app.core.util.errors import ModelError
 
 STORE_NAME = "mediapipe-face"
-DETECTOR = "face_detection_short_range.tflite"
+FULL_RANGE = "face_detection_full_range_sparse.tflite"
+SHORT_RANGE = "face_detection_short_range.tflite"
 LANDMARKS = "face_landmark.tflite"
 IRIS = "iris_landmark.tflite"
 # Bumped whenever the reading changes for the same models (crops, thresholds, tiles),
 # so caches keyed on FaceModels.version miss.
-PIPELINE_VERSION = "faces-1"
+PIPELINE_VERSION = "faces-2"  # 2: full-range + short-range detectors, no short-range tiles
+FILES = (FULL_RANGE, SHORT_RANGE, LANDMARKS, IRIS)
 
 
 def runtime_missing() -> str | None:
@@ -35,13 +37,14 @@ def runtime_missing() -> str | None:
 
 @dataclass(frozen=True)
 class Interpreters:
-    detector: object
+    full_range: object
+    short_range: object
     landmarks: object
     iris: object
 
 
 class FaceModels:
-    """The folder holding the three models; ``interpreters()`` gives this thread's set."""
+    """The folder holding the four models; ``interpreters()`` gives this thread's set."""
 
     def __init__(self, folder: Path, name: str = STORE_NAME) -> None:
         self.folder = Path(folder)
@@ -51,17 +54,22 @@ class FaceModels:
     def __repr__(self) -> str:
         return f"FaceModels({str(self.folder)!r})"
 
+    def complete(self) -> bool:
+        """Whether every model file is there (an install from before the full-range
+        detector was added has only three)."""
+        return all((self.folder / f).is_file() for f in FILES)
+
     @property
     def version(self) -> str:
         """Names this reading for caches: the pipeline's version and the models' sizes."""
         sizes = [(self.folder / f).stat().st_size if (self.folder / f).is_file() else 0
-                 for f in (DETECTOR, LANDMARKS, IRIS)]
+                 for f in FILES]
         return f"{PIPELINE_VERSION}-" + ".".join(map(str, sizes))
 
     def interpreters(self) -> Interpreters:
         found = getattr(self._local, "interpreters", None)
         if found is None:
-            found = Interpreters(*(self._load(f) for f in (DETECTOR, LANDMARKS, IRIS)))
+            found = Interpreters(*(self._load(f) for f in FILES))
             self._local.interpreters = found
         return found
 

@@ -19,6 +19,9 @@ MIN_EYE_RATIO = 0.6     # the far eye of a turned head looks narrower than this 
 MAX_FACES = 20
 HAAR_NOTE = ("face models not installed: OpenCV Haar cascades used (no eye openness); "
              f"run: critique models pull {STORE_NAME}")
+OUTDATED_NOTE = ("the installed face models are from an older release (a model file is missing): "
+                 "OpenCV Haar cascades used (no eye openness); "
+                 f"run: critique models pull {STORE_NAME}")
 NO_CASCADES_NOTE = ("face models not installed, and this OpenCV build has no Haar cascades: "
                     f"faces were not looked for; run: critique models pull {STORE_NAME}")
 
@@ -59,9 +62,11 @@ def read_faces(rgb: np.ndarray, models: FaceModels | None) -> FaceReading:
     if missing:
         return _read_with_haar(rgb, f"{missing}: OpenCV Haar cascades used (no eye openness); "
                                     "run: pip install ai-edge-litert")
+    if not models.complete():
+        return _read_with_haar(rgb, OUTDATED_NOTE)
     nets = models.interpreters()
     faces = []
-    for detection in detect_all(nets.detector, rgb, run)[:MAX_FACES]:
+    for detection in detect_all(nets.full_range, nets.short_range, rgb, run)[:MAX_FACES]:
         mesh = landmarks.face_mesh(nets.landmarks, rgb, detection, run)
         if mesh.presence < NOT_A_FACE:
             continue
