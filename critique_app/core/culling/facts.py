@@ -208,7 +208,7 @@ def face_setup_for(models) -> FaceSetup:
     except ImportError:
         return FaceSetup(None, None, "faces-none")
     if models is None:
-        return FaceSetup(read_faces, None, "faces-haar")
+        return FaceSetup(read_faces, None, "faces-haar-2")  # 2: faster, stricter cascades
     tag = getattr(models, "version", None) or _models_tag(models)
     return FaceSetup(read_faces, models, f"faces-mediapipe-{tag}")
 
