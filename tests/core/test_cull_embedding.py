@@ -103,6 +103,29 @@ def test_without_a_score_model_there_is_no_embedding_and_the_notes_say_so(tmp_pa
                for note in found.notes)
 
 
+def test_a_cull_after_a_score_embeds_the_photos_whose_score_rows_were_cached(tiny_model,
+                                                                             tmp_path):
+    """Their score rows are reused; the model runs once more for their embeddings only."""
+    from critique_app.core.folder_scoring.runner import score_photos
+    from critique_app.core.library.results_cache import ResultsCache
+
+    shoot = new_shoot(tmp_path / "shoot")
+    add_burst(shoot, "coffee", roles=("sharp", "shaken", "defocused"), seed=3)
+    scorers = ScorerSet({"photo": Scorer(tiny_model, runtime="torch")})
+    step = FrameFacts(face_setup=NO_FACES)
+    with ResultsCache(tmp_path / "scored.sqlite") as cache:
+        score_photos(shoot.paths, cache=cache, scorers=scorers)
+        after_score = cull_photos(shoot.paths, cache=cache, scorers=scorers, step=step)
+        again = cull_photos(shoot.paths, cache=cache, scorers=scorers, step=step)
+    with ResultsCache(tmp_path / "fresh.sqlite") as cache:
+        fresh = cull_photos(shoot.paths, cache=cache, scorers=scorers, step=step)
+    assert after_score.computed == 3 and again.cached == 3
+    for a, b in zip(after_score.facts, fresh.facts, strict=True):
+        assert a["embedding_model"] == b["embedding_model"] == scorers.photo.embedding_model
+        assert embedding.cosine(a, b) == pytest.approx(1.0, abs=1e-3)
+    assert [f["embedding"] for f in again.facts] == [f["embedding"] for f in after_score.facts]
+
+
 # --- real embeddings: EfficientNet-Lite0 (ImageNet), installed offline from its wheel ----
 
 @pytest.fixture(scope="module")
