@@ -76,8 +76,12 @@ def test_a_mean_model_embeds_its_pooled_features(tmp_path):
 @pytest.mark.slow  # builds a tiny CLIP
 def test_laion_embeds_clip_image_embeddings(tmp_path):
     from critique_app.core.scoring.pretrained.scorer import PretrainedScorer
-    from tests.helpers.score_models import LAION, LAION_ARCHITECTURE, install_pretrained
-    from tests.helpers.score_models import save_tiny_laion
+    from tests.helpers.score_models import (
+        LAION,
+        LAION_ARCHITECTURE,
+        install_pretrained,
+        save_tiny_laion,
+    )
 
     store = install_pretrained(tmp_path / "models", save_tiny_laion(tmp_path / "laion"),
                                name=LAION, architecture=LAION_ARCHITECTURE)

@@ -8,8 +8,8 @@ int8 of the largest value moves a cosine by about 1e-4. ``embedding_model`` name
 of one, are never compared.
 
 Thresholds per backbone, read off real packaged photos made into bursts
-(tests/helpers/bursts.py: shifts of a few px, 15 px motion blur, sigma 3 defocus, JPEG q92,
-noise; 7 photos x 5 frames; scripts in the EMBED report of issue 18):
+(``benchmarks/embed_thresholds.py`` with tests/helpers/bursts.py: shifts of a few px, 15 px
+motion blur, sigma 3 defocus, JPEG q92, noise; 7 photos x 5 frames, decoded at 720 px):
 EfficientNet-Lite0 (ImageNet) pooled features, cosine: frames of one burst 0.66-1.0
 (5th percentile 0.72, median 0.87; the lowest are a shaken frame against a defocused one),
 different scenes 0.12-0.34 (95th percentile 0.27); the left and right halves of one photo
