@@ -99,8 +99,9 @@ def test_a_defocused_frame_is_less_sharp_everywhere(tmp_path):
     Image.fromarray(cv2.GaussianBlur(rgb, (0, 0), 2.0)).save(soft, quality=92)
     a = _facts(sharp, face_setup=_no_faces().face_setup)["sharpness"]
     b = _facts(soft, face_setup=_no_faces().face_setup)["sharpness"]
-    assert len(a["grid"]) == 9 and 0 < a["global"] < 1
-    assert b["global"] < a["global"] - 0.1 and b["subject"] < a["subject"] - 0.1
+    assert len(a["grid"]) == 9 and a["global"] > 0
+    # a sigma-2 defocus leaves ~0.05 of the Laplacian/gradient energy ratio here
+    assert b["global"] < 0.3 * a["global"] and b["subject"] < 0.3 * a["subject"]
 
 
 def _big_astronaut(path: Path, sigma: float = 0.0, orientation: int | None = None) -> Path:

@@ -65,7 +65,9 @@ def test_exposure_is_judged_against_the_group_not_absolute(tmp_path):
     assert len(groups) == 2
     dark = verdicts["IMG_0003.jpg"]
     assert "underexposed" in dark.flags and not dark.best
-    assert dark.reasons[0] == "rank 4 of 4: flagged underexposed, unlike IMG_0004.jpg"
+    # the other three are sharp twins: which of them ranks third is down to noise
+    third = next(n for n, v in verdicts.items() if v.group == dark.group and v.rank == 3)
+    assert dark.reasons[0] == f"rank 4 of 4: flagged underexposed, unlike {third}"
     (words,) = [r for r in dark.reasons if r.startswith("underexposed: ")]
     assert words.endswith(" EV darker than the group's median")
     assert 1.7 <= float(words.split()[1]) <= 2.1

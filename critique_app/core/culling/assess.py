@@ -11,11 +11,13 @@ import numpy as np
 from critique_app.core.culling.grouping import name_of
 from critique_app.core.culling.people import EYES_SHUT, openness, people
 
-BLUR_RATIO = 0.8  # of the group's sharpest: the facts' blur-effect sharpness is bounded and
-#                   compressive; a 15 px shake leaves 0.4-0.76 of it (by its angle), a 3 px
-#                   defocus 0.3-0.6, while sharp twins of one burst measure 0.95 and more
-SOFT_SINGLE = 0.2  # a single frame whose sharpest cell is below this is clearly blurred:
-#                    crisp frames measure 0.35-0.6, a 4 px defocus 0.12-0.48 (by content)
+BLUR_RATIO = 0.7  # of the group's sharpest (facts' Laplacian/gradient energy, cell-weighted):
+#                   on the 7 packaged photos (JPEG, noise) a 7-21 px shake at any angle leaves
+#                   0.12-0.49 of it, a defocus of sigma 1.5-4 0.01-0.20, faces 0.45 / 0.13 at
+#                   most; sharp twins (shifted, other noise) measure 0.94-1.0
+SOFT_SINGLE = 0.5  # a single frame whose sharpest cell is below this is clearly blurred:
+#                    crisp photos measure 0.77-2.97, a sigma-4 defocus 0.08-0.21, a 21 px
+#                    shake 0.19-1.45 (by content: busy scenes keep fine detail across it)
 EYES_CLOSED_RATIO = 0.5  # openness under half the same person's widest in the group
 EXPOSURE_FLAG_EV = 1.0  # a full stop off the group's median
 
@@ -57,7 +59,7 @@ def assess_single(frames: list[dict], index: int) -> Assessment:
     if value is not None and value < SOFT_SINGLE:
         a.flags.append("subject-blur")
         a.reasons.append(f"clearly blurred: nothing in the frame is sharp (sharpness "
-                         f"{value:.2f}; crisp frames measure 0.35 and more)")
+                         f"{value:.2f}; crisp frames measure 0.8 and more)")
     _eyes(frames, [a], people(frames, [index]))
     if a.score is not None:
         a.reasons.append(f"score {a.score:.2f}")
