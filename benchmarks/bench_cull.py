@@ -17,7 +17,7 @@ wheel in .cache/test-wheels from ``scripts/fetch_test_wheels.py``), else OpenCV'
 cascades; the output says which. ``--memory N`` culls N frames in one run and prints
 resident memory as it goes, to show it stays flat.
 
-    python benchmarks/bench_cull.py [--photos 1000] [--jobs 2] [--memory 2000]
+    python benchmarks/bench_cull.py [--photos 1000] [--jobs 2] [--memory 2000] [--scorer none]
 """
 
 from __future__ import annotations
@@ -159,6 +159,9 @@ def main() -> None:
     parser.add_argument("--bases", type=int, default=12, help="distinct 24 MP frames to build")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--memory", type=int, default=0, help="frames for the memory check")
+    parser.add_argument("--scorer", choices=("lite0", "none"), default="lite0",
+                        help="score with an EfficientNet-Lite0 model (as a culling user would), "
+                             "or with no score model installed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -169,14 +172,18 @@ def main() -> None:
         size_mb = sum(p.stat().st_size for p in paths) / 2**20
         for path in paths:  # into the page cache: both runs read warm files
             path.read_bytes()
-        scorer = Scorer(build_model(tmp / "model"), runtime="onnx", device="auto")
-        scorers = ScorerSet({"photo": scorer})
+        if args.scorer == "lite0":
+            scorer = Scorer(build_model(tmp / "model"), runtime="onnx", device="auto")
+            scorers = ScorerSet({"photo": scorer})
+        else:
+            scorers = ScorerSet({}, missing="no score model (benchmark)")
         score_run(paths[:4], scorers, args.jobs, tmp / "warm-a.sqlite")  # first-call set-up
         cull_run(paths[:4], scorers, args.jobs, tmp / "warm-b.sqlite")
         a = score_run(paths, scorers, args.jobs, tmp / "score.sqlite")
         b, result = cull_run(paths, scorers, args.jobs, tmp / "cull.sqlite")
         print(f"{len(paths)} photos of 24 MP ({size_mb / len(paths):.1f} MB each), "
-              f"{args.jobs} decode threads, {os.cpu_count()} CPUs; faces: {faces}")
+              f"{args.jobs} decode threads, {os.cpu_count()} CPUs; faces: {faces}; "
+              f"score model: {args.scorer}")
         print(f"cull found {len(result.groups)} groups, face method {result.face_method}; "
               + "; ".join(result.notes))
         print(f"(a) critique score: {a:7.1f} s ({1000 * a / len(paths):5.0f} ms/photo)")
