@@ -173,7 +173,7 @@ class GroundingCache:
         extra = suggestions_prompt(found)  # what LanguageCritic adds for a VLM
         labels = ""
         if self.labels:
-            from critique_app.core.critic.labels import imagenet_labels, labels_text
+            from critique_app.core.scene.labels import imagenet_labels, labels_text
             from critique_app.core.store.store import ModelStore
 
             labels = labels_text(imagenet_labels(analysis.photo.pixels, ModelStore()))

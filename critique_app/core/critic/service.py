@@ -16,7 +16,6 @@ from dataclasses import replace
 from critique_app.core.analysis.analyzer import Analysis
 from critique_app.core.critic.critics import Critic, LanguageCritic, RuleCritic
 from critique_app.core.critic.events import CritiqueEvent
-from critique_app.core.critic.labels import imagenet_labels, labels_text
 from critique_app.core.critic.loading import (
     NO_MODEL_HINT,
     VLM,
@@ -28,6 +27,7 @@ from critique_app.core.critic.loading import (
 from critique_app.core.critic.request import CritiqueRequest
 from critique_app.core.critic.scores import scores_text
 from critique_app.core.critic.sections import SECTIONS
+from critique_app.core.scene.labels import imagenet_labels, labels_text
 from critique_app.core.scoring.distribution import ScoreDistribution
 from critique_app.core.util.errors import CritiqueError
 
