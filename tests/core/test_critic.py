@@ -329,7 +329,7 @@ def test_without_a_language_model_the_rules_still_critique(cat):
     notices = " ".join(e.text for e in events if e.kind == "notice")
     assert "no language model is installed" in notices
     assert "critique models pull smollm2-135m-instruct-gguf" in notices
-    assert [e.section for e in events if e.kind == "start"] == ["evaluation", "suggestions"]
+    assert [e.section for e in events if e.kind == "start"] == list(SECTION_NAMES)
     texts = collect_text(events)
     assert "Composition:" in texts["evaluation"]
     assert texts["suggestions"].strip()

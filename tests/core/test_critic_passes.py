@@ -20,6 +20,7 @@ from critique_app.core.critic.events import collect_text
 from critique_app.core.critic.generation import GenerationSettings, stream_generate
 from critique_app.core.critic.loading import load_language_model
 from critique_app.core.critic.request import CritiqueRequest
+from critique_app.core.critic.sections import SECTION_NAMES
 from critique_app.core.critic.service import stream_critique
 from critique_app.core.util.errors import Cancelled, CritiqueError
 
@@ -231,7 +232,7 @@ def test_a_truncated_model_file_falls_back_to_the_rules_naming_model_and_cause(m
     assert "'damaged-vlm' could not be loaded" in notices
     assert "SafetensorError" in notices or "incomplete" in notices.lower(), notices
     assert "using the rule engine" in notices
-    assert [e.section for e in events if e.kind == "start"] == ["evaluation", "suggestions"]
+    assert [e.section for e in events if e.kind == "start"] == list(SECTION_NAMES)
     assert events[-1].kind == "done"
 
 

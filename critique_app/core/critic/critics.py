@@ -1,10 +1,13 @@
 """The critic backends, behind one interface.
 
 ``Critic.stream(analysis, request, cancel)`` yields :class:`CritiqueEvent`s.
-- :class:`RuleCritic` needs no model: the measured evaluation and ranked suggestions.
+- :class:`RuleCritic` needs no model: every section written from what is known
+  (the classifier's labels, the measurements, EXIF, the scene; see prose.py).
 - :class:`LanguageCritic` writes every section with a language model (a VLM that
   sees the photo, or a text-only model given the classifier's labels), keeping
-  the rule engine's evidence beside what it writes.
+  the rule engine's evidence beside what it writes. Each sentence is checked
+  against what is known (grounding.py): a text-only model's unsupported sentences
+  are removed, a VLM's contradictions marked, and a notice counts them.
 """
 
 from __future__ import annotations
@@ -15,16 +18,19 @@ from collections.abc import Iterator, Mapping
 
 from critique_app.core.analysis.analyzer import Analysis
 from critique_app.core.critic import emotion as emotions
+from critique_app.core.critic import prose
 from critique_app.core.critic.chat import PhotoPrompts, render_prompt
 from critique_app.core.critic.events import CritiqueEvent
 from critique_app.core.critic.facts import Fact, facts_text, measured_facts
 from critique_app.core.critic.generation import stream_generate
+from critique_app.core.critic.grounding import Grounds, SentenceGate, removed_notice
 from critique_app.core.critic.loading import VLM, LanguageModel, failure_reason
 from critique_app.core.critic.prompts import PromptContext, section_messages
 from critique_app.core.critic.request import CritiqueRequest
-from critique_app.core.critic.scores import score_sentences
+from critique_app.core.critic.scores import score_sentences, scores_text
 from critique_app.core.critic.sections import SECTIONS
 from critique_app.core.critic.suggestions import Suggestion, suggest, suggestions_prompt
+from critique_app.core.scene.labels import labels_text
 from critique_app.core.scoring.distribution import ScoreDistribution
 from critique_app.core.util.errors import Cancelled
 
@@ -72,6 +78,14 @@ def facts_of(analysis: Analysis) -> list[Fact]:
     return measured_facts(analysis.measurements, stats)
 
 
+def grounds_of(analysis: Analysis, labels=(), scene=None, known_text: str = "",
+               facts: list[Fact] | None = None) -> Grounds:
+    """What a critique of ``analysis`` may rest on."""
+    return Grounds(tuple(labels or ()), tuple(facts if facts is not None else facts_of(analysis)),
+                   dict(analysis.measurements), getattr(analysis.photo, "exif", None), scene,
+                   known_text)
+
+
 def evidence_events(facts: list[Fact]) -> Iterator[CritiqueEvent]:
     """The measured facts, grouped by topic, as evaluation text."""
     by_topic: dict[str, list[str]] = {}
@@ -94,20 +108,38 @@ def suggestion_events(suggestions: list[Suggestion]) -> Iterator[CritiqueEvent]:
 
 
 class RuleCritic(Critic):
-    """Always available: what the measurements say (and the score models' scores, when
-    given), and what to do about it."""
+    """Always available: every section from what is known (labels with their confidence,
+    the measurements, EXIF, the scene, and the score models' scores when given), and what
+    to do about it."""
 
     name = "rules"
 
-    def __init__(self, scores: Mapping[str, ScoreDistribution] | None = None) -> None:
+    def __init__(self, scores: Mapping[str, ScoreDistribution] | None = None, *,
+                 labels: list[tuple[str, float]] | tuple = (), scene=None) -> None:
         self.scores = dict(scores or {})
+        self.labels, self.scene = tuple(labels or ()), scene
 
     def writes(self, section: str) -> bool:
-        return not SECTIONS[section].needs_model
+        return True
+
+    def stream(self, analysis, request, cancel=None):
+        self._grounds = grounds_of(analysis, self.labels, self.scene, scores_text(self.scores))
+        yield from super().stream(analysis, request, cancel)
 
     def section(self, section, analysis, request, cancel):
-        if section == "evaluation":
-            yield from evidence_events(facts_of(analysis))
+        grounds = self._grounds
+        if section == "description":
+            yield CritiqueEvent("text", section, prose.describe(grounds, request.persona) + "\n")
+        elif section == "impression":
+            yield CritiqueEvent("text", section, prose.impression(grounds, request.persona) + "\n")
+        elif section == "emotion":
+            yield CritiqueEvent("text", section, prose.emotion_text(grounds) + "\n")
+        elif section == "evaluation":
+            issues = [(item.category, item.evidence) for item in suggest(analysis.measurements)]
+            lead = prose.evaluation_lead(grounds, issues)
+            if lead:
+                yield CritiqueEvent("text", section, lead + "\n")
+            yield from evidence_events(list(grounds.facts))
             if self.scores:
                 yield CritiqueEvent("text", "evaluation",
                                     f"Score: {' '.join(score_sentences(self.scores))}\n")
@@ -122,10 +154,11 @@ class LanguageCritic(Critic):
     encodes it once, for its rating and every section alike.
     """
 
-    def __init__(self, lm: LanguageModel, *, labels: str = "", scores: str = "") -> None:
+    def __init__(self, lm: LanguageModel, *, labels: list[tuple[str, float]] | tuple = (),
+                 scores: str = "", scene=None) -> None:
         self.lm = lm
         self.name = lm.name
-        self.labels, self.scores = labels, scores
+        self.labels, self.scores, self.scene = tuple(labels or ()), scores, scene
 
     def writes(self, section: str) -> bool:
         return True
@@ -134,9 +167,10 @@ class LanguageCritic(Critic):
         cancel = cancel or threading.Event()
         facts = facts_of(analysis)
         self._context = PromptContext(request.persona, facts_text(facts), self.scores,
-                                      "" if self.lm.kind == VLM else self.labels,
+                                      "" if self.lm.kind == VLM else labels_text(self.labels),
                                       sees_photo=self.lm.kind == VLM)
         self._facts = facts
+        self._grounds = grounds_of(analysis, self.labels, self.scene, self.scores, facts)
         self._photo = PhotoPrompts(self.lm, analysis.photo.pixels, tiling=request.tiling)
         if self.lm.kind == VLM and request.vlm_score:
             yield from self._rating(cancel)
@@ -173,12 +207,50 @@ class LanguageCritic(Critic):
             yield CritiqueEvent("text", section, "\nAlso: ")
         messages = section_messages(self._context, section, extra=extra)
         inputs = self._photo.inputs(render_prompt(self.lm, messages))
+        gate = self._gate()
         for chunk in stream_generate(self.lm.model, self.lm.tokenizer, inputs,
                                      request.generation, cancel=cancel):
-            yield CritiqueEvent("text", section, chunk)
+            for text in gate.feed(chunk):
+                yield CritiqueEvent("text", section, text)
+        yield from self._checked_end(gate, section, request, cancel)
         if section == "evaluation" and not cancel.is_set():
             yield CritiqueEvent("text", section, "\n\nMeasured:\n")
             yield from evidence_events(self._facts)
+
+    def _gate(self, prefix: str = "") -> SentenceGate:
+        return SentenceGate(self._grounds, sees_photo=self.lm.kind == VLM, prefix=prefix)
+
+    def _checked_end(self, gate: SentenceGate, section: str, request: CritiqueRequest,
+                     cancel: threading.Event, replacement: str | None = None
+                     ) -> Iterator[CritiqueEvent]:
+        """The gate's last sentence; the fact-based text where the model's was all removed;
+        and a notice counting what was removed or marked."""
+        for text in gate.close():
+            yield CritiqueEvent("text", section, text)
+        replaced = False
+        if gate.removed and not gate.kept and not cancel.is_set():
+            replacement = replacement if replacement is not None else \
+                self._fact_based(section, request)
+            if replacement:
+                yield CritiqueEvent("text", section, replacement)
+                replaced = True
+        title = SECTIONS[section].title
+        if gate.removed:
+            yield CritiqueEvent("notice", section, removed_notice(title, gate.removed, replaced),
+                                data={"removed": [r.to_dict() for r in gate.removed]})
+        if gate.marked:
+            count = len(gate.marked)
+            yield CritiqueEvent("notice", section,
+                                f"{title}: {count} statement{'s' if count > 1 else ''} marked: "
+                                "they contradict the measurements",
+                                data={"marked": [r.to_dict() for r in gate.marked]})
+
+    def _fact_based(self, section: str, request: CritiqueRequest) -> str:
+        if section == "description":
+            return prose.describe(self._grounds, request.persona)
+        if section == "impression":
+            return prose.impression(self._grounds, request.persona)
+        return ""
 
     def _emotion(self, request, cancel):
         messages = section_messages(self._context, "emotion")
@@ -194,6 +266,10 @@ class LanguageCritic(Critic):
         explain = render_prompt(self.lm, messages,
                                 answer_prefix=emotions.explanation_prefix(reading.category))
         yield CritiqueEvent("text", "emotion", "It evokes this because")
+        gate = self._gate(prefix="It evokes this because")
         for chunk in stream_generate(self.lm.model, self.lm.tokenizer, self._photo.inputs(explain),
                                      request.generation, cancel=cancel):
-            yield CritiqueEvent("text", "emotion", chunk)
+            for text in gate.feed(chunk):
+                yield CritiqueEvent("text", "emotion", text)
+        yield from self._checked_end(gate, "emotion", request, cancel,
+                                     replacement=prose.emotion_reason(self._grounds))

@@ -48,14 +48,14 @@ def stream_critique(analysis: Analysis, request: CritiqueRequest | None = None,
     for notice in notices:
         yield CritiqueEvent("notice", text=notice)
     if isinstance(critic, LanguageCritic):
-        yield from _falling_back_to_rules(critic, analysis, request, cancel, scores)
+        yield from _falling_back_to_rules(critic, analysis, request, cancel, scores, store)
     else:
         yield from critic.stream(analysis, request, cancel)
 
 
 def _falling_back_to_rules(critic: LanguageCritic, analysis: Analysis,
                            request: CritiqueRequest, cancel: threading.Event,
-                           scores: dict[str, ScoreDistribution] | None = None
+                           scores: dict[str, ScoreDistribution] | None = None, store=None
                            ) -> Iterator[CritiqueEvent]:
     """The model's critique; if the model fails mid-way, what it wrote stays and the rule
     engine writes the sections it had not finished."""
@@ -78,7 +78,11 @@ def _falling_back_to_rules(critic: LanguageCritic, analysis: Analysis,
         yield CritiqueEvent("notice", text=f"{critic.lm.name} failed while writing "
                             f"({failure_reason(cause)}); the rule engine wrote the rest")
         rest = tuple(s for s in request.sections if s not in finished)
-        yield from RuleCritic(scores).stream(analysis, replace(request, sections=rest), cancel)
+        labels = critic.labels
+        if not labels and store is not None:
+            labels = imagenet_labels(analysis.photo.pixels, store)
+        rules = RuleCritic(scores, labels=labels, scene=critic.scene or scene_of(analysis, labels))
+        yield from rules.stream(analysis, replace(request, sections=rest), cancel)
 
 
 def choose_critic(analysis: Analysis, request: CritiqueRequest, store,
@@ -86,8 +90,9 @@ def choose_critic(analysis: Analysis, request: CritiqueRequest, store,
     """The critic to use and what the user should know about that choice."""
     found = find_language_model(store, request.model) if request.use_model else None
     if found is None:
-        return RuleCritic(scores), _rules_only_notices(
-            request, NO_MODEL_HINT if request.use_model else "rule-based critique only (no model)")
+        return _rule_critic(analysis, request, store, scores,
+                            NO_MODEL_HINT if request.use_model else
+                            "rule-based critique only (no model)")
     name, folder = found
     adapter, notices = request.adapter, []
     if adapter is None:
@@ -99,24 +104,45 @@ def choose_critic(analysis: Analysis, request: CritiqueRequest, store,
     try:
         lm = load_language_model(folder, name=name, device=request.device, adapter=adapter)
     except CritiqueError as error:
-        return RuleCritic(scores), _rules_only_notices(request,
-                                                       f"{error}; using the rule engine")
-    labels = ""
+        return _rule_critic(analysis, request, store, scores, f"{error}; using the rule engine")
+    labels: list[tuple[str, float]] = []
     if lm.kind != VLM:
-        labels = labels_text(imagenet_labels(analysis.photo.pixels, store))
+        labels = imagenet_labels(analysis.photo.pixels, store)
         notices.append(f"it cannot see the photo; it was told the classifier's labels "
-                       f"({labels}) and the measurements" if labels else
+                       f"({labels_text(labels)}) and the measurements, and each sentence it "
+                       "writes is checked against them" if labels else
                        "it cannot see the photo and no classifier is installed to name what "
                        "it shows: 'critique models pull efficientnet-lite0-imagenet'")
-    critic = LanguageCritic(lm, labels=labels, scores=scores_text(scores))
+    critic = LanguageCritic(lm, labels=labels, scores=scores_text(scores),
+                            scene=scene_of(analysis, labels))
     return critic, [f"written by {lm.describe()}", *notices]
 
 
-def _rules_only_notices(request: CritiqueRequest, reason: str) -> list[str]:
-    skipped = [s for s in request.sections if SECTIONS[s].needs_model]
+def _rule_critic(analysis: Analysis, request: CritiqueRequest, store,
+                 scores: dict[str, ScoreDistribution], reason: str
+                 ) -> tuple[Critic, list[str]]:
+    """The rule engine, told what the classifier recognises and the scene."""
+    worded = [s for s in request.sections if SECTIONS[s].needs_model]
+    labels = imagenet_labels(analysis.photo.pixels, store) if worded else []
     notices = [reason]
-    if skipped:
-        verb = "needs" if len(skipped) == 1 else "need"
-        notices.append(f"{', '.join(skipped)} {verb} a language model; showing the measured "
-                       "evaluation and suggestions")
-    return notices
+    if worded:
+        told = (f"the classifier's labels ({labels_text(labels)}), " if labels else "")
+        notices.append(f"{', '.join(worded)} written from {told}the measurements and EXIF; "
+                       "nothing else is assumed")
+        if not labels:
+            notices.append("no classifier is installed to name what the photo shows: "
+                           "'critique models pull efficientnet-lite0-imagenet'")
+    return RuleCritic(scores, labels=labels, scene=scene_of(analysis, labels)), notices
+
+
+def scene_of(analysis: Analysis, labels: list[tuple[str, float]]):
+    """The recognised scene, or None while the scene package cannot say (issue 19)."""
+    try:
+        from critique_app.core.scene import recognise_scene
+    except ImportError:  # critique_app.core.scene is still arriving
+        return None
+    try:
+        return recognise_scene(analysis, labels, analysis.photo.exif)
+    except Exception:  # an optional refinement: the critique goes on without it
+        log.warning("the scene could not be recognised", exc_info=True)
+        return None
