@@ -33,6 +33,7 @@ class ExifSummary:
     taken_offset: str | None = None  # camera's UTC offset, "+02:00", when it wrote one
     exposure_bias_ev: float | None = None  # exposure compensation (brackets step it)
     serial: str | None = None  # camera body serial: tells two bodies of one model apart
+    flash_fired: bool | None = None  # EXIF Flash (0x9209) bit 0; None when not recorded
 
     @property
     def shutter_text(self) -> str | None:

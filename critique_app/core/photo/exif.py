@@ -26,6 +26,7 @@ _EXIF = {
     "offset_time": 0x9010,
     "offset_time_original": 0x9011,
     "exposure_bias": 0x9204,
+    "flash": 0x9209,
     "subsec_time": 0x9290,
     "subsec_time_original": 0x9291,
     "body_serial": 0xA431,
@@ -205,7 +206,16 @@ def _summary(exif: Image.Exif, sub) -> ExifSummary:
         taken_offset=_offset(sub.get(_EXIF[offset])),
         exposure_bias_ev=_round(_signed(sub.get(_EXIF["exposure_bias"])), 2),
         serial=_text(sub.get(_EXIF["body_serial"])),
+        flash_fired=_flash_fired(sub.get(_EXIF["flash"])),
     )
+
+
+def _flash_fired(value) -> bool | None:
+    """EXIF Flash is a bit field; bit 0 says whether the flash fired."""
+    try:
+        return bool(int(value) & 1) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _signed(value) -> float | None:
