@@ -43,18 +43,18 @@ def subject_sentence(labels, persona: Persona) -> str:
     top, p = labels[0]
     group = _group(top)
     same = [(n, q) for n, q in labels if group and _group(n) == group]
-    if len(same) > 1 and sum(q for _, q in same) >= SURE:
-        total = sum(q for _, q in same)
+    total = sum(q for _, q in same)
+    if group in ANIMATE_GROUPS and len(same) > 1 and total >= SURE:
         if persona.name == "novice":
             return f"It looks like {_a(group)} (the classifier is {total:.0%} sure)."
-        return (f"It looks like {_a(group)}: the classifier's guesses agree on that "
-                f"({_labels_list(same)}), if not on the breed or kind.")
+        return (f"It looks like {_a(group)} ({_labels_list(same)}: the classifier is surer "
+                f"of the {group} than of which kind).")
     if p >= SURE:
         return f"It looks like {_a(top)} ({p:.0%})."
     if p >= LIKELY and len(labels) > 1:
         second, q = labels[1]
-        return (f"It may show {_a(top)} ({p:.0%}) or {_a(second)} ({q:.0%}); the classifier "
-                "is unsure.")
+        return (f"The classifier is unsure what it shows: perhaps {_a(top)} ({p:.0%}) or "
+                f"{_a(second)} ({q:.0%}).")
     return (f"The classifier cannot tell what it shows: its best guess, {_a(top)}, has only "
             f"{p:.0%}.")
 
@@ -65,21 +65,34 @@ def _scene_kinds(scene) -> list:
     return [k for k in getattr(scene, "kinds", ()) if getattr(k, "confidence", 0) >= 0.5]
 
 
+LIGHT_PHRASES = {"night": "at night", "blue hour": "at blue hour", "golden hour":
+                 "at golden hour", "daylight": "in daylight", "artificial":
+                 "under artificial light", "backlit": "backlit", "low-key": "low-key",
+                 "high-key": "high-key"}
+
+
+def _kind_name(kind) -> str:
+    return kind.name.replace("-", " ")
+
+
 def scene_sentence(scene) -> str | None:
     kinds = _scene_kinds(scene)
     if not kinds:
         return None
     kind = kinds[0]
-    text = f"The measurements read it as {_a(kind.name.replace('-', ' '))} photo"
-    cues = [c.text for c in getattr(kind, "cues", ())][:2]
-    if cues:
-        text += f" ({'; '.join(cues)})"
+    name = _kind_name(kind)
+    text = f"It reads as {_a(name)} photo"
     light = getattr(scene, "light", None)
-    if light and light not in kind.name:
-        text += f", in {light} light" if "light" not in light else f", in {light}"
+    if light and light.replace("-", " ") not in name:
+        text += " " + LIGHT_PHRASES.get(light, f"in {light} light")
+    cues = [c.text.split(" (")[0] for c in getattr(kind, "cues", ())
+            if getattr(c, "source", "") != "labels"][:2]
+    sources = {getattr(c, "source", "") for c in getattr(kind, "cues", ())}
+    if cues:
+        text += f": {'; '.join(cues)}"
+    elif sources == {"labels"}:
+        text += ", going by the labels"
     return text + "."
-
-
 def _placement(m) -> str | None:
     centre = number(m, "subject.centre_distance")
     thirds = number(m, "subject.thirds_distance")
@@ -145,26 +158,37 @@ def _light(m, persona: Persona) -> str | None:
     parts = []
     plain = persona.name == "novice"
     if key:
-        parts.append(f"the photo is {key}" + ("" if plain or ev is None else
-                                              f" ({ev:+.1f} EV from middle grey)"))
+        if plain or ev is None:
+            parts.append(f"the photo is {key}")
+        elif abs(ev) < 0.05:
+            parts.append(f"the photo is {key} (at middle grey)")
+        else:
+            parts.append(f"the photo is {key} ({ev:+.1f} EV from middle grey)")
     if contrast:
         parts.append(f"its contrast is {contrast}")
     if colour:
         colour_m = number(m, "color.colorfulness")
-        parts.append(f"its colour {colour}" if colour.startswith("almost") else
+        parts.append("it has almost no colour" if colour.startswith("almost") else
                      f"it is {colour}" + ("" if plain or colour_m is None else
                                           f" ({colour_m:.0f} M)"))
     text = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
     return text[0].upper() + text[1:] + "."
 
 
+def _shot(exif) -> str | None:
+    settings = exif_text(exif)
+    year = str(getattr(exif, "taken_at", "") or "")[:4]
+    if settings and year and settings.endswith(year):
+        settings = settings[: -len(year)].rstrip(", ")
+    if settings:
+        return f"Shot at {settings}" + (f" ({year})." if year else ".")
+    return f"EXIF dates it to {year}." if year else None
+
+
 def describe(grounds: Grounds, persona: Persona) -> str:
     m = grounds.measurements
     sentences = [subject_sentence(grounds.labels, persona), scene_sentence(grounds.scene),
-                 _placement(m), _light(m, persona)]
-    shot = exif_text(grounds.exif)
-    if shot:
-        sentences.append(f"EXIF: {shot}.")
+                 _placement(m), _light(m, persona), _shot(grounds.exif)]
     return " ".join(s for s in sentences if s)
 
 
@@ -227,8 +251,11 @@ def impression(grounds: Grounds, persona: Persona) -> str:
         text = f"Tonally and chromatically the image is {feel}."
     else:
         text = f"The overall impression is {feel}."
-    if kinds:
-        text += f" As {_a(kinds[0].name.replace('-', ' '))} photo, that fits what the scene is."
+    dark_kinds = {"night", "blue-hour", "astro", "low-key", "silhouette"}
+    if kinds and kinds[0].name in dark_kinds and "sombre" in moods:
+        text += f" The dark suits {_a(_kind_name(kinds[0]))} photo."
+    elif kinds and kinds[0].name == "high-key" and "airy" in moods:
+        text += " The brightness suits a high-key photo."
     if framing:
         text += f" In the framing, {framing}."
     return text + " (Read from the measured light, colour and framing, not from seeing the photo.)"
@@ -257,8 +284,10 @@ def evaluation_lead(grounds: Grounds, issues: list[tuple[str, str]]) -> str:
     if works:
         text = f"What works: {', '.join(works)}."
     if issues:
-        held = [f"{topic} ({evidence[0].lower()}{evidence[1:].rstrip('.')})"
-                for topic, evidence in issues[:2]]
+        topics: dict[str, str] = {}
+        for topic, evidence in issues:
+            topics.setdefault(topic, evidence[0].lower() + evidence[1:].rstrip("."))
+        held = list(topics.values())[:2]
         text += (" " if text else "") + f"What holds it back: {'; '.join(held)}."
     return text
 
@@ -269,9 +298,13 @@ def emotion_text(grounds: Grounds) -> str:
     moods = mood(grounds.measurements)
     lean = {"sombre": "sadness", "dramatic": "awe", "lively": "excitement",
             "airy": "contentment", "gentle": "contentment"}.get(moods[0], "something else")
+    kinds = [k.name for k in _scene_kinds(grounds.scene)]
+    basis = "light and colour alone"
+    if kinds and kinds[0] in {"night", "blue-hour", "astro", "landscape"}:
+        lean = "awe"  # a dark sky or a wide view: awe, not sadness
+        basis = f"light, colour and the {kinds[0].replace('-', ' ')} scene"
     return (f"No model that reads emotion is installed, so none is chosen. The measured mood "
-            f"({', '.join(moods)}) leans towards {lean}, as a rule of thumb from light and "
-            "colour alone.")
+            f"({', '.join(moods)}) leans towards {lean}, as a rule of thumb from {basis}.")
 
 
 def emotion_reason(grounds: Grounds) -> str:
