@@ -73,17 +73,20 @@ def analyze(
     from critique_app.cli.maps import write_maps
     from critique_app.cli.report import print_report
     from critique_app.core.analysis.analyzer import analyze as run_analysis
+    from critique_app.core.scene import scene_for
 
     result = run_analysis(photo, depth=not no_depth, depth_model=depth_model,
                           cancel=threading.Event())
+    scene = scene_for(result)
     written = write_maps(result, maps) if maps else []
     if as_json:
         data = result.to_dict()
+        data["scene"] = scene.as_dict()
         if maps:
             data["maps"] = [str(p) for p in written]
         sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
     else:
-        print_report(result, stdout)
+        print_report(result, stdout, scene)
         if written:
             stdout.print(f"[dim]maps written to {maps}: "
                          f"{', '.join(p.name for p in written)}[/dim]")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from critique_app.core.analysis.analyzer import Analysis
 from critique_app.core.measurements import SPECS
+from critique_app.core.scene import Scene
 
 _SHOWN = [
     "exposure.ev_vs_middle_grey", "exposure.highlights_clipped_pct",
@@ -46,7 +48,7 @@ def print_scores(scores: dict, console: Console) -> None:
         console.print(line, highlight=False)
 
 
-def print_report(analysis: Analysis, console: Console) -> None:
+def print_report(analysis: Analysis, console: Console, scene: Scene | None = None) -> None:
     photo = analysis.photo
     info = photo.describe()
     console.print(f"[bold]{photo.path.name}[/bold]  {info['format']}, "
@@ -72,6 +74,8 @@ def print_report(analysis: Analysis, console: Console) -> None:
     if analysis.measurements.get("horizon.tilt_deg") is None:
         table.add_row(SPECS["horizon.tilt_deg"].label, "no horizon or strong verticals found")
     console.print(table)
+    if scene is not None:
+        print_scene(scene, console)
 
     console.print("[bold]Modalities[/bold]")
     for name, result in analysis.maps.items():
@@ -81,3 +85,11 @@ def print_report(analysis: Analysis, console: Console) -> None:
             console.print(f"  {name:9} [yellow]{result.status}[/yellow] — {result.reason}")
             if result.hint:
                 console.print(f"            [dim]{result.hint}[/dim]")
+
+
+def print_scene(scene: Scene, console: Console) -> None:
+    """'Scene: blue hour light; blue-hour 0.67', then each kind with its cues."""
+    console.print(f"[bold]Scene[/bold]: {scene.summary()}", highlight=False)
+    for line in scene.lines():
+        if line != "No clear scene":
+            console.print(f"  [dim]{escape(line)}[/dim]", highlight=False)

@@ -34,12 +34,17 @@ def test_analyze_json_describes_the_photo(tmp_path, isolated_home):
     assert data["modalities"]["blur"]["status"] == "ok"
     assert data["modalities"]["depth"]["status"] == "unavailable"
     assert "depth model" in data["modalities"]["depth"]["reason"]
+    scene = data["scene"]  # keys documented in docs/scene.md
+    assert set(scene) == {"kinds", "light", "light_cues", "against", "labels", "note"}
+    assert scene["kinds"][0]["name"] == "blue-hour" and scene["light"] == "blue hour"
+    assert any("point light sources" in cue["text"] for cue in scene["kinds"][0]["cues"])
+    assert scene["labels"] is None and "not installed" in scene["note"]  # no classifier here
 
 
 def test_analyze_report_is_readable(isolated_home):
     result = run_cli("analyze", "resources/samples/chelsea.jpg", env_home=isolated_home)
     assert result.returncode == 0, result.stderr
-    for words in ("chelsea.jpg", "Blown highlights", "Overall sharpness", "depth"):
+    for words in ("chelsea.jpg", "Blown highlights", "Overall sharpness", "depth", "Scene:"):
         assert words in result.stdout
 
 

@@ -102,6 +102,9 @@ class Scene:
         lines += [c.text[0].upper() + c.text[1:] for c in self.against]
         if not self.confident():
             lines.insert(0, "No clear scene")
+        if self.labels:
+            lines.append("ImageNet labels: " + ", ".join(f"'{name}' {p:.0%}"
+                                                          for name, p in self.labels))
         if self.note:
             lines.append(self.note[0].upper() + self.note[1:])
         return lines
