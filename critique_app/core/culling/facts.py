@@ -76,7 +76,7 @@ def frame_facts(photo: Photo, path: str | Path, *, face_models=None,
         "embedding": None,
         "exposure": exposure,
         "sharpness": frame_sharpness(grey),
-        "faces": faces_facts(photo, rgb8, Path(path), setup),
+        "faces": faces_facts(photo, rgb8, Path(path), setup, grey),
         "score": None,
     }
     return facts
@@ -228,15 +228,17 @@ def _models_tag(models) -> str:
     return ".".join(str(f.stat().st_size) for f in files) or "1"
 
 
-def faces_facts(photo: Photo, rgb8: np.ndarray, path: Path, setup: FaceSetup) -> dict:
+def faces_facts(photo: Photo, rgb8: np.ndarray, path: Path, setup: FaceSetup,
+                grey: np.ndarray | None = None) -> dict:
     if setup.read is None:
         return {"method": "none", "note": "face reading is not available in this build",
                 "faces": []}
     reading = setup.read(rgb8, setup.models)
     width, height = photo.size
     faces = [face for face in reading.faces if face.box[2] > face.box[0]]
-    crops = face_sharpness(photo, path, [face.box for face in faces], grey_analysis=None
-                        if not faces else cv2.cvtColor(rgb8, cv2.COLOR_RGB2GRAY))
+    if faces and grey is None:
+        grey = cv2.cvtColor(rgb8, cv2.COLOR_RGB2GRAY)
+    crops = face_sharpness(photo, path, [face.box for face in faces], grey_analysis=grey)
     out = []
     for face, (value, pixels) in zip(faces, crops, strict=True):
         x0, y0, x1, y1 = face.box
