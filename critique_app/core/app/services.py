@@ -16,6 +16,7 @@ from critique_app.core.app.settings import Settings
 from critique_app.core.critic.personas import resolve_persona
 from critique_app.core.critic.request import CritiqueRequest
 from critique_app.core.finetuning.personal import PersonalInfo, read_personal_info
+from critique_app.core.scene import scene_for
 from critique_app.core.scoring.distribution import ScoreDistribution
 from critique_app.core.scoring.scorer import NO_SCORER_HINT, ScorerSet, find_scorers
 from critique_app.core.store.store import ModelStore
@@ -65,7 +66,8 @@ class Services:
     def open_photo_steps(self, path: Path, cancel):
         """The core's steps of one photo (:func:`open_photo_steps`), with a ``personal``
         step after the first ``scores`` when a personal model is set: (its score or None,
-        its :class:`PersonalInfo`, or why it could not score)."""
+        its :class:`PersonalInfo`, or why it could not score), then a ``scene`` step (the
+        photo's :class:`Scene`; its labels are the ones the critique will reuse)."""
         scorers = self.scorers()
         analysis = None
         personal_done = False
@@ -78,6 +80,8 @@ class Services:
                 if scorers.personal is not None or scorers.personal_missing:
                     check_cancelled(cancel)
                     yield "personal", self._personal_score(scorers, analysis)
+                check_cancelled(cancel)  # after the scores: the labels may load a network
+                yield "scene", scene_for(analysis, self.store())
 
     def personal_score(self, analysis) -> PersonalScore | None:
         """The personal model's score of an analysed photo (worker thread), or None when

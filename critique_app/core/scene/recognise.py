@@ -8,6 +8,9 @@ uses, so the classifier runs once per photo.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
+
 from critique_app.core.photo.decoded import ExifSummary
 from critique_app.core.scene import rules_light, rules_subject
 from critique_app.core.scene.cues import measure_cues
@@ -16,6 +19,7 @@ from critique_app.core.scene.exif_light import exif_light
 from critique_app.core.scene.kinds import ACTS_ON, NO_LABELS, Scene, SceneCue
 from critique_app.core.scene.reading import Reading
 
+log = logging.getLogger(__name__)
 SHOWN = 0.2  # kinds under this confidence are left out of the scene
 # A kind that had this much support before counter-evidence is reported as ruled out
 RULED_OUT = 0.25
@@ -38,7 +42,14 @@ def scene_for(analysis, store=None) -> Scene:
     from critique_app.core.scene.labels import imagenet_labels
     from critique_app.core.store.store import ModelStore
 
-    labels = imagenet_labels(analysis.photo.pixels, store or ModelStore(), top=5)
+    try:
+        labels = imagenet_labels(analysis.photo.pixels, store or ModelStore(), top=5)
+    except Exception as error:  # damaged weights: the scene goes on without labels
+        log.warning("the ImageNet classifier failed", exc_info=True)
+        cause = f"{type(error).__name__}: {error}".splitlines()[0][:120]
+        return replace(recognise_scene(analysis, None),
+                       note=f"no ImageNet labels: the classifier failed ({cause}); the scene "
+                            "was read from the measurements and EXIF alone")
     return recognise_scene(analysis, labels or None)
 
 

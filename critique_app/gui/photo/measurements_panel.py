@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from critique_app.core.critic.suggestions import TILT_MIN_DEG
 from critique_app.core.measurements.spec import SPECS
+from critique_app.core.scene import Scene
 
 GROUPS = {  # key prefix -> group title, in display order
     "exposure": "Exposure",
@@ -29,6 +30,7 @@ GROUPS = {  # key prefix -> group title, in display order
     "subject": "Subject",
 }
 SKIPPED = {"exposure.histogram"}
+SCENE_TITLE = "Scene"
 NO_TILT = "no horizon or strong verticals found"
 KEY_ROLE = Qt.ItemDataRole.UserRole
 
@@ -100,6 +102,33 @@ def camera_rows(exif: dict) -> list[tuple[str, str, str]]:
     return [(key, label, value) for key, label, value in rows if value]
 
 
+def scene_rows(scene: Scene) -> list[tuple[str, str, str]]:
+    """(key, label, value): the light, each kind the critique acts on with its cues, the
+    weaker readings, what ruled readings out, and the labels (or why there are none)."""
+    rows = []
+    if scene.light:
+        cues = "; ".join(c.text for c in scene.light_cues)
+        rows.append(("scene.light", "Light", scene.light + (f": {cues}" if cues else "")))
+    confident = scene.confident()
+    for kind in confident:
+        rows.append((f"scene.{kind.name}", kind.name.replace("-", " ").capitalize(),
+                     f"{kind.confidence:.2f}: " + "; ".join(c.text for c in kind.cues)))
+    if not confident:
+        rows.append(("scene.kind", "Kind", "no clear scene"))
+    weaker = [k for k in scene.kinds if k not in confident]
+    if weaker:
+        rows.append(("scene.less_sure", "Less sure",
+                     ", ".join(f"{k.name} {k.confidence:.2f}" for k in weaker)))
+    rows += [(f"scene.against.{i}", "Ruled out", cue.text)
+             for i, cue in enumerate(scene.against)]
+    if scene.labels:
+        rows.append(("scene.labels", "ImageNet labels",
+                     ", ".join(f"{name} {p:.0%}" for name, p in scene.labels)))
+    elif scene.note:
+        rows.append(("scene.labels", "ImageNet labels", scene.note))
+    return rows
+
+
 def photo_rows(info: dict) -> list[tuple[str, str, str]]:
     rows = []
     if info.get("path"):
@@ -168,6 +197,18 @@ class MeasurementsPanel(QWidget):
         self.tree.expandAll()
         self._fit_columns()
 
+    def show_scene(self, scene: Scene) -> None:
+        """The scene as the first group (it comes after the measurements: the labels
+        may need the classifier loaded)."""
+        for group in range(self.tree.topLevelItemCount()):
+            if self.tree.topLevelItem(group).text(0) == SCENE_TITLE:
+                self.tree.takeTopLevelItem(group)
+                break
+        group = self._add_group(SCENE_TITLE, scene_rows(scene), at=0)
+        if group is not None:
+            group.setExpanded(True)
+        self._fit_columns()
+
     def clear(self) -> None:
         self.tree.clear()
 
@@ -198,6 +239,11 @@ class MeasurementsPanel(QWidget):
         super().resizeEvent(event)
         self._fit_columns()
 
+    def showEvent(self, event) -> None:
+        """Rows filled while the tab was hidden were fitted to a hidden view's width."""
+        super().showEvent(event)
+        self._fit_columns()
+
     def _fit_columns(self) -> None:
         """Labels get their width up to 55% of the view; values take the rest and wrap."""
         metrics = self.tree.fontMetrics()
@@ -218,10 +264,15 @@ class MeasurementsPanel(QWidget):
             return key
         return spec.label + _LABEL_SCALES.get(spec.unit, "")
 
-    def _add_group(self, title: str, rows: list[tuple[str, str, str]]) -> None:
+    def _add_group(self, title: str, rows: list[tuple[str, str, str]],
+                   at: int | None = None) -> QTreeWidgetItem | None:
         if not rows:
-            return
-        group = QTreeWidgetItem(self.tree, [title])
+            return None
+        if at is None:
+            group = QTreeWidgetItem(self.tree, [title])
+        else:
+            group = QTreeWidgetItem([title])
+            self.tree.insertTopLevelItem(at, group)
         group.setFirstColumnSpanned(True)
         font = group.font(0)
         font.setBold(True)
@@ -233,6 +284,7 @@ class MeasurementsPanel(QWidget):
             tip = f"{value}\n\n{spec.description} ({spec.unit})" if spec else value
             item.setToolTip(0, tip)
             item.setToolTip(1, tip)
+        return group
 
     def _add_copy_actions(self) -> None:
         copy = QAction("Copy", self.tree)

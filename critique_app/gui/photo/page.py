@@ -228,6 +228,8 @@ class PhotoPage(QWidget):
             else:
                 self.score_panel.show_missing(self.services.scorer_missing())
             self._fit_score_panel(has_scores=bool(value))
+        elif kind == "scene":
+            self.measurements.show_scene(value)
         elif kind == "personal":
             self.score_panel.personal.show_score(value)
             self._fit_score_panel(has_scores=bool(self.scores))
