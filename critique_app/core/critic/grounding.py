@@ -220,6 +220,8 @@ def known_numbers(grounds: Grounds) -> list[Quoted]:
     texts.append(grounds.known_text)
     texts.append(", ".join(f"{name} ({p:.0%})" for name, p in grounds.labels))
     texts.append(exif_text(grounds.exif))
+    for kind in getattr(grounds.scene, "kinds", ()) or ():
+        texts.extend(getattr(cue, "text", "") for cue in getattr(kind, "cues", ()))
     known = [q for text in texts for q in quoted_numbers(text)]
     for key, value in grounds.measurements.items():
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -422,6 +424,9 @@ def _contradicting_fact(claim: str, m: Mapping[str, object], facts) -> str | Non
     }
     if not wrong.get(claim):
         return None
+    if claim == "sharp":
+        return (f"the subject's sharpness is {subject:.2f} (1 = crisp)" if subject is not None
+                else f"overall sharpness is {overall:.2f} (1 = crisp everywhere)")
     key = {"level": "horizon.tilt_deg", "tilted": "horizon.tilt_deg",
            "sharp": "sharpness.subject" if subject is not None else "sharpness.global",
            "blurred": "sharpness.global", "dark": "exposure.ev_vs_middle_grey",

@@ -27,6 +27,7 @@ from critique_app.core.critic.loading import (
 from critique_app.core.critic.request import CritiqueRequest
 from critique_app.core.critic.scores import scores_text
 from critique_app.core.critic.sections import SECTIONS
+from critique_app.core.scene import recognise_scene
 from critique_app.core.scene.labels import imagenet_labels, labels_text
 from critique_app.core.scoring.distribution import ScoreDistribution
 from critique_app.core.util.errors import CritiqueError
@@ -136,11 +137,7 @@ def _rule_critic(analysis: Analysis, request: CritiqueRequest, store,
 
 
 def scene_of(analysis: Analysis, labels: list[tuple[str, float]]):
-    """The recognised scene, or None while the scene package cannot say (issue 19)."""
-    try:
-        from critique_app.core.scene import recognise_scene
-    except ImportError:  # critique_app.core.scene is still arriving
-        return None
+    """The recognised scene (from the labels, measurements and EXIF), or None if it fails."""
     try:
         return recognise_scene(analysis, labels, analysis.photo.exif)
     except Exception:  # an optional refinement: the critique goes on without it
