@@ -93,7 +93,7 @@ class Reading:
 
     def exif_text(self, meaning: str) -> str:
         light = self.light
-        ev = f" (EV100 {light.ev100:.1f})" if light.ev100 is not None else ""
+        ev = f" (EV100 {round(light.ev100, 1) + 0.0:.1f})" if light.ev100 is not None else ""
         return f"{light.settings}{ev}: {meaning}"
 
     def exif_daylight_text(self) -> str:

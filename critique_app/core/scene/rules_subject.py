@@ -95,7 +95,7 @@ def landscape(r: Reading) -> Evidence:
     e = Evidence("landscape")
     _labels(e, r, LANDSCAPE)
     if r.daylight_sky:
-        e.add(0.35, "measurements", r.sky_text("a bright, smooth sky"))
+        e.add(0.4, "measurements", r.sky_text("a bright, smooth sky"))
     if e.cues and _deep(r):  # deep focus alone is most photos; it supports other cues
         m = r.measurements
         e.add(0.25, "measurements", f"deep focus: the background as sharp as the subject "
