@@ -135,6 +135,24 @@ def test_measurements_panel_tilt_words(qtbot):
     assert "horizon.reference" not in panel.values()  # None values are left out
 
 
+def test_measurements_panel_shows_the_scene_first_with_its_cues(qtbot):
+    from critique_app.core.scene import recognise_scene
+
+    rocket = analyze(PHOTOS["rocket"], depth=False)
+    panel = MeasurementsPanel()
+    qtbot.addWidget(panel)
+    panel.show_analysis(rocket.measurements, rocket.photo.describe())
+    panel.show_scene(recognise_scene(rocket, None))
+    panel.show_scene(recognise_scene(rocket, None))  # a second scene replaces the first
+    values = panel.values()
+    assert values["scene.light"] == "blue hour"
+    assert values["scene.blue-hour"].startswith("0.") and "point light sources" in \
+        values["scene.blue-hour"]
+    assert "not installed" in values["scene.labels"]  # no classifier in the test home
+    titles = [panel.tree.topLevelItem(i).text(0) for i in range(panel.tree.topLevelItemCount())]
+    assert titles[0] == "Scene" and titles.count("Scene") == 1 and "Exposure" in titles
+
+
 def test_measurements_panel_camera_group_and_copy(qtbot, tmp_path):
     exif = Image.Exif()
     exif[0x010F], exif[0x0110] = "Canon", "Canon EOS R5"

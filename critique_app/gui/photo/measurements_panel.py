@@ -99,6 +99,8 @@ def camera_rows(exif: dict) -> list[tuple[str, str, str]]:
         rows.append(("camera.iso", "ISO", str(exif["iso"])))
     if exif.get("taken_at"):
         rows.append(("camera.taken_at", "Taken", exif["taken_at"].replace("T", " ")))
+    if exif.get("flash_fired") is not None:
+        rows.append(("camera.flash", "Flash", "fired" if exif["flash_fired"] else "did not fire"))
     return [(key, label, value) for key, label, value in rows if value]
 
 
