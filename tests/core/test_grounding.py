@@ -273,9 +273,9 @@ def _unsupported_in(events, grounds: Grounds) -> list[tuple[str, str, list[str]]
 def _rule_critique(path: Path, labels) -> tuple[list, Grounds]:
     analysis = analyze(path, depth=False)
     scene = scene_of(analysis, labels)
-    request = CritiqueRequest(use_model=False)
-    events = critique(RuleCritic(labels=labels, scene=scene), analysis)
-    return events, grounds_of(analysis, labels, scene)
+    critic = RuleCritic(labels=labels, scene=scene)
+    events = critique(critic, analysis)
+    return events, critic.grounds
 
 
 @pytest.mark.parametrize("name", sorted(PACKAGED))
@@ -306,11 +306,12 @@ def test_no_labelled_rule_critique_of_a_packaged_photo_says_anything_unsupported
         analysis = analyze(path, depth=False)
         labels = imagenet_labels(analysis.photo.pixels, label_store)
         scene = scene_of(analysis, labels)
-        grounds = grounds_of(analysis, labels, scene)
         for persona in BUILTIN_PERSONAS.values():
             request = CritiqueRequest(use_model=False, persona=persona)
-            events = list(RuleCritic(labels=labels, scene=scene).stream(analysis, request))
-            problems += [(name, persona.name, *p) for p in _unsupported_in(events, grounds)]
+            critic = RuleCritic(labels=labels, scene=scene)
+            events = list(critic.stream(analysis, request))
+            problems += [(name, persona.name, *p) for p in _unsupported_in(events,
+                                                                           critic.grounds)]
         description = collect_text(events)["description"]
         top, p = labels[0]
         assert top in description and f"{p:.0%}" in description, description

@@ -86,6 +86,12 @@ def grounds_of(analysis: Analysis, labels=(), scene=None, known_text: str = "",
                    known_text)
 
 
+def advice_text(analysis: Analysis) -> str:
+    """The suggestions' own words: their numbers (a correction of 1.0 EV, a rotation of
+    3.9°) are the rule engine's, so a critique may quote them."""
+    return " ".join(f"{item.action} {item.evidence}" for item in suggest(analysis.measurements))
+
+
 def evidence_events(facts: list[Fact]) -> Iterator[CritiqueEvent]:
     """The measured facts, grouped by topic, as evaluation text."""
     by_topic: dict[str, list[str]] = {}
@@ -123,11 +129,12 @@ class RuleCritic(Critic):
         return True
 
     def stream(self, analysis, request, cancel=None):
-        self._grounds = grounds_of(analysis, self.labels, self.scene, scores_text(self.scores))
+        self.grounds = grounds_of(analysis, self.labels, self.scene,
+                                  f"{scores_text(self.scores)}\n{advice_text(analysis)}")
         yield from super().stream(analysis, request, cancel)
 
     def section(self, section, analysis, request, cancel):
-        grounds = self._grounds
+        grounds = self.grounds
         if section == "description":
             yield CritiqueEvent("text", section, prose.describe(grounds, request.persona) + "\n")
         elif section == "impression":
@@ -170,7 +177,8 @@ class LanguageCritic(Critic):
                                       "" if self.lm.kind == VLM else labels_text(self.labels),
                                       sees_photo=self.lm.kind == VLM)
         self._facts = facts
-        self._grounds = grounds_of(analysis, self.labels, self.scene, self.scores, facts)
+        self.grounds = grounds_of(analysis, self.labels, self.scene,
+                                  f"{self.scores}\n{advice_text(analysis)}", facts)
         self._photo = PhotoPrompts(self.lm, analysis.photo.pixels, tiling=request.tiling)
         if self.lm.kind == VLM and request.vlm_score:
             yield from self._rating(cancel)
@@ -218,7 +226,7 @@ class LanguageCritic(Critic):
             yield from evidence_events(self._facts)
 
     def _gate(self, prefix: str = "") -> SentenceGate:
-        return SentenceGate(self._grounds, sees_photo=self.lm.kind == VLM, prefix=prefix)
+        return SentenceGate(self.grounds, sees_photo=self.lm.kind == VLM, prefix=prefix)
 
     def _checked_end(self, gate: SentenceGate, section: str, request: CritiqueRequest,
                      cancel: threading.Event, replacement: str | None = None
@@ -247,9 +255,9 @@ class LanguageCritic(Critic):
 
     def _fact_based(self, section: str, request: CritiqueRequest) -> str:
         if section == "description":
-            return prose.describe(self._grounds, request.persona)
+            return prose.describe(self.grounds, request.persona)
         if section == "impression":
-            return prose.impression(self._grounds, request.persona)
+            return prose.impression(self.grounds, request.persona)
         return ""
 
     def _emotion(self, request, cancel):
@@ -272,4 +280,4 @@ class LanguageCritic(Critic):
             for text in gate.feed(chunk):
                 yield CritiqueEvent("text", "emotion", text)
         yield from self._checked_end(gate, "emotion", request, cancel,
-                                     replacement=prose.emotion_reason(self._grounds))
+                                     replacement=prose.emotion_reason(self.grounds))
