@@ -53,6 +53,8 @@ def test_open_a_photo_overlays_measurements_and_rule_critique(qtbot, window):
     assert "Exposure" in page.measurements.plain_text()
     qtbot.waitUntil(lambda: "No score model" in page.score_panel.status.text(),
                     timeout=10_000)
+    qtbot.waitUntil(lambda: page.measurements.plain_text().startswith("Scene\n"),
+                    timeout=10_000)  # the scene comes after the scores, first in the tab
     wait_for_critique(qtbot, page)
     text = page.critique.plain_text()
     assert "Aesthetic evaluation" in text and "Composition:" in text
