@@ -46,7 +46,9 @@ def subject_sentence(labels, persona: Persona) -> str:
     total = sum(q for _, q in same)
     if group in ANIMATE_GROUPS and len(same) > 1 and total >= SURE:
         if persona.name == "novice":
-            return f"It looks like {_a(group)} (the classifier is {total:.0%} sure)."
+            return (f"It looks like {_a(group)} (the classifier's best guesses are all kinds "
+                    f"of {group})." if len(same) == len(labels) else
+                    f"It looks like {_a(group)}.")
         return (f"It looks like {_a(group)} ({_labels_list(same)}: the classifier is surer "
                 f"of the {group} than of which kind).")
     if p >= SURE:
