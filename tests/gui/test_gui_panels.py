@@ -230,6 +230,29 @@ def test_critique_panel_appends_chunks_in_order(qtbot):
     assert panel.plain_text() == "".join(chunks)
 
 
+def test_critique_panel_sets_off_a_contradicted_statement(qtbot):
+    panel = CritiquePanel()
+    qtbot.addWidget(panel)
+    panel.begin()
+    marked = ("The horizon is level. [contradicts the measurements: the scene tilts 4.1° "
+              "clockwise (measured on the verticals)] ")
+    for chunk in ("A rocket at dusk. ", marked, "Lamps are lit."):
+        panel.handle_event(CritiqueEvent("text", "description", chunk))
+    text = panel.plain_text()
+    assert text == "A rocket at dusk. " + marked + "Lamps are lit."
+    document = panel.text.document()
+
+    def format_at(index):
+        cursor = QTextCursor(document)
+        cursor.setPosition(index + 1)
+        return cursor.charFormat()
+
+    mark, body = format_at(text.index("[contradicts")), format_at(text.index("Lamps"))
+    assert mark.foreground().color() != body.foreground().color()
+    assert mark.fontItalic() and not body.fontItalic()
+    assert not format_at(text.index("horizon")).fontItalic()
+
+
 def test_critique_panel_model_events_errors_and_stop(qtbot):
     panel = CritiquePanel()
     qtbot.addWidget(panel)

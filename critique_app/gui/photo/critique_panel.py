@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from critique_app.core.critic.events import CritiqueEvent
+from critique_app.core.critic.grounding import MARK_PREFIX
 from critique_app.core.critic.personas import BUILTIN_PERSONAS, Persona, all_personas
 from critique_app.core.critic.sections import SECTIONS
 from critique_app.core.util.errors import CritiqueError
@@ -190,7 +191,7 @@ class CritiquePanel(QWidget):
     def handle_event(self, event: CritiqueEvent) -> None:
         kind = event.kind
         if kind == "text":
-            self._append(event.text, self._formats.body)
+            self._append_checked(event.text)
         elif kind == "start":
             title = event.text or (SECTIONS[event.section].title
                                    if event.section in SECTIONS else str(event.section))
@@ -235,6 +236,18 @@ class CritiquePanel(QWidget):
         if text:
             self._cursor.movePosition(QTextCursor.MoveOperation.End)
             self._cursor.insertText(text, char_format)
+
+    def _append_checked(self, text: str) -> None:
+        """Text, with the grounding check's "[contradicts the measurements: ...]" marks in
+        their own colour (a gate sends each marked sentence whole, mark included)."""
+        start = text.find(MARK_PREFIX)
+        end = text.find("]", start) if start >= 0 else -1
+        if start < 0 or end < 0:
+            self._append(text, self._formats.body)
+            return
+        self._append(text[:start], self._formats.body)
+        self._append(text[start:end + 1], self._formats.marked)
+        self._append_checked(text[end + 1:])
 
     def _on_scrolled(self, value: int) -> None:
         self._follow = value >= self.text.verticalScrollBar().maximum() - 4
@@ -298,6 +311,8 @@ class _Formats:
         small_font.setItalic(True)
         self.small.setFont(small_font)
         self.small.setForeground(view.palette().color(QPalette.ColorRole.PlaceholderText))
+        self.marked = QTextCharFormat(self.small)  # a statement the measurements contradict
+        self.marked.setForeground(view.palette().color(QPalette.ColorRole.Link))
         self.body_block = QTextBlockFormat()
         self.heading_block = QTextBlockFormat()
         self.heading_block.setTopMargin(10)
