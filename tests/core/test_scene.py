@@ -118,6 +118,31 @@ def test_darkened_daylight_photos_are_not_dark_scenes(name, darker):
     assert any("underexposed frame" in cue.text for cue in scene.against), scene.against
 
 
+def test_a_few_small_lamps_in_the_dark_are_not_an_underexposed_frame():
+    """Lamps covering under 0.5% of a dark frame leave its headroom low; they still count."""
+    photo = load_photo(photo_path("rocket"))
+    pixels = _darkened(photo.pixels, 16)
+    for x in range(40, 600, 70):  # eight 3 px lamps along a dark row
+        pixels[395:398, x:x + 3] = 1.0
+    scene = recognise_scene(analyze(dataclasses.replace(photo, pixels=pixels), depth=False),
+                            None)
+    assert not any("underexposed" in cue.text for cue in scene.against), scene.against
+    assert "8 point light sources" in cue_texts(scene, "night")
+
+
+def test_plain_and_tiny_frames_read_without_failing():
+    from critique_app.core.analysis.analyzer import Analysis
+    from critique_app.core.photo.decoded import Photo
+
+    for shape in [(1, 1, 3), (2, 3, 3), (5, 400, 3)]:
+        for value in (0.0, 0.5, 1.0):
+            pixels = np.full(shape, value, np.float32)
+            photo = Photo(path=Path("plain.png"), format="PNG",
+                          original_size=(shape[1], shape[0]), pixels=pixels)
+            scene = recognise_scene(Analysis(photo, {}, {}), None)
+            assert not scene.has("night") and not scene.has("portrait")
+
+
 @pytest.mark.parametrize("name", ["chelsea", "coffee", "flower", "moon", "camera"])
 def test_lit_photos_are_no_dark_scene(name):
     scene = recognise_scene(analysed(name), None)

@@ -41,8 +41,9 @@ class Reading:
 
     @property
     def underexposed(self) -> bool:
-        """Nothing in the frame comes near white: the exposure is short, not the scene dark."""
-        return self.cues.headroom < HEADROOM_UNDEREXPOSED
+        """Nothing in the frame comes near white: the exposure is short, not the scene dark.
+        A few small lamps in a night scene may cover under 0.5% of it: lamps say night."""
+        return self.cues.headroom < HEADROOM_UNDEREXPOSED and self.cues.point_lights < LAMPS
 
     def headroom_text(self) -> str:
         return (f"the brightest 0.5% of pixels reach only {self.cues.headroom:.2f} of white: "
