@@ -31,7 +31,8 @@ def critique(
     adapter: Annotated[Path | None, typer.Option(
         help="A LoRA adapter folder to apply (default: the persona's, if installed).")] = None,
     no_model: Annotated[bool, typer.Option(
-        "--no-model", help="Only the rule-based evaluation and suggestions.")] = False,
+        "--no-model", help="Only the rule engine: every section from the labels, measurements and "
+        "EXIF, no language model.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     tiling: Annotated[str, typer.Option(
         help="How a vision-language model sees the photo: auto (one 512 px view on a CPU, "

@@ -101,8 +101,8 @@ class SettingsDialog(QDialog):
         for name in critics:
             self.critic.addItem(name, name)
         self.critic.addItem("Rules only (no language model)", RULES_ONLY)
-        self.critic.setToolTip("The language model that writes the critique; rules only gives "
-                               "the measured evaluation and suggestions without one")
+        self.critic.setToolTip("The language model that writes the critique; rules only writes "
+                               "every section from the labels, measurements and EXIF alone")
         if not settings.use_language_model:
             self._select(self.critic, RULES_ONLY)
         else:
