@@ -9,11 +9,13 @@ uses, so the classifier runs once per photo.
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from dataclasses import replace
 
 from critique_app.core.photo.decoded import ExifSummary
 from critique_app.core.scene import rules_light, rules_subject
-from critique_app.core.scene.cues import measure_cues
+from critique_app.core.scene.cues import Cues, measure_cues
 from critique_app.core.scene.evidence import Evidence
 from critique_app.core.scene.exif_light import exif_light
 from critique_app.core.scene.kinds import ACTS_ON, NO_LABELS, Scene, SceneCue
@@ -23,6 +25,9 @@ log = logging.getLogger(__name__)
 SHOWN = 0.2  # kinds under this confidence are left out of the scene
 # A kind that had this much support before counter-evidence is reported as ruled out
 RULED_OUT = 0.25
+_RECENT = 4  # photos whose cues are remembered
+_recent: list[tuple[weakref.ref, tuple | None, Cues]] = []
+_lock = threading.Lock()
 
 
 def recognise_scene(analysis, labels: list[tuple[str, float]] | None,
@@ -31,7 +36,7 @@ def recognise_scene(analysis, labels: list[tuple[str, float]] | None,
     (name, probability) pairs, or None / [] when it is not installed; ``exif``: defaults
     to the photo's own."""
     exif = exif if exif is not None else analysis.photo.exif
-    cues = measure_cues(analysis.photo.pixels, analysis.measurements.get("subject.box"))
+    cues = _cues(analysis.photo.pixels, analysis.measurements.get("subject.box"))
     reading = Reading(cues, analysis.measurements, tuple(labels or ()), exif,
                       exif_light(exif))
     return _scene(reading, labels_known=bool(labels))
@@ -51,6 +56,21 @@ def scene_for(analysis, store=None) -> Scene:
                        note=f"no ImageNet labels: the classifier failed ({cause}); the scene "
                             "was read from the measurements and EXIF alone")
     return recognise_scene(analysis, labels or None)
+
+
+def _cues(pixels, box) -> Cues:
+    """The cues of a pixel array, measured once: the Measurements tab and the critique
+    both ask for the scene of the same photo."""
+    box = tuple(box) if box else None
+    with _lock:
+        for ref, known_box, cues in _recent:
+            if ref() is pixels and known_box == box:
+                return cues
+    cues = measure_cues(pixels, box)
+    with _lock:
+        _recent[:] = [entry for entry in _recent if entry[0]() is not None][-(_RECENT - 1):]
+        _recent.append((weakref.ref(pixels), box, cues))
+    return cues
 
 
 def _scene(r: Reading, *, labels_known: bool) -> Scene:
