@@ -204,6 +204,16 @@ def test_the_emotion_explanation_is_checked_too(monkeypatch, cat):
     assert any("1 sentence removed" in n for n in notices(events))
 
 
+def test_an_emotion_explanation_that_goes_on_after_a_removed_start_still_reads(monkeypatch,
+                                                                                   cat):
+    lm = scripted(monkeypatch, {"emotion": " their trip to Egypt was happy. The soft light "
+                                           "feels calm. "})
+    events = critique(LanguageCritic(lm, labels=CAT_LABELS), cat, ["emotion"])
+    text = collect_text(events)["emotion"]
+    assert text == ("Contentment. It evokes this because its measured light and colour are "
+                    "gentle. The soft light feels calm. ")
+
+
 # --- a vision model: contradictions are marked, not silently kept ------------------------
 
 

@@ -275,9 +275,15 @@ class LanguageCritic(Critic):
                                 answer_prefix=emotions.explanation_prefix(reading.category))
         yield CritiqueEvent("text", "emotion", "It evokes this because")
         gate = self._gate(prefix="It evokes this because")
+        reason = prose.emotion_reason(self.grounds)
+        started = False  # once the clause after "because" is there, later sentences follow it
         for chunk in stream_generate(self.lm.model, self.lm.tokenizer, self._photo.inputs(explain),
                                      request.generation, cancel=cancel):
             for text in gate.feed(chunk):
                 yield CritiqueEvent("text", "emotion", text)
+                started = True
+            if not started and gate.removed:  # its first sentence went: the facts finish it
+                yield CritiqueEvent("text", "emotion", reason + " ")
+                started = True
         yield from self._checked_end(gate, "emotion", request, cancel,
-                                     replacement=prose.emotion_reason(self.grounds))
+                                     replacement="" if started else reason)
