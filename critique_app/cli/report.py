@@ -88,7 +88,7 @@ def print_report(analysis: Analysis, console: Console, scene: Scene | None = Non
 
 
 def print_scene(scene: Scene, console: Console) -> None:
-    """'Scene: blue hour light; blue-hour 0.67', then each kind with its cues."""
+    """'Scene: blue-hour 0.67; light: blue hour', then each kind with its cues."""
     console.print(f"[bold]Scene[/bold]: {scene.summary()}", highlight=False)
     for line in scene.lines():
         if line != "No clear scene":

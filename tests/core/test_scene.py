@@ -218,6 +218,7 @@ def test_scene_as_dict_and_lines():
     assert data["kinds"][0]["name"] in KINDS and 0 <= data["kinds"][0]["confidence"] <= 1
     assert {c["source"] for k in data["kinds"] for c in k["cues"]} <= {"labels",
                                                                      "measurements", "exif"}
+    assert scene.summary() == "blue-hour 0.67; light: blue hour"
     lines = scene.lines()
     assert lines[0] == "Light: blue hour" and lines[1].startswith("Blue hour (0.")
     assert lines[-1].startswith("No ImageNet labels")

@@ -71,10 +71,10 @@ class Scene:
         return tuple(k for k in self.kinds if k.confidence >= at_least)
 
     def summary(self) -> str:
-        """One line: 'blue hour; blue-hour 0.82, landscape 0.55' or 'no clear scene'."""
+        """One line: 'blue-hour 0.82, landscape 0.55; light: blue hour', 'no clear scene'."""
         kinds = ", ".join(f"{k.name} {k.confidence:.2f}" for k in self.confident())
-        light = f"{self.light} light" if self.light else ""
-        return "; ".join(p for p in (light, kinds) if p) or "no clear scene"
+        light = f"; light: {self.light}" if self.light else ""
+        return (kinds or "no clear scene") + light
 
     def as_dict(self) -> dict:
         return {
