@@ -155,6 +155,18 @@ def test_sentences_that_state_measured_facts_survive(monkeypatch, cat):
     assert not notices(events)
 
 
+@pytest.mark.parametrize("sentence", [
+    "The shallow depth of field is not what holds it back; on the other hand, the framing is.",
+    "A tripod and a longer lens would not change the light.",
+    "The tonal range is soft, which suits the cat's fur and whiskers.",
+    "Cropping tighter on the eyes would give the subject more presence.",
+    "The colours are harmonious, and the mid-toned exposure reads as natural.",
+    "Lower the camera slightly and the composition gains depth.",
+])
+def test_a_faithful_critic_sentence_is_kept(cat, sentence):
+    assert check_sentence(sentence, grounds_of(cat, CAT_LABELS)) == []
+
+
 def test_a_wrong_number_is_caught(monkeypatch, cat):
     said = ("Exposure is 2.5 EV below middle grey. The subject fills 6% of the frame. "
             "It was shot at f/1.8 and ISO 3200. The cat fills 40% of the frame. ")
@@ -173,8 +185,8 @@ def test_places_people_events_and_other_objects_are_unsupported(cat):
     def said(sentence):
         return [f.what for f in unsupported(sentence, grounds)]
 
-    assert said("A majestic Egyptian cat looks straight at the camera lens.") == \
-        ["the object 'camera'", "the object 'lens'"]
+    assert said("A majestic Egyptian cat sits in a garden by a tree.") == \
+        ["the object 'garden'", "the object 'tree'"]
     assert said("The Egyptian cat rests quietly.") == []
     assert said("A tabby (7%) rests calmly.") == []
     assert said("It reminds me of my holiday in Cairo.") == ["the event 'holiday'",
