@@ -368,3 +368,15 @@ def test_facts_of_every_photo_are_supported_by_themselves(cat):
     grounds = grounds_of(cat)
     for fact in facts_of(cat):
         assert unsupported(fact.sentence, grounds) == [], fact.sentence
+
+
+def test_a_vlm_sunny_day_at_blue_hour_is_marked():
+    analysis = analyze(PHOTOS["rocket"], depth=False)
+    scene = scene_of(analysis, [])
+    assert scene.light == "blue hour"
+    grounds = grounds_of(analysis, (), scene)
+    text, _gate = grounded_text("A rocket waits on the pad on a sunny afternoon. Lamps glow. ",
+                                grounds, sees_photo=True)
+    assert text.startswith("A rocket waits on the pad on a sunny afternoon. "
+                           f"{MARK_PREFIX}the light reads as blue hour")
+    assert text.endswith("] Lamps glow. ")

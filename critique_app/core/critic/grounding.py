@@ -347,6 +347,8 @@ _CLAIMS: tuple[tuple[str, str], ...] = (
                    r"desaturated"),
     ("noisy", r"noisy|grainy|visible noise|noise is visible"),
     ("clean", r"noise-free|free of noise|no (?:visible )?noise|clean (?:file|image|shadows)"),
+    ("night", r"at night|night[- ]?time|night sky|after dark"),
+    ("daylight", r"daylight|daytime|sunny|sunshine|broad day|midday sun"),
     ("centred", r"(?:subject|it) (?:is |sits )?(?:perfectly |dead )?cent(?:red|ered)|"
                 r"cent(?:red|ered) (?:subject|composition)|in the cent(?:re|er) of the frame"),
     ("thirds", r"rule of thirds|on a thirds? (?:line|point)|on the thirds"),
@@ -376,10 +378,22 @@ def contradictions(sentence: str, grounds: Grounds) -> list[Finding]:
     m = grounds.measurements
     out = []
     for claim in claims(sentence):
-        fact = _contradicting_fact(claim, m, grounds.facts)
+        fact = _scene_says(claim, grounds.scene) if claim in ("night", "daylight") else \
+            _contradicting_fact(claim, m, grounds.facts)
         if fact:
             out.append(Finding("contradicts", fact))
     return out
+
+
+def _scene_says(claim: str, scene) -> str | None:
+    """"At night" in a scene read as daylight, or "sunny" in one read as night."""
+    light = getattr(scene, "light", None)
+    wrong = (claim == "night" and light == "daylight") or \
+        (claim == "daylight" and light in ("night", "blue hour"))
+    if not wrong:
+        return None
+    cues = [c.text for c in getattr(scene, "light_cues", ()) or ()]
+    return f"the light reads as {light}" + (f" ({cues[0]})" if cues else "")
 
 
 def _fact_about(facts: Iterable[Fact], key: str) -> str | None:
