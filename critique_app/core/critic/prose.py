@@ -74,7 +74,7 @@ LIGHT_PHRASES = {"night": "at night", "blue hour": "at blue hour", "golden hour"
 
 
 def _kind_name(kind) -> str:
-    return kind.name.replace("-", " ")
+    return kind.name  # hyphenated, as an adjective: "a blue-hour photo"
 
 
 def scene_sentence(scene) -> str | None:
@@ -85,7 +85,7 @@ def scene_sentence(scene) -> str | None:
     name = _kind_name(kind)
     text = f"It reads as {_a(name)} photo"
     light = getattr(scene, "light", None)
-    if light and light.replace("-", " ") not in name:
+    if light and light.replace(" ", "-") not in name:
         text += " " + LIGHT_PHRASES.get(light, f"in {light} light")
     cues = [c.text.split(" (")[0] for c in getattr(kind, "cues", ())
             if getattr(c, "source", "") != "labels"][:2]
@@ -95,7 +95,11 @@ def scene_sentence(scene) -> str | None:
     elif sources == {"labels"}:
         text += ", going by the labels"
     return text + "."
-def _placement(m) -> str | None:
+REGION_WORDS = {"novice": "The part that catches the eye",
+                "art-experienced": "The salient subject"}
+
+
+def _placement(m, persona: Persona) -> str | None:
     centre = number(m, "subject.centre_distance")
     thirds = number(m, "subject.thirds_distance")
     fill = number(m, "subject.frame_fill_pct")
@@ -108,7 +112,7 @@ def _placement(m) -> str | None:
         where = f"sits on the {point} thirds point" if point else "sits on a thirds point"
     else:
         where = f"sits off-centre, towards the {point}" if point else "sits off-centre"
-    text = f"The most eye-catching region {where}"
+    text = f"{REGION_WORDS.get(persona.name, 'The most eye-catching region')} {where}"
     if fill is not None:
         text += f" and fills {fill:.0f}% of the frame" if fill >= 1 else \
             " and is small in the frame (under 1%)"
@@ -190,7 +194,7 @@ def _shot(exif) -> str | None:
 def describe(grounds: Grounds, persona: Persona) -> str:
     m = grounds.measurements
     sentences = [subject_sentence(grounds.labels, persona), scene_sentence(grounds.scene),
-                 _placement(m), _light(m, persona), _shot(grounds.exif)]
+                 _placement(m, persona), _light(m, persona), _shot(grounds.exif)]
     return " ".join(s for s in sentences if s)
 
 
