@@ -23,7 +23,9 @@ from critique_app.core.critic.critics import LanguageCritic, RuleCritic, facts_o
 from critique_app.core.critic.events import collect_text
 from critique_app.core.critic.grounding import (
     MARK_PREFIX,
+    MAX_PENDING_CHARS,
     Grounds,
+    SentenceGate,
     check_sentence,
     grounded_text,
     quoted_numbers,
@@ -380,3 +382,11 @@ def test_a_vlm_sunny_day_at_blue_hour_is_marked():
     assert text.startswith("A rocket waits on the pad on a sunny afternoon. "
                            f"{MARK_PREFIX}the light reads as blue hour")
     assert text.endswith("] Lamps glow. ")
+
+
+def test_a_run_on_sentence_is_checked_in_pieces_as_it_streams(cat):
+    gate = SentenceGate(grounds_of(cat, CAT_LABELS), sees_photo=False)
+    words = "the soft light falls across the fur and " * 12
+    out = [text for start in range(0, len(words), 9) for text in gate.feed(words[start:start + 9])]
+    assert out and len(out[0]) <= MAX_PENDING_CHARS
+    assert "".join(out) + "".join(gate.close()) == words

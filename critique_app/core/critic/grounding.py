@@ -26,6 +26,7 @@ from pathlib import Path
 from critique_app.core.critic.facts import Fact, number
 
 MARK_PREFIX = "[contradicts the measurements: "
+MAX_PENDING_CHARS = 240  # text with no sentence end yet, checked as it stands past this
 REMOVED_NOTE = "not supported by what was measured"
 _WORDS_FILE = Path(__file__).with_name("grounding_words.json")
 
@@ -507,6 +508,10 @@ class SentenceGate:
             self.buffer = parts.pop()
         else:
             self.buffer = ""
+        if len(self.buffer) > MAX_PENDING_CHARS:  # a run-on: check it in pieces, so a reader
+            cut = self.buffer.rfind(" ", 0, MAX_PENDING_CHARS) + 1 or MAX_PENDING_CHARS
+            parts.append(self.buffer[:cut])  # is not left waiting for a full stop
+            self.buffer = self.buffer[cut:]
         return [out for part in parts if (out := self._check(part))]
 
     def close(self) -> list[str]:
