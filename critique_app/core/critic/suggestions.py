@@ -10,7 +10,7 @@ a defect rather than a matter of taste (``TASTE_WEIGHT``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from critique_app.core.critic.facts import (
     Region,
@@ -71,6 +71,45 @@ CONTRAST_WEIGHT = 0.7
 SATURATED_PCT = 40.0
 SATURATED_FULL_PCT = 70.0
 
+# --- the scene (critique_app.core.scene) ------------------------------------------------
+# Scenes whose darkness is the picture: raising the exposure would turn a night, a blue
+# hour, a star field, a low-key portrait or a silhouette into a grey daylight frame, and
+# their crushed blacks are the sky or the shape, not lost detail.
+DARK_KINDS = ("night", "blue-hour", "astro", "low-key", "silhouette")
+# Scenes wanted sharp from front to back (the setting is the picture, and at night the
+# aperture is opened for light, not for blur): "open the aperture to blur the
+# background" does not fit them.
+WIDE_KINDS = ("landscape", "architecture", "astro", "street", "night", "blue-hour")
+# ... unless a close subject is at least as clear: a portrait at blue hour may still want
+# its background soft.
+CLOSE_KINDS = ("portrait", "macro", "still-life")
+BRIGHT_KINDS = ("high-key",)  # brightness is the look: "lower the exposure" does not fit
+# Lamps against a twilight or night sky mix warm and cool light: that mix is the look,
+# and no grey in the frame was lit by one light, so "neutralise the cast" does not fit.
+MIXED_LIGHT_KINDS = ("night", "blue-hour")
+# A star field has no single subject to move closer to or to put on a thirds point.
+FIELD_KINDS = ("astro",)
+# Blur is the point of a panning shot or a long exposure: "refocus" does not fit.
+MOTION_KINDS = ("intentional-motion",)
+CUES_CITED = 2  # a scene's strongest cues quoted as the reason advice changed
+
+# --- EXIF (critique_app.core.photo.decoded.ExifSummary) ----------------------------------
+# Handheld shutter speed: at least 1/(HANDHELD_FACTOR x the 35 mm-equivalent focal
+# length) s. The film-era rule was 1/focal; today's dense sensors show the shake of that
+# speed at full size, so twice as fast.
+HANDHELD_FACTOR = 2.0
+# With no focal length recorded, slower than this is slow for a handheld shot with any
+# ordinary lens (a 1/(2 x 15 mm) wide angle).
+HANDHELD_ANY_LENS_S = 1 / 30
+# From this ISO, sensor gain is the likely source of visible noise (most cameras' noise
+# shows at full size from ISO 1600-3200); at or under LOW_ISO it is not: the noise came
+# from lifting dark tones in editing, or from the file's compression.
+HIGH_ISO = 1600
+LOW_ISO = 400
+# Exposure compensation this far from 0 (one third of a stop, the smallest step cameras
+# dial) is a choice the advice can name.
+BIAS_MIN_EV = 0.3
+
 
 @dataclass(frozen=True)
 class Suggestion:
@@ -105,6 +144,15 @@ def _half_stops(ev: float) -> float:
 
 
 Rule = Callable[[Mapping[str, object]], Suggestion | None]
+
+
+@dataclass
+class Advice:
+    """The suggestions, and the advice the scene set aside with its reason ("Not advised:
+    raising the exposure: ..."), for the critique to show beside them."""
+
+    suggestions: list[Suggestion]
+    set_aside: list[str] = field(default_factory=list)
 
 
 def _straighten(m: Mapping[str, object]) -> Suggestion | None:
@@ -360,11 +408,165 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def suggest(measurements: Mapping[str, object], *, limit: int | None = None) -> list[Suggestion]:
-    """Suggestions the measurements justify, most severe first (ties by id)."""
-    found = [s for rule in RULES if (s := rule(measurements))]
-    found.sort(key=lambda s: (-s.severity, s.id))
-    return found if limit is None else found[:max(0, limit)]
+def suggest(measurements: Mapping[str, object], *, scene=None, exif=None,
+            limit: int | None = None) -> list[Suggestion]:
+    """Suggestions the measurements justify, fitted to ``scene`` (a
+    :class:`~critique_app.core.scene.Scene`) and explained by ``exif`` (an
+    :class:`~critique_app.core.photo.decoded.ExifSummary`) when given; most severe first
+    (ties by id)."""
+    return advise(measurements, scene=scene, exif=exif, limit=limit).suggestions
+
+
+def advise(measurements: Mapping[str, object], *, scene=None, exif=None,
+           limit: int | None = None) -> Advice:
+    """:func:`suggest`'s suggestions with the advice the scene set aside, each with why."""
+    found = {s.id: s for rule in RULES if (s := rule(measurements))}
+    advice = Advice([])
+    if scene is not None:
+        _fit_scene(found, measurements, scene, advice.set_aside)
+    if exif is not None:
+        _explain_with_exif(found, exif)
+    advice.suggestions = sorted(found.values(), key=lambda s: (-s.severity, s.id))
+    if limit is not None:
+        advice.suggestions = advice.suggestions[:max(0, limit)]
+    return advice
+
+
+def _article(name: str) -> str:
+    return "an" if name[0] in "aeiou" else "a"
+
+
+def _scene_kind(scene, names: tuple[str, ...]):
+    """The most confident kind among ``names`` that the critique acts on, or None."""
+    return next((k for k in scene.confident() if k.name in names), None)
+
+
+def _because(kind, cited: set[str] | None = None) -> str:
+    """'a night scene (cues: 14 point light sources ...; ...)'; a kind already in
+    ``cited`` is named without its cues again."""
+    if cited is not None and kind.name in cited:
+        return f"this {kind.name} scene"
+    if cited is not None:
+        cited.add(kind.name)
+    cues = "; ".join(c.text for c in kind.cues[:CUES_CITED])
+    return f"{_article(kind.name)} {kind.name} scene" + (f" (cues: {cues})" if cues else "")
+
+
+def _fit_scene(found: dict[str, Suggestion], m: Mapping[str, object], scene,
+               set_aside: list[str]) -> None:
+    """Advice that does not fit the scene is set aside, or recast, with the reason."""
+    cited: set[str] = set()  # each kind's cues are quoted once
+    dark = _scene_kind(scene, DARK_KINDS)
+    if dark is not None:
+        brighten = found.pop("brighten", None)
+        lights = found.get("recover-highlights")
+        if brighten and lights:  # a lamp or the moon blows: protect the lights instead
+            where = word(m, "exposure.highlights_clipped_where")
+            at = f" {place(where)}" if where else ""
+            found[lights.id] = replace(
+                lights, action=f"Protect the lights: pull down the highlights{at} and keep "
+                "the overall exposure where it is; the dark is the point of "
+                f"{_article(dark.name)} {dark.name} photo.",
+                evidence=f"{lights.evidence} Raising the exposure is not advised: "
+                f"{_because(dark)}.")
+        elif brighten:
+            ev = number(m, "exposure.ev_vs_middle_grey")
+            set_aside.append(f"Not advised: raising the exposure ({-ev:.1f} EV below middle "
+                             f"grey): the dark is the point of {_because(dark, cited)}.")
+        shadows = found.pop("lift-shadows", None)
+        if shadows:
+            share = number(m, "exposure.shadows_clipped_pct")
+            set_aside.append(f"Not advised: lifting the shadows ({pct(share)} crushed to "
+                             f"black): keep the blacks of {_because(dark, cited)}.")
+    wide = _scene_kind(scene, WIDE_KINDS)
+    close = _scene_kind(scene, CLOSE_KINDS)
+    closer = close is not None and close.confidence >= (wide.confidence if wide else 0.0)
+    if wide is not None and not closer and found.pop("isolate-subject", None):
+        set_aside.append("Not advised: a wider aperture to blur the background: "
+                         f"{_because(wide, cited)} is usually wanted sharp from front to back.")
+    bright = _scene_kind(scene, BRIGHT_KINDS)
+    if bright is not None and found.pop("darken", None):
+        set_aside.append(f"Not advised: lowering the exposure: brightness is the look of "
+                         f"{_because(bright, cited)}.")
+    field_kind = _scene_kind(scene, FIELD_KINDS)
+    if field_kind is not None:
+        for rule_id, what in (("crop-tighter", "cropping in on one subject"),
+                              ("reframe-thirds", "moving one subject onto a thirds point")):
+            if found.pop(rule_id, None):
+                set_aside.append(f"Not advised: {what}: {_because(field_kind, cited)} is a field, "
+                                 "not a single subject.")
+    mixed = _scene_kind(scene, MIXED_LIGHT_KINDS)
+    if mixed is not None and found.pop("neutralise-cast", None):
+        strength = number(m, "color.cast_strength")
+        set_aside.append(f"Not advised: neutralising the colour cast (ΔE {strength:.1f}): the "
+                         f"mix of lamps and sky is the light of {_because(mixed, cited)}; "
+                         "warm or cool it only to taste.")
+    motion = _scene_kind(scene, MOTION_KINDS)
+    if motion is not None and found.pop("refocus", None):
+        set_aside.append(f"Not advised: a sharper reshoot: the blur is the point of "
+                         f"{_because(motion, cited)}.")
+
+
+def _shutter(seconds: float) -> str:
+    return f"{seconds:g} s" if seconds >= 1 else f"1/{round(1 / seconds)} s"
+
+
+def _explain_with_exif(found: dict[str, Suggestion], exif) -> None:
+    """Where a recorded setting explains a measured fault, the advice names the setting."""
+    if (blur := found.get("refocus")) and exif.shutter_s:
+        found[blur.id] = _motion_blur(blur, exif)
+    if (noise := found.get("reduce-noise")) and exif.iso:
+        found[noise.id] = _high_iso(noise, exif.iso)
+    bias = exif.exposure_bias_ev
+    if bias is not None and abs(bias) >= BIAS_MIN_EV:
+        for rule_id, sign in (("recover-highlights", 1), ("darken", 1), ("brighten", -1)):
+            if (item := found.get(rule_id)) and bias * sign > 0:
+                found[rule_id] = replace(
+                    item, action=f"Dial the exposure compensation back from {bias:+.1f} EV "
+                    f"towards 0 next time. {item.action}",
+                    evidence=f"{item.evidence} It was shot with {bias:+.1f} EV of exposure "
+                    "compensation (EXIF).")
+
+
+def _motion_blur(blur: Suggestion, exif) -> Suggestion:
+    shutter = exif.shutter_s
+    focal = exif.focal_length_35mm or exif.focal_length_mm
+    if focal:
+        slowest = 1 / (HANDHELD_FACTOR * focal)
+        which = ("35 mm-equivalent" if exif.focal_length_35mm
+                 else "lens's (35 mm equivalent not recorded)")
+        limit = (f"the handheld limit of about {_shutter(slowest)} at {focal:g} mm "
+                 f"(1/({HANDHELD_FACTOR:g} x the {which} focal length))")
+        needed = f"at least {_shutter(slowest)}"
+    else:
+        slowest = HANDHELD_ANY_LENS_S
+        limit = f"{_shutter(slowest)}, the handheld limit for any ordinary lens"
+        needed = f"{_shutter(slowest)} or faster"
+    shot = f"{blur.evidence[:-1]}; it was shot at {_shutter(shutter)} (EXIF)"
+    if shutter > slowest * 1.01:  # slower than the limit: camera or subject shake
+        return replace(blur, action=f"Use a shutter speed of {needed}, or steady the camera "
+                       "(a tripod, a support, stabilisation); sharpening cannot recover this "
+                       "much blur.", evidence=f"{shot}, slower than {limit}.")
+    return replace(blur, action="Reshoot with the focus on the subject; the shutter was fast "
+                   "enough, so the blur is focus, not shake.",
+                   evidence=f"{shot}, within {limit}.")
+
+
+def _high_iso(noise: Suggestion, iso: int) -> Suggestion:
+    if iso >= HIGH_ISO:
+        return replace(noise, action="Denoise (luminance first, no more than hides the grain); "
+                       "next time expose to the right at base ISO (usually 100-200) where the "
+                       "light allows (a longer shutter on a support, a wider aperture) rather "
+                       f"than ISO {iso}.",
+                       evidence=f"{noise.evidence[:-1]}; it was shot at ISO {iso} (EXIF), "
+                       f"where sensor gain makes noise (from about ISO {HIGH_ISO}).")
+    if iso <= LOW_ISO:
+        return replace(noise, action="Apply noise reduction, luminance first; at this low ISO "
+                       "the grain comes from brightening dark tones, so next time expose "
+                       "brighter in camera rather than lifting them in editing.",
+                       evidence=f"{noise.evidence[:-1]}; it was shot at ISO {iso} (EXIF), too "
+                       "low for the sensor's gain to make this much noise.")
+    return replace(noise, evidence=f"{noise.evidence[:-1]}; it was shot at ISO {iso} (EXIF).")
 
 
 def suggestions_prompt(suggestions: list[Suggestion]) -> str:
