@@ -29,7 +29,7 @@ from critique_app.core.critic.prompts import PromptContext, section_messages
 from critique_app.core.critic.request import CritiqueRequest
 from critique_app.core.critic.scores import score_sentences, scores_text
 from critique_app.core.critic.sections import SECTIONS
-from critique_app.core.critic.suggestions import Suggestion, suggest, suggestions_prompt
+from critique_app.core.critic.suggestions import Advice, Suggestion, advise, suggestions_prompt
 from critique_app.core.scene.labels import labels_text
 from critique_app.core.scoring.distribution import ScoreDistribution
 from critique_app.core.util.errors import Cancelled
@@ -86,10 +86,17 @@ def grounds_of(analysis: Analysis, labels=(), scene=None, known_text: str = "",
                    known_text)
 
 
-def advice_text(analysis: Analysis) -> str:
+def advice_of(analysis: Analysis, scene=None) -> Advice:
+    """The rule engine's suggestions, fitted to the scene and explained by the EXIF."""
+    return advise(analysis.measurements, scene=scene,
+                  exif=getattr(analysis.photo, "exif", None))
+
+
+def advice_text(analysis: Analysis, scene=None) -> str:
     """The suggestions' own words: their numbers (a correction of 1.0 EV, a rotation of
     3.9°) are the rule engine's, so a critique may quote them."""
-    return " ".join(f"{item.action} {item.evidence}" for item in suggest(analysis.measurements))
+    return " ".join(f"{item.action} {item.evidence}"
+                    for item in advice_of(analysis, scene).suggestions)
 
 
 def evidence_events(facts: list[Fact]) -> Iterator[CritiqueEvent]:
@@ -102,12 +109,18 @@ def evidence_events(facts: list[Fact]) -> Iterator[CritiqueEvent]:
         yield CritiqueEvent("text", "evaluation", f"{title}: {' '.join(sentences)}\n")
 
 
-def suggestion_events(suggestions: list[Suggestion]) -> Iterator[CritiqueEvent]:
+def suggestion_events(suggestions: list[Suggestion],
+                      set_aside: list[str] | tuple = ()) -> Iterator[CritiqueEvent]:
+    """Each suggestion, then the advice the scene set aside, with why."""
     for rank, item in enumerate(suggestions, 1):
         yield CritiqueEvent("suggestion", "suggestions", data={"rank": rank, **item.to_dict()})
         yield CritiqueEvent("text", "suggestions",
                             f"{rank}. {item.action}\n   Measured: {item.evidence}\n")
-    if not suggestions:
+    for note in set_aside:
+        yield CritiqueEvent("text", "suggestions", f"- {note}\n")
+    if not suggestions and set_aside:
+        yield CritiqueEvent("text", "suggestions", "Nothing else measured calls for a fix.\n")
+    elif not suggestions:
         yield CritiqueEvent("text", "suggestions",
                             "Nothing measured calls for a fix: exposure, colour, focus, noise "
                             "and level are all within normal ranges.\n")
@@ -129,8 +142,8 @@ class RuleCritic(Critic):
         return True
 
     def stream(self, analysis, request, cancel=None):
-        self.grounds = grounds_of(analysis, self.labels, self.scene,
-                                  f"{scores_text(self.scores)}\n{advice_text(analysis)}")
+        known = f"{scores_text(self.scores)}\n{advice_text(analysis, self.scene)}"
+        self.grounds = grounds_of(analysis, self.labels, self.scene, known)
         yield from super().stream(analysis, request, cancel)
 
     def section(self, section, analysis, request, cancel):
@@ -142,7 +155,8 @@ class RuleCritic(Critic):
         elif section == "emotion":
             yield CritiqueEvent("text", section, prose.emotion_text(grounds) + "\n")
         elif section == "evaluation":
-            issues = [(item.category, item.evidence) for item in suggest(analysis.measurements)]
+            issues = [(item.category, item.evidence)
+                      for item in advice_of(analysis, self.scene).suggestions]
             lead = prose.evaluation_lead(grounds, issues)
             if lead:
                 yield CritiqueEvent("text", section, lead + "\n")
@@ -151,7 +165,8 @@ class RuleCritic(Critic):
                 yield CritiqueEvent("text", "evaluation",
                                     f"Score: {' '.join(score_sentences(self.scores))}\n")
         elif section == "suggestions":
-            yield from suggestion_events(suggest(analysis.measurements))
+            advice = advice_of(analysis, self.scene)
+            yield from suggestion_events(advice.suggestions, advice.set_aside)
 
 
 class LanguageCritic(Critic):
@@ -178,7 +193,7 @@ class LanguageCritic(Critic):
                                       sees_photo=self.lm.kind == VLM)
         self._facts = facts
         self.grounds = grounds_of(analysis, self.labels, self.scene,
-                                  f"{self.scores}\n{advice_text(analysis)}", facts)
+                                  f"{self.scores}\n{advice_text(analysis, self.scene)}", facts)
         self._photo = PhotoPrompts(self.lm, analysis.photo.pixels, tiling=request.tiling)
         if self.lm.kind == VLM and request.vlm_score:
             yield from self._rating(cancel)
@@ -207,11 +222,11 @@ class LanguageCritic(Critic):
             return
         extra = ""
         if section == "suggestions":
-            suggestions = suggest(analysis.measurements)
-            yield from suggestion_events(suggestions)
+            advice = advice_of(analysis, self.scene)
+            yield from suggestion_events(advice.suggestions, advice.set_aside)
             if self.lm.kind != VLM:
                 return  # a model that cannot see the photo has nothing true to add here
-            extra = suggestions_prompt(suggestions)
+            extra = suggestions_prompt(advice.suggestions, advice.set_aside)
             yield CritiqueEvent("text", section, "\nAlso: ")
         messages = section_messages(self._context, section, extra=extra)
         inputs = self._photo.inputs(render_prompt(self.lm, messages))

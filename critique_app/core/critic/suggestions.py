@@ -569,10 +569,15 @@ def _high_iso(noise: Suggestion, iso: int) -> Suggestion:
     return replace(noise, evidence=f"{noise.evidence[:-1]}; it was shot at ISO {iso} (EXIF).")
 
 
-def suggestions_prompt(suggestions: list[Suggestion]) -> str:
+def suggestions_prompt(suggestions: list[Suggestion], set_aside: list[str] | tuple = ()) -> str:
     """The measured problems as the block a vision-language model's suggestions prompt
-    carries (the critic and the trainer both use it, so they never drift apart)."""
-    if not suggestions:
-        return ""
-    return "Measured problems and fixes:\n" + "\n".join(
-        f"- {s.action} ({s.evidence})" for s in suggestions)
+    carries (the critic and the trainer both use it, so they never drift apart), and the
+    advice the scene set aside, so the model does not give it either."""
+    blocks = []
+    if suggestions:
+        blocks.append("Measured problems and fixes:\n" + "\n".join(
+            f"- {s.action} ({s.evidence})" for s in suggestions))
+    if set_aside:
+        blocks.append("Advice that does not fit this scene:\n" + "\n".join(
+            f"- {note}" for note in set_aside))
+    return "\n".join(blocks)
