@@ -95,8 +95,9 @@ def advice_of(analysis: Analysis, scene=None) -> Advice:
 def advice_text(analysis: Analysis, scene=None) -> str:
     """The suggestions' own words: their numbers (a correction of 1.0 EV, a rotation of
     3.9°) are the rule engine's, so a critique may quote them."""
-    return " ".join(f"{item.action} {item.evidence}"
-                    for item in advice_of(analysis, scene).suggestions)
+    advice = advice_of(analysis, scene)
+    return " ".join([*(f"{item.action} {item.evidence}" for item in advice.suggestions),
+                     *advice.set_aside])
 
 
 def evidence_events(facts: list[Fact]) -> Iterator[CritiqueEvent]:
