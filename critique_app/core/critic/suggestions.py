@@ -459,20 +459,20 @@ def _fit_scene(found: dict[str, Suggestion], m: Mapping[str, object], scene,
     dark = _scene_kind(scene, DARK_KINDS)
     if dark is not None:
         brighten = found.pop("brighten", None)
-        lights = found.get("recover-highlights")
-        if brighten and lights:  # a lamp or the moon blows: protect the lights instead
-            where = word(m, "exposure.highlights_clipped_where")
-            at = f" {place(where)}" if where else ""
-            found[lights.id] = replace(
-                lights, action=f"Protect the lights: pull down the highlights{at} and keep "
-                "the overall exposure where it is; the dark is the point of "
-                f"{_article(dark.name)} {dark.name} photo.",
-                evidence=f"{lights.evidence} Raising the exposure is not advised: "
-                f"{_because(dark)}.")
-        elif brighten:
+        if brighten:
             ev = number(m, "exposure.ev_vs_middle_grey")
             set_aside.append(f"Not advised: raising the exposure ({-ev:.1f} EV below middle "
                              f"grey): the dark is the point of {_because(dark, cited)}.")
+        # (brighten never fires with blown highlights: _too_dark)
+        if lights := found.get("recover-highlights"):  # lamps or the moon blow: protect them
+            where = word(m, "exposure.highlights_clipped_where")
+            at = f" {place(where)}" if where else ""
+            found[lights.id] = replace(
+                lights, action=f"Protect the lights: pull down the highlights{at} to win back "
+                "what detail the file holds, and keep the overall exposure where it is; next "
+                "time expose for the lights.",
+                evidence=f"{lights.evidence} Raising the exposure is not advised: the dark is "
+                f"the point of {_because(dark, cited)}.")
         shadows = found.pop("lift-shadows", None)
         if shadows:
             share = number(m, "exposure.shadows_clipped_pct")
@@ -485,7 +485,9 @@ def _fit_scene(found: dict[str, Suggestion], m: Mapping[str, object], scene,
         set_aside.append("Not advised: a wider aperture to blur the background: "
                          f"{_because(wide, cited)} is usually wanted sharp from front to back.")
     bright = _scene_kind(scene, BRIGHT_KINDS)
-    if bright is not None and found.pop("darken", None):
+    blown = number(m, "exposure.highlights_clipped_pct") or 0.0
+    # A high-key look keeps its detail: past HIGHLIGHTS_FULL_PCT blown, it is overexposed.
+    if bright is not None and blown < HIGHLIGHTS_FULL_PCT and found.pop("darken", None):
         set_aside.append(f"Not advised: lowering the exposure: brightness is the look of "
                          f"{_because(bright, cited)}.")
     field_kind = _scene_kind(scene, FIELD_KINDS)
@@ -519,13 +521,17 @@ def _explain_with_exif(found: dict[str, Suggestion], exif) -> None:
         found[noise.id] = _high_iso(noise, exif.iso)
     bias = exif.exposure_bias_ev
     if bias is not None and abs(bias) >= BIAS_MIN_EV:
-        for rule_id, sign in (("recover-highlights", 1), ("darken", 1), ("brighten", -1)):
-            if (item := found.get(rule_id)) and bias * sign > 0:
-                found[rule_id] = replace(
-                    item, action=f"Dial the exposure compensation back from {bias:+.1f} EV "
-                    f"towards 0 next time. {item.action}",
-                    evidence=f"{item.evidence} It was shot with {bias:+.1f} EV of exposure "
-                    "compensation (EXIF).")
+        # the one suggestion the compensation explains best: the blown highlights, else
+        # the overall exposure
+        ids = ("recover-highlights", "darken") if bias > 0 else ("brighten",)
+        rule_id = next((i for i in ids if i in found), None)
+        if rule_id is not None:
+            item = found[rule_id]
+            found[rule_id] = replace(
+                item, action=f"Dial the exposure compensation back from {bias:+.1f} EV "
+                f"towards 0 next time. {item.action}",
+                evidence=f"{item.evidence} It was shot with {bias:+.1f} EV of exposure "
+                "compensation (EXIF).")
 
 
 def _motion_blur(blur: Suggestion, exif) -> Suggestion:
@@ -533,10 +539,10 @@ def _motion_blur(blur: Suggestion, exif) -> Suggestion:
     focal = exif.focal_length_35mm or exif.focal_length_mm
     if focal:
         slowest = 1 / (HANDHELD_FACTOR * focal)
-        which = ("35 mm-equivalent" if exif.focal_length_35mm
-                 else "lens's (35 mm equivalent not recorded)")
+        which = ("35 mm-equivalent focal length" if exif.focal_length_35mm
+                 else "focal length; its 35 mm equivalent was not recorded")
         limit = (f"the handheld limit of about {_shutter(slowest)} at {focal:g} mm "
-                 f"(1/({HANDHELD_FACTOR:g} x the {which} focal length))")
+                 f"(1/({HANDHELD_FACTOR:g} x the {which})")
         needed = f"at least {_shutter(slowest)}"
     else:
         slowest = HANDHELD_ANY_LENS_S
