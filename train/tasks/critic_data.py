@@ -164,13 +164,16 @@ class GroundingCache:
 
     def _measure(self, image: Path) -> Grounding:
         from critique_app.core.analysis.analyzer import analyze
-        from critique_app.core.critic.critics import facts_of
+        from critique_app.core.critic.critics import advice_of, facts_of
         from critique_app.core.critic.facts import facts_text
-        from critique_app.core.critic.suggestions import suggest, suggestions_prompt
+        from critique_app.core.critic.suggestions import suggestions_prompt
+        from critique_app.core.scene import recognise_scene
 
         analysis = analyze(image)
-        found = suggest(analysis.measurements)
-        extra = suggestions_prompt(found)  # what LanguageCritic adds for a VLM
+        # what LanguageCritic adds for a VLM: the advice fitted to the scene (a VLM is given
+        # no labels, so the scene is read from the measurements and EXIF) with what it set aside
+        advice = advice_of(analysis, recognise_scene(analysis, None))
+        extra = suggestions_prompt(advice.suggestions, advice.set_aside)
         labels = ""
         if self.labels:
             from critique_app.core.scene.labels import imagenet_labels, labels_text
