@@ -5,6 +5,12 @@ visible or not worth a photographer's time, so a good photo gets few or no
 suggestions. Severity (0-1) starts at ``SEVERITY_FLOOR`` at the threshold and
 grows linearly to 1 at the rule's "full" value, scaled by how much the rule is
 a defect rather than a matter of taste (``TASTE_WEIGHT``).
+
+Given the scene (critique_app.core.scene), advice that does not fit it is set aside
+with the reason and the scene's cues (no brighter exposure for a night or astro photo, no
+wider aperture for a landscape); given the EXIF, a recorded setting that explains a
+fault is named in its advice (a slow shutter for blur, a high ISO for noise, exposure
+compensation for blown highlights).
 """
 
 from __future__ import annotations
