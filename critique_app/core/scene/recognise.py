@@ -48,7 +48,8 @@ def scene_for(analysis, store=None) -> Scene:
     from critique_app.core.store.store import ModelStore
 
     try:
-        labels = imagenet_labels(analysis.photo.pixels, store or ModelStore(), top=5)
+        # the critique's own call (its default top labels): one scene, in the tab and the text
+        labels = imagenet_labels(analysis.photo.pixels, store or ModelStore())
     except Exception as error:  # damaged weights: the scene goes on without labels
         log.warning("the ImageNet classifier failed", exc_info=True)
         cause = f"{type(error).__name__}: {error}".splitlines()[0][:120]
