@@ -95,6 +95,10 @@ class _TerminalWriter:
     def __call__(self, event) -> None:
         kind = event.kind
         if kind == "notice":
+            if not self.at_line_start:  # a notice mid-section starts on a line of its own
+                sys.stdout.write("\n")
+                sys.stdout.flush()
+                self.at_line_start = True
             err.print(f"[dim]{event.text}[/dim]")
         elif kind == "score":
             data = event.data

@@ -195,7 +195,12 @@ def test_places_people_events_and_other_objects_are_unsupported(cat):
                                                               "the place 'Cairo'"]
     assert said("A woman holds the cat.") == ["people ('woman')"]
     assert said("The cat sleeps beside a teapot on the sofa.") == \
-        ["the object 'sofa'", "the object 'teapot'"]
+        ["the action 'sleeps'", "the object 'sofa'", "the object 'teapot'"]
+    assert said("Shades of blue, green and gold fill it.") == \
+        ["the colour 'blue'", "the colour 'green'", "the colour 'gold'"]
+    assert said("It speaks of an era of tradition and heritage.") == \
+        ["the story 'era'", "the story 'tradition'", "the story 'heritage'"]
+    assert said("The median brightness is 0.47, near middle grey.") == []
     assert said("Taken at sunset by Mr Tiddles.") == ["the time 'sunset'", "the name 'Mr'",
                                                      "the name 'Tiddles'"]
     assert said("A dog and a cat.") == ["the object 'dog'"]

@@ -157,6 +157,12 @@ def support_of(grounds: Grounds) -> _Support:
     light = getattr(grounds.scene, "light", None)
     if light:
         supported.update(table["light_words"].get(light, []))
+    known = [f.sentence for f in grounds.facts] + [grounds.known_text, exif_text(grounds.exif)]
+    for kind in getattr(grounds.scene, "kinds", ()) or ():
+        known.extend(getattr(cue, "text", "") for cue in getattr(kind, "cues", ()))
+    known.extend(getattr(c, "text", "") for c in getattr(grounds.scene, "light_cues", ()) or ())
+    for text in known:  # what the facts themselves say ("middle grey", "deep blue sky")
+        supported.update(w.lower() for w in _WORD.findall(text))
     faces = number(grounds.measurements, "faces.count")
     if faces:
         people = True
@@ -177,11 +183,12 @@ _NUMBER = re.compile(
     r"|(?P<shutter>\b1/(?P<sh>\d+)(?:\s?(?:s|sec|seconds?)\b)?)"
     r"|(?P<isotag>\bISO\s?(?P<iso>\d+))"
     r"|(?P<value>(?<![\w./])-?\d+(?:\.\d+)?)(?:\s?(?P<unit>%|percent\b|EV\b|stops?\b|°|degrees?\b"
-    r"|mm\b|px\b|pixels?\b|seconds?\b|s\b|M\b|levels?\b))?",
+    r"|mm\b|px\b|pixels?\b|seconds?\b|s\b|minutes?\b|min\b|hours?\b|M\b|levels?\b))?",
     re.IGNORECASE)
 _UNITS = {"%": "pct", "percent": "pct", "ev": "ev", "stop": "ev", "stops": "ev", "°": "deg",
           "degree": "deg", "degrees": "deg", "mm": "mm", "px": "px", "pixel": "px",
-          "pixels": "px", "second": "s", "seconds": "s", "s": "s", "m": "m", "level": "levels",
+          "pixels": "px", "second": "s", "seconds": "s", "s": "s", "m": "m", "minute": "min",
+          "minutes": "min", "min": "min", "hour": "h", "hours": "h", "level": "levels",
           "levels": "levels"}
 
 
@@ -226,7 +233,8 @@ def known_numbers(grounds: Grounds) -> list[Quoted]:
     known = [q for text in texts for q in quoted_numbers(text)]
     for key, value in grounds.measurements.items():
         if isinstance(value, int | float) and not isinstance(value, bool):
-            unit = "pct" if key.endswith("_pct") else "deg" if key.endswith("_deg") else None
+            unit = "pct" if key.endswith("_pct") else "deg" if key.endswith("_deg") else \
+                "ev" if key.endswith(".ev_vs_middle_grey") else None
             known.append(Quoted(abs(float(value)), unit, 3, key))
     return known
 
@@ -239,7 +247,7 @@ def _matches(quoted: Quoted, known: Quoted) -> bool:
 def _number_supported(quoted: Quoted, known: list[Quoted]) -> bool:
     if quoted.unit is None and quoted.decimals == 0:
         return True  # a bare whole number: a count or a scale ("1 = crisp"), not a measurement
-    same = [k for k in known if k.unit == quoted.unit or quoted.unit is None or k.unit is None]
+    same = [k for k in known if k.unit == quoted.unit or quoted.unit is None]
     return any(_matches(quoted, k) for k in same)
 
 
@@ -306,10 +314,19 @@ def unsupported(sentence: str, grounds: Grounds, support: _Support | None = None
             add(f"the time '{lower}'")
         elif lower in table["nouns"]:
             add(f"the object '{lower}'")
+        elif lower in table["story"]:
+            add(f"the story '{lower}'")
+        elif lower in table["actions"]:
+            add(f"the action '{lower}'")
+        elif lower in table["colours"]:
+            add(f"the colour '{lower}'")
         elif (token[0].isupper() and not opens
               and token not in allowed_caps and lower not in support.words
               and not token.isupper()):
             add(f"the name '{token}'")
+    for phrase in (p for p in table["actions"] if " " in p):
+        if phrase in masked.lower():
+            add(f"the action '{phrase}'")
     for match in _object_phrases().finditer(masked.lower()):
         name = match[1]
         if not any(w in support.words for w in name.split()):
