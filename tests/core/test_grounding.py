@@ -169,6 +169,53 @@ def test_a_faithful_critic_sentence_is_kept(cat, sentence):
     assert check_sentence(sentence, grounds_of(cat, CAT_LABELS)) == []
 
 
+def test_faithful_sentences_pass_the_text_only_gate_and_musings_do_not(cat):
+    faithful = ("The Egyptian cat sits near the centre of the frame. The soft contrast suits "
+                "its fur. The exposure is balanced. ")
+    musing = ("This highlights the importance of accurate data collection when creating models "
+              "that rely heavily on photogrammetry techniques such as photometry. ")
+    text, gate = grounded_text(faithful + musing, grounds_of(cat, CAT_LABELS), sees_photo=False)
+    assert text == faithful
+    assert [f.what for f in gate.removed[0].findings] == ["nothing about this photo"]
+
+
+# What SmolLM2-135M wrote about chelsea.jpg (persona novice), told the labels above.
+SMOLLM2 = {
+    "description": "The photograph captures an Egyptian cat (Egyptian Cat), which has been "
+                   "measured at 81%, with a maximum exposure time of 0 seconds while being "
+                   "exposed for 0.01 minutes before measurement was stopped due to camera "
+                   "malfunction. This highlights the importance of accurate data collection when "
+                   "creating models that rely heavily on photogrammetry techniques such as "
+                   "photometry. ",
+    "impression": "The photograph captures an unforgettable moment from the past few years, "
+                  "evoking emotions that linger long after the initial spark has faded. It "
+                  "speaks of a particular era, one where tradition and heritage were intertwined "
+                  "with beauty and elegance. This experience offers a unique perspective for "
+                  "those seeking inspiration beyond their own lives. ",
+    "evaluation": "This feline has been captured using a camera lens at a high resolution, "
+                  "resulting in a detailed portrait of its body language. The results were "
+                  "presented as a single color palette featuring a mix of shades of blue, green, "
+                  "and gold, creating a visually appealing and captivating scene. ",
+    "emotion": " it shows an animal that has been treated unfairly or abused. ",
+}
+
+
+def test_what_smollm2_wrote_about_the_cat_is_all_removed(monkeypatch, cat):
+    lm = scripted(monkeypatch, SMOLLM2)
+    events = critique(LanguageCritic(lm, labels=CAT_LABELS), cat,
+                      ["description", "impression", "evaluation", "emotion"])
+    texts = collect_text(events)
+    for section, said in SMOLLM2.items():
+        for sentence in split_sentences(said):
+            assert sentence.strip() not in texts[section], (section, sentence)
+    assert texts["description"].startswith("It looks like a cat")
+    assert texts["impression"].startswith("The overall impression is")
+    assert texts["evaluation"].lstrip().startswith("Measured:")
+    assert "because its measured light and colour are" in texts["emotion"]
+    assert sum("removed: not supported by what was measured" in n
+               for n in notices(events)) == 4
+
+
 def test_a_wrong_number_is_caught(monkeypatch, cat):
     said = ("Exposure is 2.5 EV below middle grey. The subject fills 6% of the frame. "
             "It was shot at f/1.8 and ISO 3200. The cat fills 40% of the frame. ")

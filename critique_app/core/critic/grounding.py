@@ -132,6 +132,7 @@ class _Support:
     phrases: tuple[str, ...]  # label names and synonyms, masked before any check
     words: frozenset[str]  # lowercase words the facts support
     people: bool
+    topic: frozenset[str] = frozenset()  # words that show a sentence is about this photo
 
 
 def support_of(grounds: Grounds) -> _Support:
@@ -167,7 +168,26 @@ def support_of(grounds: Grounds) -> _Support:
     if faces:
         people = True
         supported.update(["face", "faces", "eyes"])
-    return _Support(tuple(sorted(phrases, key=len, reverse=True)), frozenset(supported), people)
+    topic = set(table["topic"]) | {w for p in phrases for w in re.findall(r"[a-z][a-z'-]*", p)}
+    for label, _probability in grounds.labels:
+        index = label_index(label)
+        group = group_of(index) if index is not None else None
+        topic.update(group[1] if group else ())
+    for kind in _scene_kinds(grounds.scene):
+        topic.update(table["scene_words"].get(kind, []))
+        topic.update(kind.split("-"))
+    return _Support(tuple(sorted(phrases, key=len, reverse=True)), frozenset(supported), people,
+                    frozenset(topic))
+
+
+def off_the_photo(sentence: str, support: _Support) -> Finding | None:
+    """A sentence that names nothing a critique of this photo is about (no label, scene or
+    photographic word): a text-only model's musing ("This highlights the importance of
+    accurate data collection")."""
+    words = {w.lower().strip("'’-") for w in _WORD.findall(sentence)}
+    if len(words) < 4 or words & support.topic:
+        return None
+    return Finding("unsupported", "nothing about this photo")
 
 
 def _scene_kinds(scene) -> list[str]:
@@ -550,6 +570,8 @@ class SentenceGate:
             self.kept += 1
             return sentence
         findings = unsupported(checked, self.grounds, self._support, self._known) + wrong
+        off = off_the_photo(sentence, self._support)  # not the prefix: "evokes" is on topic
+        findings += [off] if off else []
         if findings:
             self.removed.append(Removed(sentence.strip(), findings))
             return ""
