@@ -229,7 +229,9 @@ def test_new_settings_take_effect_on_the_open_photo(qtbot, window, tmp_path):
     assert page.critique.persona() == "introvert"
     wait_for_critique(qtbot, page)  # the never-stopping model is gone: the rules end it
     text = page.critique.plain_text()
-    assert "Description" not in text and text.startswith("Aesthetic evaluation")
+    # the rule engine's critique, in the introvert's voice
+    assert text.startswith("Description") and "not from seeing the photo" in text
+    assert "frame, with nothing loud" in text or "frame; its light and colour" in text
     assert "photo" in page.scores  # the newly installed scorer is used at once
     assert load_settings(tmp_path / "settings.json").default_persona == "introvert"
 
