@@ -344,6 +344,10 @@ def unsupported(sentence: str, grounds: Grounds, support: _Support | None = None
               and token not in allowed_caps and lower not in support.words
               and not token.isupper()):
             add(f"the name '{token}'")
+    for term, attribute in table["exif_terms"].items():
+        if re.search(rf"\b{term}\b", masked, re.IGNORECASE) and \
+                getattr(grounds.exif, attribute, None) in (None, False):
+            add(f"the setting '{term}' (not in the EXIF)")
     for phrase in (p for p in table["actions"] if " " in p):
         if phrase in masked.lower():
             add(f"the action '{phrase}'")
