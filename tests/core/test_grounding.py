@@ -248,6 +248,7 @@ def test_places_people_events_and_other_objects_are_unsupported(cat):
     assert said("It speaks of an era of tradition and heritage.") == \
         ["the story 'era'", "the story 'tradition'", "the story 'heritage'"]
     assert said("The median brightness is 0.47, near middle grey.") == []
+    assert said('A magnificent Egyptian cat named "El-Sabbagh".') == ["the name 'El-Sabbagh'"]
     assert said("The long exposure time made true colour hard.") == \
         ["the setting 'exposure time' (not in the EXIF)",
          "the setting 'long exposure' (not in the EXIF)"]

@@ -317,8 +317,7 @@ def unsupported(sentence: str, grounds: Grounds, support: _Support | None = None
         token = found[0].strip("'’-")
         if not token:
             continue
-        opens = position == 0 or masked[:found.start()].rstrip()[-1:] in (":", ";", "(", '"',
-                                                                           "“", "—", "-")
+        opens = position == 0 or masked[:found.start()].rstrip()[-1:] in (":", ";", "(", "—")
         lower = token.lower().removesuffix("'s").removesuffix("’s")
         if lower in support.words:
             continue
