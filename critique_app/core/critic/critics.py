@@ -24,6 +24,7 @@ from critique_app.core.critic.events import CritiqueEvent
 from critique_app.core.critic.facts import Fact, facts_text, measured_facts
 from critique_app.core.critic.generation import stream_generate
 from critique_app.core.critic.grounding import Grounds, SentenceGate, removed_notice
+from critique_app.core.critic.grounding import warm as grounding_warm
 from critique_app.core.critic.loading import VLM, LanguageModel, failure_reason
 from critique_app.core.critic.prompts import PromptContext, section_messages
 from critique_app.core.critic.request import CritiqueRequest
@@ -182,6 +183,9 @@ class LanguageCritic(Critic):
         self.lm = lm
         self.name = lm.name
         self.labels, self.scores, self.scene = tuple(labels or ()), scores, scene
+        # the sentence check's tables, built while the photo is prepared, not mid-stream
+        threading.Thread(target=grounding_warm, name="critique-grounding-warm",
+                         daemon=True).start()
 
     def writes(self, section: str) -> bool:
         return True

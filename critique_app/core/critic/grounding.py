@@ -96,6 +96,12 @@ def imagenet() -> tuple[list[list[str]], dict[str, int]]:
     return names, index
 
 
+def warm() -> None:
+    """Build the word tables now: the ImageNet phrase pattern takes seconds to compile the
+    first time, and a first sentence checked mid-stream would hold up a Ctrl-C that long."""
+    _object_phrases()
+
+
 @functools.lru_cache(maxsize=1)
 def _object_phrases() -> re.Pattern:
     """Every ImageNet name a critique would not use in another sense, longest first."""
