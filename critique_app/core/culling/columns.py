@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from critique_app.core.folder_scoring.columns import markdown as columns_page
+
 COLUMNS: dict[str, str] = {
     "path": "the photo file",
     "status": "ok, or error when the file could not be read as a photo",
@@ -30,11 +32,7 @@ COLUMNS: dict[str, str] = {
 
 
 def markdown() -> str:
-    lines = ["# `critique cull` result columns", "",
-             "Generated from `critique_app/core/culling/columns.py`; one row per photo.", "",
-             "| column | meaning |", "| --- | --- |"]
-    lines += [f"| `{name}` | {meaning} |" for name, meaning in COLUMNS.items()]
-    return "\n".join(lines) + "\n"
+    return columns_page(COLUMNS, "critique cull", "critique_app/core/culling/columns.py")
 
 
 if __name__ == "__main__":

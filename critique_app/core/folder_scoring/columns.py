@@ -59,11 +59,13 @@ MEASUREMENT_COLUMNS = {
 }
 
 
-def markdown() -> str:
-    lines = ["# `critique score` result columns", "",
-             "Generated from `critique_app/core/folder_scoring/columns.py`; one row per photo.", "",
+def markdown(columns: dict[str, str] = COLUMNS, command: str = "critique score",
+             source: str = "critique_app/core/folder_scoring/columns.py") -> str:
+    """The columns' documentation page (also for ``critique cull``'s columns)."""
+    lines = [f"# `{command}` result columns", "",
+             f"Generated from `{source}`; one row per photo.", "",
              "| column | meaning |", "| --- | --- |"]
-    lines += [f"| `{name}` | {meaning} |" for name, meaning in COLUMNS.items()]
+    lines += [f"| `{name}` | {meaning} |" for name, meaning in columns.items()]
     return "\n".join(lines) + "\n"
 
 
