@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 
 from critique_app.core.util.errors import CritiqueError
+from train import interrupt
 from train.parser import RUN_FILE, build_parser
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
@@ -24,8 +24,14 @@ TRAINING_COMMANDS = ("score", "modality", "personal", "ssl", "critic")
 
 
 def main(argv: list[str] | None = None) -> int:
-    if hasattr(signal, "SIGBREAK"):  # Windows: the app's Stop sends CTRL_BREAK
-        signal.signal(signal.SIGBREAK, signal.default_int_handler)
+    handlers = interrupt.install()  # Ctrl-C, and CTRL_BREAK from the app's Stop on Windows
+    try:
+        return _main(argv)
+    finally:
+        interrupt.restore(handlers)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]

@@ -20,6 +20,7 @@ from typing import Protocol
 import torch
 from torch.utils.data import DataLoader
 
+from train import interrupt
 from train.checkpoint import load_checkpoint, save_checkpoint
 from train.distributed import DistContext, init_distributed
 from train.seed import rng_state, seed_everything, set_rng_state
@@ -199,6 +200,7 @@ class _Run:
             if self.dist.is_main:
                 self.progress.step(position["step"], epoch + (index + 1) / len(batches),
                                    float(loss.detach()), self.scheduler.get_last_lr()[0])
+            interrupt.check()  # a Ctrl-C whose exception a finaliser swallowed
             at_limit = settings.max_steps is not None and position["step"] >= settings.max_steps
             due = (settings.checkpoint_every and not last
                    and position["step"] % settings.checkpoint_every == 0)

@@ -32,6 +32,7 @@ import numpy as np
 from critique_app.core.scoring.pretrained import clip_head
 from critique_app.core.util.errors import CritiqueError, ModelError
 from critique_app.core.util.paths import data_dir
+from train import interrupt
 
 CLIP_BACKBONES = (clip_head.BACKBONE,)
 EMBED_VERSION = "photo-analysis-size+crop-bicubic-1"  # how a photo becomes the input
@@ -282,3 +283,4 @@ def _compute(todo, keys, vectors, failures, backbone, cache, progress, *, make_e
                                                                             strict=True)})
             progress.step(index + 1, (index + 1) / len(batches), None, None,
                           photos_done=min(len(todo), (index + 1) * batch_size))
+            interrupt.check()  # a Ctrl-C whose exception a finaliser swallowed
