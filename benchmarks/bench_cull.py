@@ -8,8 +8,9 @@ empty results cache and the same score model (EfficientNet-Lite0, ImageNet weigh
 installed), it times
 
   (a) critique score: ``score_photos``, ``--jobs`` decode threads;
-  (b) critique cull: ``cull_folder`` (the same pass plus frame facts, faces and eyes,
-      grouping and ranking);
+  (b) critique cull: ``cull_folder`` (the same decode and score model, frame facts, faces
+      and eyes, grouping and ranking; not the measurement columns, which culling never
+      reads);
 
 and prints both and their ratio. Target: (b) <= 1.25 x (a) on 2 CPU cores. The face
 models are MediaPipe's when installed (``critique models pull mediapipe-face``, or the

@@ -240,7 +240,36 @@ def test_cull_shares_score_rows_and_decodes_once_for_missing_facts(installed, tm
 
 
 
-def test_a_bug_in_the_frame_facts_costs_the_facts_not_the_score_row(tmp_path, caplog):
+@pytest.mark.slow
+def test_a_cull_of_an_unscored_folder_is_lean_and_its_rerun_decodes_nothing(
+        installed, tmp_path, monkeypatch):
+    """Culling never reads the measurement columns: photos with no score row are not
+    analysed and get none; the photo model's score (the one scoring gives) is in the facts,
+    and a second cull decodes nothing."""
+    from critique_app.core.folder_scoring import runner
+
+    paths = _shoot(tmp_path / "shoot", 4)
+    scorers = find_scorers(runtime="torch")
+    analysed, decoded = [], []
+    real_analyze, real_load = runner.analyze, runner.load_photo
+    monkeypatch.setattr(runner, "analyze", lambda *a, **k: analysed.append(1) or
+                        real_analyze(*a, **k))
+    monkeypatch.setattr(runner, "load_photo", lambda *a, **k: decoded.append(1) or
+                        real_load(*a, **k))
+    with ResultsCache(tmp_path / "cache.sqlite") as cache:
+        culled = cull_photos(paths, cache=cache, scorers=scorers, step=_no_faces())
+        assert not analysed and len(decoded) == 4
+        again = cull_photos(paths, cache=cache, scorers=scorers, step=_no_faces())
+        assert len(decoded) == 4  # all from the cache
+        scored = score_photos(paths, cache=cache, scorers=scorers)
+    assert (culled.computed, again.cached, again.computed) == (4, 4, 0)
+    assert scored.computed == 4  # no score row was stored by the cull
+    assert [f["score"] for f in culled.facts] == [r["score_mean"] for r in scored.rows]
+    assert [f["score"] for f in again.facts] == [f["score"] for f in culled.facts]
+    assert all(f["score"] is not None for f in culled.facts)
+
+
+def test_a_bug_in_the_frame_facts_costs_the_facts_not_the_photo(tmp_path, caplog):
     paths = _shoot(tmp_path / "shoot", 2)
 
     class Broken(FrameFacts):
@@ -258,5 +287,5 @@ def test_a_bug_in_the_frame_facts_costs_the_facts_not_the_score_row(tmp_path, ca
     assert culled.facts[0] is not None and culled.facts[1] is None
     assert "frame facts could not be read: internal error: ZeroDivisionError" in culled.errors[1]
     assert any(str(paths[1]) in r.getMessage() for r in caplog.records)
-    # the score rows were stored; the rerun makes only the missing facts
+    # the rerun makes only the missing facts
     assert again.cached == 1 and again.computed == 1 and again.failed == 0

@@ -1,9 +1,11 @@
 """Every photo's frame facts for culling, scored in the same pass, through the results cache.
 
-Culling rides on folder scoring: one decode per photo feeds scoring's analysis and the
-frame facts (:mod:`critique_app.core.culling.facts`); both are committed per batch in one
-transaction, so a second run is served from the cache and a killed or cancelled run
-resumes where it stopped. A later ``critique score`` reuses the score rows a cull made.
+Culling rides on folder scoring, leanly: one decode per photo feeds the frame facts
+(:mod:`critique_app.core.culling.facts`) and the photo score model, whose score goes into
+the facts; the measurement columns of a score row are not made (culling never reads them).
+Facts are committed per batch in one transaction, so a second run is served from the cache
+and a killed or cancelled run resumes where it stopped. A folder scored before lends its
+score rows: those photos are decoded for the facts alone.
 Each frame's embedding comes from the photo score model's own forward pass
 (:mod:`critique_app.core.culling.embedding`); without a score model there is none.
 """
@@ -100,7 +102,7 @@ def cull_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, j
     step = (step or FrameFacts(face_models)).with_embeddings_of(scorers)
     scored = score_photos(list(paths), cache=cache, scorers=scorers, jobs=jobs,
                           batch_size=batch_size, cancel=cancel, progress=progress,
-                          frame_step=step)
+                          frame_step=step, lean=True)
     out = CullFacts(list(paths), [None] * len(paths), [None] * len(paths),
                     computed=scored.facts_computed, cancelled=scored.cancelled,
                     scores_missing=scored.scores_missing)

@@ -14,6 +14,12 @@ under their own version in the same transaction as the batch's score rows, so a 
 but whose facts are not is decoded once for the facts alone. A frame step that names the
 photo model's embedding (``embedding_model``) gets each photo's from the forward pass that
 scores it (``score_and_embed``): no second pass, except for those facts-only photos.
+
+``lean`` (culling): a photo with no cached score row is not analysed and gets no score row;
+it is decoded for the frame step alone and the photo model's score, from the same forward
+pass as its embedding, goes into its facts ("score"). Its row (path, status, score_mean) is
+made from them and not stored: culling skips the measurement columns it never reads. A photo
+that cannot be read is stored as an error row either way (its bytes decide that).
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ class _Prepared:
     scored: bool = True  # False: decoded for the frame step only (score row was cached)
     facts: dict | None = None  # the frame step's dict, when it ran
     facts_error: str | None = None  # why the frame step failed on a photo that scored
+    lean: bool = False  # no score row exists or is made: the facts carry the photo score
     embedding: np.ndarray | None = None  # the photo model's, when the frame step wants it
 
 
@@ -113,7 +120,9 @@ class FolderScoringResult:
 def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, jobs: int = 2,
                  batch_size: int = 16, max_side: int = CULLING_MAX_SIDE, cancel=None,
                  progress: Progress | None = None,
-                 frame_step: FrameStep | None = None) -> FolderScoringResult:
+                 frame_step: FrameStep | None = None, lean: bool = False) -> FolderScoringResult:
+    if lean and frame_step is None:
+        raise ValueError("lean scoring is for a frame step's photos")
     needs_depth = "depth" in scorers.by_modality
     # With a depth scorer the depth model shapes the results too: a new (or newly
     # installed) one must not be answered from the cache.
@@ -124,6 +133,8 @@ def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, 
     known = {i: cache.known_key(p) for i, p in enumerate(paths)}
     stored = cache.get_many({k for k in known.values() if k}, version)
     facts_version = f"{frame_step.version}|analysis-{max_side}" if frame_step else ""
+    if frame_step:  # the facts carry the photo model's score
+        facts_version += f"|score-{scorers.photo.version if scorers.photo else 'none'}"
     stored_facts = cache.get_many({k for k in known.values() if k}, facts_version) \
         if frame_step else {}
     if frame_step:
@@ -141,6 +152,9 @@ def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, 
                 todo.append(i)
             else:
                 result.cached += 1
+        elif lean and result.facts[i] is not None:
+            result.rows[i] = _lean_row(paths[i], key, result.facts[i].get("score"), scorers)
+            result.cached += 1
         else:
             todo.append(i)
     if frame_step:
@@ -171,9 +185,10 @@ def score_photos(paths: list[Path], *, cache: ResultsCache, scorers: ScorerSet, 
                     break
                 in_flight.add(pool.submit(
                     _prepare, index, paths[index], known[index], specs, needs_depth, max_side,
-                    frame_step=frame_step, score=index not in facts_only,
+                    frame_step=frame_step, score=not lean and index not in facts_only,
                     facts_wanted=frame_step is not None and result.facts[index] is None,
-                    embed=embed))
+                    embed=embed or (lean and scorers.photo is not None),
+                    lean=lean and index not in facts_only))
             if not in_flight:
                 break
             try:
@@ -224,10 +239,11 @@ def _record_speeds(scorers: ScorerSet, result: FolderScoringResult) -> None:
 
 def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: bool,
              max_side: int, *, frame_step: FrameStep | None = None, score: bool = True,
-             facts_wanted: bool = False, embed: bool = False) -> _Prepared | _Failed:
+             facts_wanted: bool = False, embed: bool = False, lean: bool = False
+             ) -> _Prepared | _Failed:
     """Worker thread: hash, decode, analyse, make the network inputs, run the frame step.
-    ``embed``: a facts-only photo gets its photo model input too (for its embedding).
-    Never raises."""
+    ``embed``: a facts-only photo gets its photo model input too (for its embedding or,
+    ``lean``, its score). Never raises."""
     try:
         hashed = None
         if key is None:
@@ -238,8 +254,9 @@ def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: 
         photo = load_photo(path, max_side=max_side)
         if not score:
             inputs = {"photo": to_network_input(photo.pixels, specs["photo"])} if embed else {}
-            return _Prepared(index, key, hashed, {}, inputs, scored=False,
-                             facts=frame_step.compute(photo, path, None))
+            facts, facts_error = _facts(frame_step, photo, path, None)
+            return _Prepared(index, key, hashed, {}, inputs, scored=False, facts=facts,
+                             facts_error=facts_error, lean=lean)
         analysis = analyze(photo, depth=needs_depth)
         values = {column: analysis.measurements.get(measure)
                   for measure, column in MEASUREMENT_COLUMNS.items()}
@@ -255,14 +272,14 @@ def _prepare(index: int, path: Path, key: str | None, specs: dict, needs_depth: 
                          facts_error=facts_error)
     except CritiqueError as error:
         return _Failed(index, key, str(error).removeprefix(f"{path}: "),
-                       cacheable=key is not None, scored=score)
+                       cacheable=key is not None, scored=score or lean)
     except OSError as error:
         return _Failed(index, key, f"cannot read the file ({error.strerror})", cacheable=False,
-                       scored=score)
+                       scored=score or lean)
     except Exception as error:  # a bug must not stop the folder; it is not cached
         log.exception("internal error while scoring %s", path)
         return _Failed(index, key, f"internal error: {type(error).__name__}: {error}",
-                       cacheable=False, scored=score)
+                       cacheable=False, scored=score or lean)
 
 
 def _facts(frame_step: FrameStep, photo, path: Path, values: dict
@@ -281,7 +298,8 @@ def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
             facts_version: str = "", embed: bool = False) -> None:
     """Score one batch, store it (and its frame facts) in one transaction, fill the rows."""
     stored: list[tuple[str, str, dict]] = []
-    facts_only = [item for item in ready if not item.scored]
+    lean = [item for item in ready if item.lean]
+    facts_only = [item for item in ready if not item.scored and not item.lean]
     ready = [item for item in ready if item.scored]
     for failure in failures:
         if not failure.scored:  # its cached score row stands; only its facts are missing
@@ -306,6 +324,15 @@ def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
             stored.append((item.key, version, record))
             result.rows[item.index] = _row(paths[item.index], record)
             result.computed += 1
+            if item.facts is not None:
+                item.facts["score"] = record.get("score_mean")
+    if lean:
+        lean, unscored = _score_lean(lean, scorers, result.model_seconds, embed)
+        failures = [*failures, *unscored]
+        for item in lean:
+            result.rows[item.index] = _lean_row(paths[item.index], item.key,
+                                                item.values["score_mean"], scorers)
+            result.computed += 1
     for failure in failures:
         record = {"status": "error", "error": failure.message, "content_key": failure.key or "",
                   "model": scorers.version}
@@ -314,12 +341,16 @@ def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
         result.rows[failure.index] = _row(paths[failure.index], record)
         result.failed += 1
     result.cached += len(facts_only)  # their score rows came from the cache
+    for item in facts_only:
+        if item.facts is not None:
+            item.facts["score"] = result.rows[item.index].get("score_mean")
     if embed:
         _embed_only([item for item in facts_only if item.facts is not None], scorers,
                     result.model_seconds)
-    stored.extend(_finish_facts([*ready, *facts_only], frame_step, facts_version, result,
+    stored.extend(_finish_facts([*ready, *facts_only, *lean], frame_step, facts_version, result,
                                 embed))
-    cache.put_many(stored, keys=[(*item.stat, item.key) for item in ready if item.stat])
+    cache.put_many(stored, keys=[(*item.stat, item.key) for item in [*ready, *lean]
+                                 if item.stat])
 
 
 def _embed_only(items: list[_Prepared], scorers: ScorerSet, timings: dict[str, list]) -> None:
@@ -341,6 +372,44 @@ def _embed_only(items: list[_Prepared], scorers: ScorerSet, timings: dict[str, l
     for item, vector in zip(items, embeddings if embeddings is not None else [None] * len(items),
                             strict=True):
         item.embedding = vector
+
+
+def _score_lean(items: list[_Prepared], scorers: ScorerSet, timings: dict[str, list],
+                embed: bool) -> tuple[list[_Prepared], list[_Failed]]:
+    """Lean photos' photo scores (``values["score_mean"]``, None without a photo model) and
+    embeddings, from one pass; a model failure makes them failures, not stored."""
+    scorer = scorers.photo
+    for item in items:
+        item.values = {"score_mean": None}
+    if scorer is None or not items:
+        return items, []
+    start = time.perf_counter()
+    batch = np.stack([item.inputs["photo"] for item in items])
+    try:
+        if embed:
+            distributions, embeddings = scorer.score_and_embed(batch)
+        else:
+            distributions, embeddings = scorer.score(batch), None
+    except Exception as error:
+        log.exception("the score model failed on a batch of %d photos", len(items))
+        why = f"the score model failed: {type(error).__name__}: {error}".splitlines()[0]
+        return [], [_Failed(item.index, item.key, why, cacheable=False) for item in items]
+    timing = timings.setdefault(scorer.info.name, [0.0, 0])
+    timing[0] += time.perf_counter() - start
+    timing[1] += len(items)
+    for k, (item, distribution) in enumerate(zip(items, distributions, strict=True)):
+        item.values["score_mean"] = round(distribution.mean, 3)
+        if embeddings is not None:
+            item.embedding = embeddings[k]
+        if item.facts is not None:
+            item.facts["score"] = item.values["score_mean"]
+    return items, []
+
+
+def _lean_row(path: Path, key: str, score: float | None, scorers: ScorerSet) -> dict:
+    """The row of a photo culled leanly: from its facts, never stored as a score row."""
+    return _row(path, {"status": "ok", "error": "", "score_mean": score, "content_key": key,
+                       "model": scorers.version})
 
 
 def _finish_facts(items: list[_Prepared], frame_step: FrameStep | None, facts_version: str,
