@@ -331,3 +331,47 @@ def test_a_failed_run_says_why_in_one_line(qtbot, view, shoot):
     page = run(qtbot, view(broken), shoot)
     assert page.info_label.text() == "the results cache is locked"
     assert page.strips == []
+
+
+def big_shoot(folder: Path, groups: int) -> CullResult:
+    """``groups`` bursts of 5 links to one packaged photo, the 4th frame of each third group
+    flagged: a 2,000-frame shoot's layout without decoding 2,000 photos."""
+    folder.mkdir()
+    source = Path(__file__).parents[2] / "resources" / "samples" / "chelsea.jpg"
+    photos, made = [], []
+    for g in range(groups):
+        frames = tuple(range(5 * g, 5 * g + 5))
+        made.append(Group("burst", frames, "5 frames within 1.2 s, near-identical"))
+        for k, i in enumerate(frames):
+            path = folder / f"IMG_{i:05d}.jpg"
+            path.hardlink_to(source)
+            flags = ("subject-blur",) if k == 3 and g % 3 == 0 else ()
+            photos.append(CulledPhoto(path, facts={}, verdict=Verdict(
+                i, g, k + 1, k == 0, flags, ("subject blurred",) if flags else ("sharp",))))
+    return CullResult(photos, made, computed=len(photos), face_method="mediapipe")
+
+
+def test_a_big_shoot_is_laid_out_a_few_groups_at_a_time_and_nothing_is_lost(
+        qtbot, view, tmp_path):
+    result = big_shoot(tmp_path / "Wedding", 120)
+    page = view(lambda folder, **_: result)
+    page.flagged_only.setChecked(True)
+    page.set_folder(tmp_path / "Wedding")
+    page.cull_button.click()
+    qtbot.waitUntil(lambda: page.result is result, timeout=30_000)
+    # The window answers at once: only the first groups exist yet.
+    assert page.building and 0 < len(page.strips) < 120
+    page._thumbs.cancel()  # the thumbnail worker stops: this test hands one in itself
+    late = result.photos[-1].path  # a thumbnail that comes before its group is laid out
+    page._thumbnail((late, "cannot be read: a test"))
+    qtbot.waitUntil(lambda: not page.building, timeout=30_000)
+    assert len(page.strips) == 120
+    # Groups laid out later are filtered like the first ones: 40 have a flagged frame.
+    assert len(page.visible_strips()) == 40 and page.empty_label.isHidden()
+    assert all(strip.row.flagged for strip in page.visible_strips())
+    assert "a test" in page.strips[-1].tiles[-1].toolTip()
+    for _ in range(39):  # the keys walk into the groups laid out later
+        qtbot.keyClick(page, Qt.Key.Key_J)
+    assert page.current_strip() is page.visible_strips()[-1]
+    page.flagged_only.setChecked(False)
+    assert len(page.visible_strips()) == 120

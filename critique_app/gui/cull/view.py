@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
@@ -45,6 +45,9 @@ EMPTY_TEXT = ("Cull groups the frames of each moment (bursts, brackets, panorama
               "the best of each and flags blur, closed eyes and exposure misses. "
               "Open a folder, then Cull folder.")
 Cull = Callable[..., CullResult]  # (folder, recursive=, jobs=, cancel=, progress=)
+# Groups built at once when a culling is shown, then per turn of the event loop: a shoot of
+# 2,000 frames would otherwise hold up the window for a second or more.
+FIRST_GROUPS, GROUPS_PER_TURN = 20, 12
 
 
 class CullView(QWidget):
@@ -70,6 +73,10 @@ class CullView(QWidget):
         self._tiles: dict[Path, list[FrameTile]] = {}
         self._task: Task | None = None
         self._thumbs: Task | None = None
+        self._pending: list = []  # GroupRows not yet built into strips, in order
+        self._early_thumbs: dict[Path, object] = {}  # thumbnails of frames not yet built
+        self._builder = QTimer(self, singleShot=True, interval=0)
+        self._builder.timeout.connect(self._build_more)
         self._group, self._frame = -1, 0  # the current strip (index into strips), frame
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build()
@@ -224,36 +231,68 @@ class CullView(QWidget):
         if self._thumbs is not None:
             self._thumbs.cancel()
             self._thumbs = None
+        self._builder.stop()
         for strip in self.strips:
             self.groups_layout.removeWidget(strip)
             strip.hide()
             strip.deleteLater()
         self.strips, self._tiles, self.result = [], {}, result
+        self._early_thumbs = {}
         self._group, self._frame = -1, 0
         rows = group_rows(result) if result is not None else []
-        self.groups.hide()  # shown again at once: one layout for hundreds of groups
-        for position, row in enumerate(rows):
-            strip = GroupStrip(row)
-            strip.frameClicked.connect(lambda frame, g=position: self._clicked(g, frame))
-            strip.frameActivated.connect(lambda frame, g=position: self._activated(g, frame))
-            self.groups_layout.insertWidget(self.groups_layout.count() - 1, strip)
-            self.strips.append(strip)
-            for tile in strip.tiles:
-                self._tiles.setdefault(tile.path, []).append(tile)
-                tile.set_rating(self.ratings.rating(tile.path), self.ratings.problem(tile.path))
-                self.ratings.ensure(tile.path)
-            strip.refresh_heading()
+        self._pending = list(rows)
+        self.groups.hide()  # shown again at once: one layout for the first groups
+        self._build_strips(FIRST_GROUPS)
         self._show_summary(result, rows)
         self._apply_filter()
         self.groups.show()
+        if self._pending:
+            self._builder.start()
         if result is not None:
             self._progress_done(result)
-            paths = [tile.path for strip in self.strips for tile in strip.tiles]
+            paths = [photo.path for row in rows for photo in row.frames]
             self._thumbs = self.thumbnail_bridge.stream(
                 "cull thumbnails", lambda task: make_thumbnails(task, paths),
                 on_item=self._thumbnail)
             self.culled.emit(result)
         self._update_buttons()
+
+    @property
+    def building(self) -> bool:
+        """Whether groups of the shown culling are still being laid out."""
+        return bool(self._pending)
+
+    def _build_strips(self, count: int) -> None:
+        """The next ``count`` pending groups as strips, filtered, with their ratings and any
+        thumbnail that came first."""
+        only = self.flagged_only.isChecked()
+        rows, self._pending = self._pending[:count], self._pending[count:]
+        for row in rows:
+            position = len(self.strips)
+            strip = GroupStrip(row)
+            strip.frameClicked.connect(lambda frame, g=position: self._clicked(g, frame))
+            strip.frameActivated.connect(lambda frame, g=position: self._activated(g, frame))
+            if only and not row.flagged:
+                strip.setVisible(False)
+            strip.set_dimming(only)
+            self.groups_layout.insertWidget(self.groups_layout.count() - 1, strip)
+            self.strips.append(strip)
+            for tile in strip.tiles:
+                self._tiles.setdefault(tile.path, []).append(tile)
+                tile.set_rating(self.ratings.rating(tile.path), self.ratings.problem(tile.path))
+                if tile.path in self._early_thumbs:
+                    self._set_thumbnail(tile, self._early_thumbs.pop(tile.path))
+            strip.refresh_heading()
+        self.ratings.ensure_many(photo.path for row in rows for photo in row.frames)
+
+    def _build_more(self) -> None:
+        self._build_strips(GROUPS_PER_TURN)
+        if self._pending:
+            self._builder.start()
+        else:
+            self._show_empty()
+            if self.current_strip() is None and self.visible_strips():
+                self.step_group(1)
 
     def current_strip(self) -> GroupStrip | None:
         return self.strips[self._group] if 0 <= self._group < len(self.strips) else None
@@ -385,9 +424,16 @@ class CullView(QWidget):
 
     def _thumbnail(self, item: tuple[Path, object]) -> None:
         path, pixels = item
-        image = None if isinstance(pixels, str) else to_qimage(pixels)
-        for tile in self._tiles.get(path, []):
-            tile.set_image(image, pixels if isinstance(pixels, str) else None)
+        tiles = self._tiles.get(path)
+        if not tiles:  # its group is not laid out yet
+            self._early_thumbs[path] = pixels
+        for tile in tiles or []:
+            self._set_thumbnail(tile, pixels)
+
+    @staticmethod
+    def _set_thumbnail(tile: FrameTile, pixels) -> None:
+        error = pixels if isinstance(pixels, str) else None
+        tile.set_image(None if error else to_qimage(pixels), error)
 
     def _rating_changed(self, path: Path, rating: PhotoRating | None) -> None:
         tiles = self._tiles.get(Path(path), [])
@@ -439,7 +485,9 @@ class CullView(QWidget):
         else:
             text = "No frame is flagged: untick Flagged only to see every group."
         self.empty_label.setText(text)
-        self.empty_label.setVisible(not self.visible_strips())
+        only = self.flagged_only.isChecked()
+        to_come = any(not only or row.flagged for row in self._pending)
+        self.empty_label.setVisible(not self.visible_strips() and not to_come)
 
     def _show_summary(self, result: CullResult | None, rows) -> None:
         if result is None:

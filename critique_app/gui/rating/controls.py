@@ -98,6 +98,7 @@ class RatingsController(QObject):
         self.bridge = bridge  # one thread: reads and writes in order
         self.folder: Path | None = None
         self._photos: list[Path] = []
+        self._in_folder: set[Path] = set()  # the same photos, for membership
         self._ratings: dict[Path, PhotoRating] = {}
         self._problems: dict[Path, str] = {}  # unreadable sidecars
         self._save_errors: dict[Path, str] = {}  # the last write failed
@@ -110,6 +111,7 @@ class RatingsController(QObject):
         if self._load is not None:
             self._load.cancel()
         self.folder, self._photos = (Path(folder) if folder else None), [Path(p) for p in photos]
+        self._in_folder = set(self._photos)
         self._ratings, self._problems = {}, {}
         self.reload()
 
@@ -129,12 +131,26 @@ class RatingsController(QObject):
     def ensure(self, photo: Path) -> None:
         """Read ``photo``'s rating unless it is known (or being read with its folder)."""
         photo = Path(photo)
-        loading = self._load is not None and self._load.running and photo in self._photos
-        if photo in self._ratings or photo in self._problems or loading:
+        if self._known_or_loading(photo):
             return
         asked = self._writes.get(photo, 0)
         self.bridge.call(f"read rating {photo.name}", lambda task: _read_one(photo),
                          on_done=lambda item: self._read(item, asked))
+
+    def ensure_many(self, photos) -> None:
+        """:meth:`ensure` for many photos: the unknown ones are read in one task (a few
+        thousand tasks of one read each would hold up the UI thread)."""
+        wanted = [photo for photo in map(Path, photos) if not self._known_or_loading(photo)]
+        if not wanted:
+            return
+        asked = {photo: self._writes.get(photo, 0) for photo in wanted}
+        self.bridge.stream(f"read {len(wanted)} ratings",
+                           lambda task: read_ratings(wanted, task.cancel_event),
+                           on_item=lambda item: self._read(item, asked[item[0]]))
+
+    def _known_or_loading(self, photo: Path) -> bool:
+        loading = self._load is not None and self._load.running and photo in self._in_folder
+        return photo in self._ratings or photo in self._problems or loading
 
     def rating(self, photo: Path) -> PhotoRating | None:
         """What is known of ``photo``'s rating; None while unknown or unreadable."""
@@ -197,7 +213,7 @@ class RatingsController(QObject):
             self._save_errors.pop(update.photo, None)
             self._show(update.photo, update.rating)
         message = update.message()
-        if self.folder is not None and update.photo in self._photos:
+        if self.folder is not None and update.photo in self._in_folder:
             message += f" · {self.count_text()} — {FINE_TUNE_HINT}"
         self.status.emit(message)
         self._emit_count()
