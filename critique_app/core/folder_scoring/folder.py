@@ -25,7 +25,13 @@ from critique_app.core.folder_scoring.runner import (
 )
 from critique_app.core.library.finding import find_photos
 from critique_app.core.library.results_cache import ResultsCache
-from critique_app.core.library.xmp import stars_from_mean, stars_from_percentile, write_rating
+from critique_app.core.library.xmp import (
+    FolderListing,
+    folder_listing,
+    stars_from_mean,
+    stars_from_percentile,
+    write_rating,
+)
 from critique_app.core.scoring.scorer import ScorerSet, find_scorers
 from critique_app.core.util.errors import CritiqueError, check_cancelled
 from critique_app.core.util.paths import data_dir
@@ -99,6 +105,7 @@ def write_star_ratings(rows: list[dict], *, rating_from: str = "percentile",
     """
     chosen = rows_to_rate(rows, rating_from)
     report = StarRatingReport(rated=len(chosen))
+    listings: dict[Path, FolderListing] = {}  # each folder listed once, not once a photo
     for done, row in enumerate(chosen):
         check_cancelled(cancel)
         if rating_from == "percentile":
@@ -106,8 +113,11 @@ def write_star_ratings(rows: list[dict], *, rating_from: str = "percentile",
         else:
             stars, basis = stars_from_mean(row["score_mean"]), "score-mean"
         try:
-            outcome = write_rating(Path(row["path"]), stars, basis=basis,
-                                   overwrite_manual=overwrite)
+            photo = Path(row["path"])
+            if photo.parent not in listings:
+                listings[photo.parent] = folder_listing(photo.parent)
+            outcome = write_rating(photo, stars, basis=basis, overwrite_manual=overwrite,
+                                   listing=listings[photo.parent])
         except CritiqueError as error:
             report.failed.append(str(error))
             report.problems.append(str(error))

@@ -17,6 +17,7 @@ from critique_app.core.library.xmp._properties import (
     Changes,
 )
 from critique_app.core.library.xmp._reading import values
+from critique_app.core.library.xmp._sidecar_files import FolderListing
 from critique_app.core.library.xmp._updates import (
     SidecarResult,
     prepare,
@@ -54,7 +55,8 @@ def stars_from_mean(mean: float) -> int:
 
 
 def write_rating(
-    photo: Path, stars: int, *, basis: str, overwrite_manual: bool = False
+    photo: Path, stars: int, *, basis: str, overwrite_manual: bool = False,
+    listing: FolderListing | None = None,
 ) -> SidecarResult:
     """Write ``stars`` (1-5) into the XMP sidecars of ``photo``; the photo itself is not opened.
 
@@ -65,7 +67,8 @@ def write_rating(
     reject: the sidecar would hide it), or that XMP cannot be read (CritiqueError).
     Every sidecar is read, edited and checked before any is written; each write is
     atomic. Raises :class:`CritiqueError` (one line, file left unchanged) for sidecars
-    that are not valid XMP or cannot be written, ValueError for bad arguments.
+    that are not valid XMP or cannot be written, ValueError for bad arguments. ``listing``:
+    the photo's folder's (:func:`folder_listing`), when the caller rates many of its photos.
     """
     stars = _check_stars(stars)
     if not isinstance(basis, str) or not _BASIS_PATTERN.fullmatch(basis):
@@ -73,7 +76,7 @@ def write_rating(
     if basis == USER_BASIS:
         raise ValueError(f"basis {USER_BASIS!r} is kept for the photographer's own ratings "
                          "(critique_app.core.library.ratings)")
-    plans, result = read_plans(photo)
+    plans, result = read_plans(photo, listing)
     manual = [
         plan.path for plan in plans if plan.root is not None and holds_manual_rating(plan.root)
     ]
