@@ -1,4 +1,4 @@
-"""``critique score FOLDER``: cull a shoot."""
+"""``critique score FOLDER``: score every photo of a folder (a table or rows, stars in XMP)."""
 
 from __future__ import annotations
 

@@ -28,12 +28,12 @@ from PySide6.QtWidgets import (
 
 from critique_app.core.culling.verdicts import CullResult
 from critique_app.core.library.ratings import PhotoRating
-from critique_app.core.util.errors import CritiqueError
 from critique_app.gui.bridge import Bridge, Task
 from critique_app.gui.cull.frame_tile import FrameTile
 from critique_app.gui.cull.group_strip import GroupStrip
 from critique_app.gui.cull.rows import errors, face_text, group_rows, summary
 from critique_app.gui.cull.thumbs import make_thumbnails
+from critique_app.gui.folder.photo_count import count_photos
 from critique_app.gui.photo.viewer import to_qimage
 from critique_app.gui.rating.controls import RatingsController
 
@@ -178,8 +178,6 @@ class CullView(QWidget):
 
     def set_folder(self, folder: Path, recursive: bool = False) -> None:
         """The folder to cull; another folder stops a run and clears the page."""
-        from critique_app.core.library.finding import find_photos
-
         folder = Path(folder)
         if (folder, recursive) != (self.folder, self.recursive):
             self._stop(keep_partial=False)
@@ -187,14 +185,8 @@ class CullView(QWidget):
             self._show_info("")
             self._reset_progress()
         self.folder, self.recursive = folder, recursive
-        try:
-            count = len(find_photos(folder, recursive=recursive))
-        except CritiqueError as error:
-            count = 0
-            self.folder_label.setText(str(error))
-        else:
-            self.folder_label.setText(f"{count} photo{'s' if count != 1 else ''} in {folder}")
-        self._photo_count = count
+        self._photo_count, line = count_photos(folder, recursive)
+        self.folder_label.setText(line)
         self.folder_label.setToolTip(str(folder))
         self._update_buttons()
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from critique_app.core.util.errors import CritiqueError
 from critique_app.gui.bridge import Bridge, Task
+from critique_app.gui.folder.photo_count import count_photos
 from critique_app.gui.folder.table_model import (
     ERROR_TEXT,
     PHOTO_COLUMN,
@@ -166,8 +167,6 @@ class FolderView(QWidget):
 
     def set_folder(self, folder: Path, recursive: bool = False) -> None:
         """The folder to score; a different folder cancels a run and clears the table."""
-        from critique_app.core.library.finding import find_photos
-
         folder = Path(folder)
         if (folder, recursive) != (self.folder, self.recursive):
             self._stop(keep_partial=False)
@@ -177,15 +176,8 @@ class FolderView(QWidget):
             self._show_info("")
             self._reset_progress()
         self.folder, self.recursive = folder, recursive
-        try:
-            self._photo_count = len(find_photos(folder, recursive=recursive))
-        except CritiqueError as error:
-            self._photo_count = 0
-            self.folder_label.setText(str(error))
-        else:
-            count = self._photo_count
-            self.folder_label.setText(f"{count} photo{'s' if count != 1 else ''} in {folder}"
-                                      + (" (and its subfolders)" if recursive else ""))
+        self._photo_count, line = count_photos(folder, recursive)
+        self.folder_label.setText(line)
         self.folder_label.setToolTip(str(folder))
         self._update_buttons()
 
