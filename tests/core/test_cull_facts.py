@@ -269,6 +269,40 @@ def test_a_cull_of_an_unscored_folder_is_lean_and_its_rerun_decodes_nothing(
     assert all(f["score"] is not None for f in culled.facts)
 
 
+@pytest.mark.slow
+def test_a_score_model_failing_in_a_lean_cull_costs_that_batch_and_a_rerun_mends_it(
+        installed, tmp_path):
+    paths = _shoot(tmp_path / "shoot", 4)
+    scorers = find_scorers(runtime="torch")
+    scorer = scorers.photo
+    calls = []
+
+    def failing(real):
+        def run(batch):
+            calls.append(len(batch))
+            if len(calls) == 2:
+                raise RuntimeError("CUDA out of memory. Tried to allocate 3.00 GiB")
+            return real(batch)
+        return run
+
+    real = {name: getattr(scorer, name) for name in ("score", "score_and_embed")
+            if hasattr(scorer, name)}
+    for name, method in real.items():
+        setattr(scorer, name, failing(method))
+    with ResultsCache(tmp_path / "cache.sqlite") as cache:
+        culled = cull_photos(paths, cache=cache, scorers=scorers, jobs=1, batch_size=2,
+                             step=_no_faces())
+        for name, method in real.items():
+            setattr(scorer, name, method)
+        again = cull_photos(paths, cache=cache, scorers=scorers, jobs=1, batch_size=2,
+                            step=_no_faces())
+    failed = [e for e in culled.errors if e]
+    assert len(failed) == 2 and all("the score model failed: RuntimeError" in e for e in failed)
+    assert sum(f is not None for f in culled.facts) == 2
+    assert (again.cached, again.computed, again.failed) == (2, 2, 0)
+    assert all(f is not None and f["score"] is not None for f in again.facts)
+
+
 def test_a_bug_in_the_frame_facts_costs_the_facts_not_the_photo(tmp_path, caplog):
     paths = _shoot(tmp_path / "shoot", 2)
 
