@@ -66,3 +66,11 @@ def test_no_face_where_there_is_none_even_cropped_or_shaken(name):
         faces, ms = _timed(_at_720(np.ascontiguousarray(image)))
         print(f"{name:8s} {label:12s}: {len(faces)} face(s) in {ms:.1f} ms")
         assert faces == [], (name, label, faces)
+
+
+def test_faces_only_skips_the_eye_search_and_finds_the_same_faces():
+    rgb = _at_720(_photo("astronaut"))
+    with_eyes, faces_only = haar_faces(rgb), haar_faces(rgb, eyes=False)
+    assert [(box, confidence) for box, confidence, _ in with_eyes] == \
+        [(box, confidence) for box, confidence, _ in faces_only]
+    assert any(found for _, found in with_eyes[0][2]) and faces_only[0][2] == []

@@ -54,9 +54,12 @@ def _cascades() -> tuple[cv2.CascadeClassifier, cv2.CascadeClassifier] | None:
     return found
 
 
-def haar_faces(rgb: np.ndarray) -> list[tuple[tuple[float, float, float, float], float,
-                                              list[tuple[str, bool]]]] | None:
+def haar_faces(rgb: np.ndarray, *, eyes: bool = True
+               ) -> list[tuple[tuple[float, float, float, float], float,
+                               list[tuple[str, bool]]]] | None:
     """(box, rough confidence, [(side, eye found)]) per face; None without cascades.
+    ``eyes=False``: the eye search is skipped (its list is empty), for callers that want the
+    faces only.
 
     The confidence grows with the number of overlapping detections the cascade merged
     (1 - exp(-n / 10)): a rough figure, not a probability.
@@ -79,7 +82,7 @@ def haar_faces(rgb: np.ndarray) -> list[tuple[tuple[float, float, float, float],
                                strict=True):
         faces.append(((float(x), float(y), float(x + w), float(y + h)),
                       float(1.0 - np.exp(-float(n) / 10.0)),
-                      _eyes(eye_cascade, grey, x, y, w, h)))
+                      _eyes(eye_cascade, grey, x, y, w, h) if eyes else []))
     return faces
 
 

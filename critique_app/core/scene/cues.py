@@ -176,6 +176,6 @@ def _subject_split(luma: np.ndarray, box) -> tuple[float | None, float | None]:
 
 
 def _faces(pixels: np.ndarray, width: int) -> tuple[tuple[float, float], ...]:
-    found = haar_faces(to_uint8(pixels)) or []
+    found = haar_faces(to_uint8(pixels), eyes=False) or []  # widths only: no eye search
     return tuple((round((box[2] - box[0]) / width, 3), round(confidence, 2))
                  for box, confidence, _eyes in found)
