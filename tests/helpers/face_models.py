@@ -62,3 +62,32 @@ def grace_hopper():
     path = Path(spec.origin).parent / "mpl-data" / "sample_data" / "grace_hopper.jpg"
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"))
+
+
+def eyes_painted_shut(rgb, models: FaceModels):
+    """``rgb`` with each eye of its first face painted shut: the opening between the lids
+    (from the iris model) filled from the skin around it, a lash line where the lids meet.
+    Not a real blink (no packaged photo has one): the closest this repository can make."""
+    import cv2
+    import numpy as np
+
+    from critique_app.core.faces import eyes, landmarks
+    from critique_app.core.faces.detection import detect_all
+    from critique_app.core.faces.litert import run
+
+    nets = models.interpreters()
+    face = detect_all(nets.full_range, nets.short_range, rgb, run)[0]
+    mesh = landmarks.face_mesh(nets.landmarks, rgb, face, run)
+    shut = np.ascontiguousarray(rgb).copy()
+    for corners, mirrored in ((landmarks.IMAGE_LEFT_EYE, False),
+                              (landmarks.IMAGE_RIGHT_EYE, True)):
+        contour = eyes.eye_points(nets.iris, rgb, mesh.points[list(corners)], mirrored,
+                                  run).contour[:16]
+        opening = np.zeros(rgb.shape[:2], np.uint8)
+        cv2.fillConvexPoly(opening, cv2.convexHull(contour.astype(np.int32)), 255)
+        shut = cv2.inpaint(shut, cv2.dilate(opening, np.ones((3, 3), np.uint8), iterations=2),
+                           5, cv2.INPAINT_TELEA)
+        lower, upper = contour[:9], contour[9:16]
+        meet = np.vstack([lower[:1], (lower[1:8] + upper) / 2, lower[-1:]]).astype(np.int32)
+        cv2.polylines(shut, [meet], False, (60, 45, 40), 2, cv2.LINE_AA)
+    return shut
