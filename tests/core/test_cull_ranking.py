@@ -111,6 +111,20 @@ def test_closed_eyes_are_flagged_against_the_same_persons_open_eyes():
     assert all(v.flags == () for v in verdicts if v.index != 2)
 
 
+def test_a_half_blink_under_0_6_of_the_widest_is_flagged_and_a_squint_is_not():
+    frames = [fake_frame(0, faces=[fake_face(0.3)]), fake_frame(1, faces=[fake_face(0.17)]),
+              fake_frame(2, faces=[fake_face(0.2)])]
+    verdicts = one_group(frames)
+    assert verdicts[1].flags == ("eyes-closed",)  # 0.57 of open: the lids half down
+    assert verdicts[2].flags == () and verdicts[0].best  # 0.67 of open
+
+
+def test_a_frame_a_hair_less_sharp_never_reads_100_percent_as_sharp():
+    frames = [fake_frame(0, sharp=0.5), fake_frame(1, sharp=0.4985)]
+    verdicts = one_group(frames)
+    assert verdicts[0].best
+    assert "subject 99.7% as sharp as in IMG_0000.jpg" in verdicts[1].reasons
+
 def test_a_blink_is_matched_to_the_right_person():
     def faces(left, right):
         return [fake_face(left, box=(0.1, 0.3, 0.3, 0.6)),

@@ -83,6 +83,8 @@ def _sharpness(frames: list[dict], out: list[Assessment], crowd) -> None:
         a.what = what
         a.sharp = float(values[k] / values[best]) if values[best] > 0 else 1.0
         pct = round(100 * a.sharp)
+        if pct == 100 and k != best:  # not "100%" beside "a little less sharp"
+            pct = f"{min(99.9, 100 * a.sharp):.1f}"
         if k == best:
             a.reasons.append(f"sharpest {what} of the {len(out)} frames")
         elif a.sharp < BLUR_RATIO:
