@@ -300,6 +300,9 @@ def exif_text(exif) -> str:
 # --- what a sentence says that is not known --------------------------------------------
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+# grounding_words.json lists -> how an unsupported word of each is named, checked in order
+_WORD_KINDS = (("claims", "claim"), ("times", "time"), ("nouns", "object"), ("story", "story"),
+               ("actions", "action"), ("colours", "colour"))
 
 
 def unsupported(sentence: str, grounds: Grounds, support: _Support | None = None,
@@ -333,18 +336,8 @@ def unsupported(sentence: str, grounds: Grounds, support: _Support | None = None
             add(f"the event '{lower}'")
         elif lower in table["people"] and not support.people:
             add(f"people ('{lower}')")
-        elif lower in table["claims"]:
-            add(f"the claim '{lower}'")
-        elif lower in table["times"]:
-            add(f"the time '{lower}'")
-        elif lower in table["nouns"]:
-            add(f"the object '{lower}'")
-        elif lower in table["story"]:
-            add(f"the story '{lower}'")
-        elif lower in table["actions"]:
-            add(f"the action '{lower}'")
-        elif lower in table["colours"]:
-            add(f"the colour '{lower}'")
+        elif kind := next((kind for key, kind in _WORD_KINDS if lower in table[key]), None):
+            add(f"the {kind} '{lower}'")
         elif (token[0].isupper() and not opens
               and token not in allowed_caps and lower not in support.words
               and not token.isupper()):
