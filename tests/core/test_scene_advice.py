@@ -350,16 +350,6 @@ def test_without_the_exif_fields_the_advice_is_unchanged(tmp_path):
 
 # --- with the ImageNet labels (the real Lite0 backbone, installed offline from its wheel) --
 
-@pytest.fixture(scope="module")
-def lite0_store(tmp_path_factory):
-    from critique_app.core.scoring.backbone import LITE0_STORE_NAME
-    from critique_app.core.store.store import ModelStore
-
-    store = ModelStore(tmp_path_factory.mktemp("store"))
-    store.pull(LITE0_STORE_NAME, report=lambda _: None, show_progress=False)
-    return store
-
-
 @pytest.mark.slow
 def test_with_labels_the_advice_still_fits(lite0_store):
     from critique_app.core.scene import scene_for
