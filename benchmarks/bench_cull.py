@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_score import build_model, resident_mb
+from bench_score import MemorySamples, build_model
 
 from critique_app.core.culling.cull import cull_folder
 from critique_app.core.faces import STORE_NAME
@@ -197,20 +197,9 @@ def main() -> None:
 
 def memory_check(tmp: Path, args, bases: list[bytes], scorers: ScorerSet) -> None:
     paths = make_shoot(tmp / "many", args.memory, args.burst, bases)
-    every = max(1, args.memory // 8)
-    samples: list[tuple[int, float]] = []
-
-    def progress(done: int, total: int, counts: dict) -> None:
-        last = samples[-1][0] if samples else -every
-        if done - last >= every or (done == total and last != total):
-            samples.append((done, resident_mb()))
-            print(f"  {done:5d}/{total} frames culled: resident memory {samples[-1][1]:6.0f} MB",
-                  flush=True)
-
-    cull_run(paths, scorers, args.jobs, tmp / "memory.sqlite", progress)
-    settled = [mb for done, mb in samples if done >= every]
-    print(f"memory over {len(paths)} frames: {min(settled):.0f}-{max(settled):.0f} MB after the "
-          f"first {every} (growth {max(settled) - settled[0]:+.0f} MB)")
+    memory = MemorySamples(len(paths), "frames", "culled")
+    cull_run(paths, scorers, args.jobs, tmp / "memory.sqlite", memory.progress)
+    memory.print_summary()
 
 
 if __name__ == "__main__":

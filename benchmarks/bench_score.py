@@ -148,22 +148,34 @@ def memory_check(paths: list[Path], scorer: Scorer, args, tmp: Path) -> None:
         copy = folder / f"{i:05d}.jpg"
         copy.write_bytes(bytes(data))
         many.append(copy)
-    every = max(1, args.memory // 8)
-    samples: list[tuple[int, float]] = []
-
-    def progress(done: int, total: int, counts: dict) -> None:
-        last = samples[-1][0] if samples else -every
-        if done - last >= every or (done == total and last != total):
-            samples.append((done, resident_mb()))
-            print(f"  {done:5d}/{total} photos scored: resident memory {samples[-1][1]:6.0f} MB")
-
+    memory = MemorySamples(args.memory, "photos", "scored")
     with ResultsCache(tmp / "memory.sqlite") as cache:
         result = score_photos(many, cache=cache, scorers=ScorerSet({"photo": scorer}),
-                              jobs=args.jobs, progress=progress)
+                              jobs=args.jobs, progress=memory.progress)
     assert result.computed == len(many), result
-    settled = [mb for done, mb in samples if done >= every]
-    print(f"memory over {len(many)} photos: {min(settled):.0f}-{max(settled):.0f} MB after the "
-          f"first {every} (growth {max(settled) - settled[0]:+.0f} MB)")
+    memory.print_summary()
+
+
+class MemorySamples:
+    """Resident memory every eighth of a long run: ``progress`` is the runner's callback
+    (it prints each sample), ``print_summary`` the range once the first eighth is done."""
+
+    def __init__(self, total: int, noun: str, verb: str) -> None:
+        self.total, self.noun, self.verb = total, noun, verb
+        self.every = max(1, total // 8)
+        self.samples: list[tuple[int, float]] = []
+
+    def progress(self, done: int, total: int, counts: dict) -> None:
+        last = self.samples[-1][0] if self.samples else -self.every
+        if done - last >= self.every or (done == total and last != total):
+            self.samples.append((done, resident_mb()))
+            print(f"  {done:5d}/{total} {self.noun} {self.verb}: resident memory "
+                  f"{self.samples[-1][1]:6.0f} MB", flush=True)
+
+    def print_summary(self) -> None:
+        settled = [mb for done, mb in self.samples if done >= self.every]
+        print(f"memory over {self.total} {self.noun}: {min(settled):.0f}-{max(settled):.0f} MB "
+              f"after the first {self.every} (growth {max(settled) - settled[0]:+.0f} MB)")
 
 
 def resident_mb() -> float:
