@@ -353,54 +353,55 @@ def _commit(ready: list[_Prepared], failures: list[_Failed], paths: list[Path],
                                  if item.stat])
 
 
+def _photo_pass(items: list[_Prepared], scorers: ScorerSet, timings: dict[str, list],
+                embed: bool) -> list:
+    """One pass of the photo model over ``items``' photo inputs: each one's distribution,
+    and with ``embed`` its embedding put on the item. Raises what the model raises."""
+    scorer = scorers.photo
+    start = time.perf_counter()
+    batch = np.stack([item.inputs["photo"] for item in items])
+    if embed:
+        distributions, embeddings = scorer.score_and_embed(batch)
+    else:
+        distributions, embeddings = scorer.score(batch), None
+    timing = timings.setdefault(scorer.info.name, [0.0, 0])
+    timing[0] += time.perf_counter() - start
+    timing[1] += len(items)
+    if embed:
+        for item, vector in zip(items, embeddings if embeddings is not None
+                                else [None] * len(items), strict=True):
+            item.embedding = vector
+    return list(distributions)
+
+
 def _embed_only(items: list[_Prepared], scorers: ScorerSet, timings: dict[str, list]) -> None:
     """The photo model's embeddings of photos whose score rows were cached (their scores
     are not redone); a failure leaves them without one (and their facts uncached)."""
     items = [item for item in items if "photo" in item.inputs]
     if not items:
         return
-    scorer = scorers.photo
-    start = time.perf_counter()
     try:
-        _, embeddings = scorer.score_and_embed(np.stack([item.inputs["photo"] for item in items]))
+        _photo_pass(items, scorers, timings, embed=True)
     except Exception:
         log.exception("the score model failed to embed a batch of %d photos", len(items))
-        return
-    timing = timings.setdefault(scorer.info.name, [0.0, 0])
-    timing[0] += time.perf_counter() - start
-    timing[1] += len(items)
-    for item, vector in zip(items, embeddings if embeddings is not None else [None] * len(items),
-                            strict=True):
-        item.embedding = vector
 
 
 def _score_lean(items: list[_Prepared], scorers: ScorerSet, timings: dict[str, list],
                 embed: bool) -> tuple[list[_Prepared], list[_Failed]]:
     """Lean photos' photo scores (``values["score_mean"]``, None without a photo model) and
     embeddings, from one pass; a model failure makes them failures, not stored."""
-    scorer = scorers.photo
     for item in items:
         item.values = {"score_mean": None}
-    if scorer is None or not items:
+    if scorers.photo is None or not items:
         return items, []
-    start = time.perf_counter()
-    batch = np.stack([item.inputs["photo"] for item in items])
     try:
-        if embed:
-            distributions, embeddings = scorer.score_and_embed(batch)
-        else:
-            distributions, embeddings = scorer.score(batch), None
+        distributions = _photo_pass(items, scorers, timings, embed)
     except Exception as error:
         log.exception("the score model failed on a batch of %d photos", len(items))
         why = f"the score model failed: {type(error).__name__}: {error}".splitlines()[0]
         return [], [_Failed(item.index, item.key, why, cacheable=False) for item in items]
-    timing = timings.setdefault(scorer.info.name, [0.0, 0])
-    timing[0] += time.perf_counter() - start
-    timing[1] += len(items)
-    for k, (item, distribution) in enumerate(zip(items, distributions, strict=True)):
+    for item, distribution in zip(items, distributions, strict=True):
         item.values["score_mean"] = round(distribution.mean, 3)
-        if embeddings is not None:
-            item.embedding = embeddings[k]
         if item.facts is not None:
             item.facts["score"] = item.values["score_mean"]
     return items, []
