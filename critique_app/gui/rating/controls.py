@@ -130,12 +130,7 @@ class RatingsController(QObject):
 
     def ensure(self, photo: Path) -> None:
         """Read ``photo``'s rating unless it is known (or being read with its folder)."""
-        photo = Path(photo)
-        if self._known_or_loading(photo):
-            return
-        asked = self._writes.get(photo, 0)
-        self.bridge.call(f"read rating {photo.name}", lambda task: _read_one(photo),
-                         on_done=lambda item: self._read(item, asked))
+        self.ensure_many([photo])
 
     def ensure_many(self, photos) -> None:
         """:meth:`ensure` for many photos: the unknown ones are read in one task (a few
@@ -144,7 +139,8 @@ class RatingsController(QObject):
         if not wanted:
             return
         asked = {photo: self._writes.get(photo, 0) for photo in wanted}
-        self.bridge.stream(f"read {len(wanted)} ratings",
+        self.bridge.stream(f"read rating {wanted[0].name}" if len(wanted) == 1
+                           else f"read {len(wanted)} ratings",
                            lambda task: read_ratings(wanted, task.cancel_event),
                            on_item=lambda item: self._read(item, asked[item[0]]))
 
