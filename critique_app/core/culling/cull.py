@@ -24,7 +24,7 @@ from critique_app.core.culling.grouping import group_frames
 from critique_app.core.culling.ranking import rank_groups
 from critique_app.core.culling.runner import cull_photos
 from critique_app.core.culling.verdicts import FLAGS, GROUP_KINDS, CulledPhoto, CullResult, Group
-from critique_app.core.library.xmp import FolderListing, folder_listing, write_cull_flag
+from critique_app.core.library.xmp import listing_once, write_cull_flag
 from critique_app.core.util.errors import CritiqueError, check_cancelled
 
 Progress = Callable[[int, int, dict[str, int]], None]  # (done, total, counts), as scoring's
@@ -163,15 +163,12 @@ def write_cull_xmp(result: CullResult, *, reject_others: bool = False,
     """
     todo = [photo for photo in result.photos if photo.verdict is not None]
     report = CullXmpReport()
-    listings: dict[Path, FolderListing] = {}  # each folder listed once, not once a photo
+    listing = listing_once()  # each folder listed once, not once a photo
     for done, photo in enumerate(todo):
         check_cancelled(cancel)
         flag = cull_flag(result, photo, reject_others=reject_others)
         try:
-            folder = photo.path.parent
-            if folder not in listings:
-                listings[folder] = folder_listing(folder)
-            outcome = write_cull_flag(photo.path, flag, listing=listings[folder])
+            outcome = write_cull_flag(photo.path, flag, listing=listing(photo.path.parent))
         except CritiqueError as error:
             report.failed.append(str(error))
             report.problems.append(str(error))

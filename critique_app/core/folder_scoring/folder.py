@@ -26,8 +26,7 @@ from critique_app.core.folder_scoring.runner import (
 from critique_app.core.library.finding import find_photos
 from critique_app.core.library.results_cache import ResultsCache
 from critique_app.core.library.xmp import (
-    FolderListing,
-    folder_listing,
+    listing_once,
     stars_from_mean,
     stars_from_percentile,
     write_rating,
@@ -105,7 +104,7 @@ def write_star_ratings(rows: list[dict], *, rating_from: str = "percentile",
     """
     chosen = rows_to_rate(rows, rating_from)
     report = StarRatingReport(rated=len(chosen))
-    listings: dict[Path, FolderListing] = {}  # each folder listed once, not once a photo
+    listing = listing_once()  # each folder listed once, not once a photo
     for done, row in enumerate(chosen):
         check_cancelled(cancel)
         if rating_from == "percentile":
@@ -114,10 +113,8 @@ def write_star_ratings(rows: list[dict], *, rating_from: str = "percentile",
             stars, basis = stars_from_mean(row["score_mean"]), "score-mean"
         try:
             photo = Path(row["path"])
-            if photo.parent not in listings:
-                listings[photo.parent] = folder_listing(photo.parent)
             outcome = write_rating(photo, stars, basis=basis, overwrite_manual=overwrite,
-                                   listing=listings[photo.parent])
+                                   listing=listing(photo.parent))
         except CritiqueError as error:
             report.failed.append(str(error))
             report.problems.append(str(error))

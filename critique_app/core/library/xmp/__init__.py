@@ -78,6 +78,7 @@ from critique_app.core.library.xmp._reading import (
 from critique_app.core.library.xmp._sidecar_files import (
     FolderListing,
     folder_listing,
+    listing_once,
     sidecar_paths,
 )
 from critique_app.core.library.xmp._star_ratings import (
@@ -109,6 +110,7 @@ __all__ = [
     "folder_listing",
     "holds_cull_flag",
     "judged_by_photographer",
+    "listing_once",
     "read_embedded_xmp",
     "read_pick_label",
     "read_rating",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +53,12 @@ def folder_listing(folder: Path) -> FolderListing:
         if path.suffix.lower() in _STEM_SHARING_EXTENSIONS:
             stems.setdefault(path.stem.casefold(), []).append(name)
     return FolderListing(frozenset(names), sidecars, stems)
+
+
+def listing_once() -> Callable[[Path], FolderListing]:
+    """:func:`folder_listing` that lists each folder once, for one run over many photos (a
+    folder that cannot be listed is tried again, and raises again)."""
+    return functools.cache(folder_listing)
 
 
 def sidecar_paths(photo: Path, listing: FolderListing | None = None) -> list[Path]:
